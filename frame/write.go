@@ -1,0 +1,340 @@
+package frame
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+)
+
+// This file is the send path: messages → frames (§5.2, §5.4) → masked
+// payload for clients (§5.3) → one write per frame (or writev for large
+// server frames, so the payload is never copied).
+
+// maskChunk bounds the buffer a client masks large payloads through.
+const maskChunk = 64 << 10
+
+// writeErr records a write error: after a failed or partial write the
+// stream may hold half a frame, so every later write fails too.
+func (c *Conn) writeErr(err error) error {
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	return err
+}
+
+// newMask returns a fresh masking key: RFC 6455 §5.3 "The masking key needs
+// to be unpredictable; thus, the masking key MUST be derived from a strong
+// source of entropy". The ChaCha8 generator is seeded from crypto/rand when
+// the Conn is created, so no system call is made per frame.
+func (c *Conn) newMask() (k [4]byte) {
+	binary.LittleEndian.PutUint32(k[:], uint32(c.rng.Uint64()))
+	return k
+}
+
+// writeFrame writes one frame; the caller must not hold wmu.
+func (c *Conn) writeFrame(fin bool, rsv byte, op Opcode, p []byte) error {
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.werr != nil {
+		return c.werr
+	}
+	if c.closeSent.Load() {
+		return ErrCloseSent
+	}
+	h := Header{Fin: fin, Rsv: rsv, Opcode: op, Length: int64(len(p))}
+	if c.role == RoleClient {
+		// §5.1: "a client MUST mask all frames that it sends to the server".
+		h.Masked = true
+		h.Mask = c.newMask()
+	}
+	return c.writeHeaderPayload(h, p)
+}
+
+// unlockWrite releases wmu, then sends the pong the reader left pending
+// while wmu was held (see queuePong).
+func (c *Conn) unlockWrite() {
+	c.wmu.Unlock()
+	for c.pongPending.Load() && c.wmu.TryLock() {
+		c.writePendingPong()
+		c.wmu.Unlock()
+	}
+}
+
+// queuePong answers a ping (RFC 6455 §5.5.2) from the reading goroutine
+// without waiting for the write lock: if a writer holds it, possibly
+// blocked on a peer that is itself blocked sending us its pong, the reader
+// would stop reading and both ends would stall. The pong is then sent by
+// whoever releases the lock next, right after the frame in progress ("as
+// soon as is practical"); a newer ping's payload replaces an unsent one,
+// which §5.5.3 allows ("MAY elect to send a Pong frame for only the most
+// recently processed Ping frame").
+func (c *Conn) queuePong(p []byte) {
+	c.pongMu.Lock()
+	c.pongLen = copy(c.pongIn[:], p)
+	c.pongPending.Store(true)
+	c.pongMu.Unlock()
+	if c.wmu.TryLock() {
+		c.writePendingPong()
+		c.unlockWrite()
+	}
+}
+
+// writePendingPong sends the pending pong, if any; wmu is held.
+func (c *Conn) writePendingPong() {
+	c.pongMu.Lock()
+	if !c.pongPending.Load() {
+		c.pongMu.Unlock()
+		return
+	}
+	p := c.pongOut[:copy(c.pongOut[:], c.pongIn[:c.pongLen])]
+	c.pongPending.Store(false)
+	c.pongMu.Unlock()
+	if c.werr != nil || c.closeSent.Load() {
+		return
+	}
+	h := Header{Fin: true, Opcode: OpPong, Length: int64(len(p))}
+	if c.role == RoleClient {
+		h.Masked = true
+		h.Mask = c.newMask()
+	}
+	c.writeHeaderPayload(h, p)
+}
+
+// writeHeaderPayload writes a frame; wmu is held. A client frame's payload
+// is masked in a copy: p is never modified.
+func (c *Conn) writeHeaderPayload(h Header, p []byte) error {
+	if c.writeTimeout > 0 {
+		if now := time.Now(); c.wdeadline.Sub(now) < c.writeTimeout/2 {
+			c.wdeadline = now.Add(c.writeTimeout)
+			c.nc.SetWriteDeadline(c.wdeadline)
+		}
+	}
+	if c.cfg.Trace != nil {
+		c.cfg.Trace(Outbound, h, p)
+	}
+	total := HeaderSize(h) + len(p)
+	if !h.Masked {
+		if total <= c.wbufSize {
+			bp := getBuf(total)
+			b := AppendHeader((*bp)[:0], h)
+			b = append(b, p...)
+			_, err := c.nc.Write(b)
+			putBuf(bp)
+			return c.writeErr(err)
+		}
+		// Large payload: header and payload in one writev, no copy.
+		c.iov[0], c.iov[1] = AppendHeader(c.hdrOut[:0], h), p
+		c.bufs = c.iov[:]
+		_, err := c.bufs.WriteTo(c.nc)
+		c.iov[0], c.iov[1] = nil, nil
+		return c.writeErr(err)
+	}
+	bp := getBuf(min(total, max(c.wbufSize, maskChunk)))
+	buf := *bp
+	b := AppendHeader(buf[:0], h)
+	pos := 0
+	for {
+		n := min(len(p), len(buf)-len(b))
+		start := len(b)
+		b = append(b, p[:n]...)
+		pos = Mask(h.Mask, pos, b[start:])
+		p = p[n:]
+		if _, err := c.nc.Write(b); err != nil {
+			putBuf(bp)
+			return c.writeErr(err)
+		}
+		if len(p) == 0 {
+			break
+		}
+		b = buf[:0]
+	}
+	putBuf(bp)
+	return nil
+}
+
+// WriteMessage writes p as one message of type op (OpText or OpBinary) in a
+// single frame, compressed when permessage-deflate is on and p is not
+// tiny. Text must be valid UTF-8 (RFC 6455 §5.6); it is not checked here.
+func (c *Conn) WriteMessage(op Opcode, p []byte) error {
+	if op != OpText && op != OpBinary {
+		return ErrBadOpcode
+	}
+	c.dataMu.Lock()
+	defer c.dataMu.Unlock()
+	if c.defl != nil && c.defl.wants(len(p)) {
+		return c.defl.writeMessage(c, op, p, 0)
+	}
+	return c.writeFrame(true, 0, op, p)
+}
+
+// WriteFragmented writes p as one message of type op split into frames of at
+// most fragmentSize payload bytes (RFC 6455 §5.4): the first frame carries
+// op, the others are continuation frames, and the last has FIN set. Control
+// frames sent meanwhile by other goroutines go between the fragments.
+func (c *Conn) WriteFragmented(op Opcode, p []byte, fragmentSize int) error {
+	if op != OpText && op != OpBinary {
+		return ErrBadOpcode
+	}
+	if fragmentSize <= 0 {
+		return errors.New("frame: fragment size must be positive")
+	}
+	c.dataMu.Lock()
+	defer c.dataMu.Unlock()
+	if c.defl != nil && c.defl.wants(len(p)) {
+		return c.defl.writeMessage(c, op, p, fragmentSize)
+	}
+	return c.writeFragments(op, 0, p, fragmentSize)
+}
+
+// writeFragments writes p as frames of at most size bytes; dataMu is held.
+func (c *Conn) writeFragments(op Opcode, rsv byte, p []byte, size int) error {
+	for {
+		n := min(len(p), size)
+		last := n == len(p)
+		if err := c.writeFrame(last, rsv, op, p[:n]); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		p = p[n:]
+		op, rsv = OpContinuation, 0
+	}
+}
+
+// NextWriter returns a writer for a message of type op whose length need not
+// be known in advance: data is sent in frames of up to the write buffer
+// size as the buffer fills, and Close sends the final frame. Other data
+// messages wait until Close; control frames do not. The writer must be
+// closed.
+func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
+	if op != OpText && op != OpBinary {
+		return nil, ErrBadOpcode
+	}
+	c.dataMu.Lock()
+	w := &c.mw
+	w.op, w.rsv, w.n, w.open = op, 0, 0, true
+	w.bufp = getBuf(c.wbufSize)
+	if c.defl != nil {
+		w.rsv = RSV1
+		c.defl.beginStream()
+	}
+	return w, nil
+}
+
+// messageWriter is the io.WriteCloser returned by NextWriter.
+type messageWriter struct {
+	c    *Conn
+	op   Opcode
+	rsv  byte
+	bufp *[]byte
+	n    int
+	open bool
+}
+
+var errWriterClosed = errors.New("frame: message writer already closed")
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.open {
+		return 0, errWriterClosed
+	}
+	if w.c.defl != nil {
+		return w.c.defl.streamWrite(w, p)
+	}
+	total := len(p)
+	buf := *w.bufp
+	for len(p) > 0 {
+		if w.n == len(buf) {
+			if err := w.flush(false); err != nil {
+				return total - len(p), err
+			}
+		}
+		k := copy(buf[w.n:], p)
+		w.n += k
+		p = p[k:]
+	}
+	return total, nil
+}
+
+// flush sends the buffered bytes as one frame.
+func (w *messageWriter) flush(fin bool) error {
+	err := w.c.writeFrame(fin, w.rsv, w.op, (*w.bufp)[:w.n])
+	w.op, w.rsv, w.n = OpContinuation, 0, 0
+	return err
+}
+
+// Close sends the final frame of the message and releases the writer.
+func (w *messageWriter) Close() error {
+	if !w.open {
+		return errWriterClosed
+	}
+	var err error
+	if w.c.defl != nil {
+		err = w.c.defl.streamClose(w)
+	} else {
+		err = w.flush(true)
+	}
+	putBuf(w.bufp)
+	w.bufp, w.open = nil, false
+	w.c.dataMu.Unlock()
+	return err
+}
+
+// writeControl sends a control frame (RFC 6455 §5.5).
+func (c *Conn) writeControl(op Opcode, p []byte) error {
+	if len(p) > MaxControlPayload {
+		return ErrControlTooLong
+	}
+	return c.writeFrame(true, 0, op, p)
+}
+
+// Ping sends a ping frame with payload p (at most 125 bytes, RFC 6455
+// §5.5.2). The pong arrives through Config.OnPong.
+func (c *Conn) Ping(p []byte) error { return c.writeControl(OpPing, p) }
+
+// Pong sends a pong frame with payload p (§5.5.3). An unsolicited pong
+// serves as a unidirectional heartbeat.
+func (c *Conn) Pong(p []byte) error { return c.writeControl(OpPong, p) }
+
+// WriteClose sends a close frame with code and reason (RFC 6455 §5.5.1)
+// unless one was sent already, and then refuses data writes. It does not
+// wait for the peer: the reading goroutine receives the peer's close frame
+// and closes the connection. A zero code sends a close frame without a
+// body. The reason is cut to fit the 125-byte control frame limit.
+func (c *Conn) WriteClose(code CloseCode, reason string) error {
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.closeSent.Load() {
+		return nil
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	p := AppendClosePayload(c.ctrlOut[:0], code, reason)
+	h := Header{Fin: true, Opcode: OpClose, Length: int64(len(p))}
+	if c.role == RoleClient {
+		h.Masked = true
+		h.Mask = c.newMask()
+	}
+	c.closeSent.Store(true)
+	// The close frame must not block the closing forever on a peer that
+	// does not read.
+	c.wdeadline = time.Now().Add(c.closeTimeout)
+	c.nc.SetWriteDeadline(c.wdeadline)
+	return c.writeHeaderPayload(h, p)
+}
+
+// WriteFrame writes one frame exactly as given, with no checks: any
+// opcode, RSV bits, FIN, and the masking key in h (the payload is masked in
+// a copy when h.Masked is set). It is meant for test tools that must send
+// invalid traffic; applications use the message methods.
+func (c *Conn) WriteFrame(h Header, payload []byte) error {
+	h.Length = int64(len(payload))
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.writeHeaderPayload(h, payload)
+}
