@@ -1,0 +1,333 @@
+package handshake
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ws6455/ws6455/frame"
+)
+
+// Response is a server's answer to a client's opening handshake.
+type Response struct {
+	// StatusLine is the status line as received, e.g.
+	// "HTTP/1.1 101 Switching Protocols".
+	StatusLine string
+	// Proto is the HTTP version of the status line, e.g. "HTTP/1.1".
+	Proto string
+	// StatusCode is the status, 101 for an accepted handshake.
+	StatusCode int
+	// Header holds the header fields under canonical keys.
+	Header textproto.MIMEHeader
+
+	// Subprotocol is the subprotocol in use (RFC 6455 §4.1, _Subprotocol In
+	// Use_), or "". Set by ClientHandshake.Verify.
+	Subprotocol string
+	// Extensions are the extensions in use (_Extensions In Use_), as the
+	// server listed them. Set by ClientHandshake.Verify.
+	Extensions []Extension
+	// Deflate are the permessage-deflate parameters in force, or nil. Set by
+	// ClientHandshake.Verify.
+	Deflate *frame.DeflateParams
+
+	// Body is the start of the body of a non-101 response (at most
+	// 1 KiB, when the server sent a Content-Length), for error
+	// messages. Always nil for a 101.
+	Body []byte
+}
+
+const maxErrorBody = 1024
+
+// ReadResponse reads an HTTP/1.1 status line and header block from br under
+// lim. It reads nothing past the header block: after a 101 the bytes that
+// follow are WebSocket frames.
+func ReadResponse(br *bufio.Reader, lim Limits) (*Response, error) {
+	hr := headerReader{br: br, lim: lim.resolved()}
+	line, err := hr.line(false)
+	if err != nil {
+		return nil, respErr(err)
+	}
+	resp := &Response{StatusLine: string(line)}
+	// status-line = HTTP-version SP status-code SP reason-phrase
+	// (RFC 7230 §3.1.2); a missing reason phrase is tolerated.
+	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return nil, fmt.Errorf("handshake: malformed status line %q", line)
+	}
+	if _, _, ok := parseProto(string(line[:8])); !ok {
+		return nil, fmt.Errorf("handshake: malformed status line %q", line)
+	}
+	resp.Proto = string(line[:8])
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return nil, fmt.Errorf("handshake: malformed status line %q", line)
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 {
+		return nil, fmt.Errorf("handshake: malformed status line %q", line)
+	}
+	resp.StatusCode = code
+	resp.Header = make(textproto.MIMEHeader, 8)
+	if err := hr.readFields(resp.Header); err != nil {
+		return nil, respErr(err)
+	}
+	return resp, nil
+}
+
+func respErr(err error) error {
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("handshake: read response: %s: %w", pe.msg, ErrBadResponse)
+	}
+	return fmt.Errorf("handshake: read response: %w", err)
+}
+
+// ClientHandshake is the client's side of the opening handshake (RFC 6455
+// §4.1) without I/O: it builds the request and checks the response. The
+// Dialer uses it; it is exported for callers that run their own transport.
+type ClientHandshake struct {
+	// URL is the ws:// or wss:// URI (RFC 6455 §3).
+	URL *url.URL
+	// Key is the Sec-WebSocket-Key; NewKey makes a fresh one, and each
+	// connection MUST have its own (§4.1 item 7).
+	Key string
+	// Protocols are the subprotocols offered, most preferred first.
+	Protocols []string
+	// Compression, if not nil, offers permessage-deflate.
+	Compression *DeflateOffer
+	// Header holds extra request header fields, such as Origin (§4.1 item
+	// 8), Cookie or Authorization. A single Host value overrides the one
+	// derived from URL. Header may not set Upgrade, Connection or any
+	// Sec-WebSocket-* field.
+	Header map[string][]string
+}
+
+// checkURL applies RFC 6455 §3 to a WebSocket URI: scheme ws or wss, a
+// host, no fragment; and refuses userinfo, which the ws-URI grammar does
+// not have (send an Authorization header instead).
+func checkURL(u *url.URL) error {
+	if u == nil {
+		return errors.New("handshake: no URL")
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	default:
+		return fmt.Errorf("handshake: URL scheme %q is not ws or wss", u.Scheme)
+	}
+	if u.Opaque != "" || u.Hostname() == "" {
+		return fmt.Errorf("handshake: URL %q has no host", u.Redacted())
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		return errors.New("handshake: a WebSocket URI must not have a fragment (RFC 6455 §3)")
+	}
+	if u.User != nil {
+		return errors.New("handshake: a WebSocket URI has no userinfo; set an Authorization header instead")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			return fmt.Errorf("handshake: bad port %q", p)
+		}
+	}
+	return nil
+}
+
+// hostHeader is /host/ plus ":" /port/ only when the port is not the
+// scheme's default (RFC 6455 §4.1 item 4).
+func hostHeader(u *url.URL) string {
+	host, port := u.Hostname(), u.Port()
+	if (u.Scheme == "ws" && port == "80") || (u.Scheme == "wss" && port == "443") {
+		port = ""
+	}
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return host + ":" + port
+	}
+	return host
+}
+
+// hostPort is the address to connect to: host and port, the scheme's
+// default port filled in.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "wss" || u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// AppendRequest appends the client's opening handshake (RFC 6455 §4.1) to
+// dst: "GET /resource-name HTTP/1.1", Host, "Upgrade: websocket",
+// "Connection: Upgrade", Sec-WebSocket-Key, "Sec-WebSocket-Version: 13",
+// the Sec-WebSocket-Protocol and Sec-WebSocket-Extensions offers if any,
+// then Header's fields sorted by name.
+func (c *ClientHandshake) AppendRequest(dst []byte) ([]byte, error) {
+	if err := checkURL(c.URL); err != nil {
+		return dst, err
+	}
+	if !validKey(c.Key) {
+		return dst, errors.New("handshake: Sec-WebSocket-Key is not the base64 of 16 bytes")
+	}
+	for i, p := range c.Protocols {
+		if !isToken(p) || slices.Contains(c.Protocols[:i], p) {
+			return dst, fmt.Errorf("handshake: subprotocol %q is not a unique token (RFC 6455 §4.1 item 10)", p)
+		}
+	}
+	if c.Compression != nil {
+		if err := c.Compression.Validate(); err != nil {
+			return dst, err
+		}
+	}
+	host := hostHeader(c.URL)
+	extra := make(map[string][]string, len(c.Header))
+	for k, vs := range c.Header {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !isToken(k) {
+			return dst, fmt.Errorf("handshake: invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if !validFieldValueString(v) {
+				return dst, fmt.Errorf("handshake: invalid value for header %q", k)
+			}
+		}
+		switch {
+		case ck == hHost:
+			if len(vs) != 1 || vs[0] == "" {
+				return dst, errors.New("handshake: Header[\"Host\"] must have one value")
+			}
+			host = vs[0]
+			continue
+		case ck == hUpgrade, ck == hConnection, ck == hContentLength, ck == hTransferEnc,
+			strings.HasPrefix(ck, "Sec-Websocket-"):
+			return dst, fmt.Errorf("handshake: Header may not set %q", k)
+		}
+		if len(vs) > 0 {
+			extra[ck] = vs
+		}
+	}
+
+	uri := c.URL.RequestURI()
+	dst = append(dst, "GET "...)
+	dst = append(dst, uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, host...)
+	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	dst = append(dst, c.Key...)
+	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if len(c.Protocols) > 0 {
+		dst = append(dst, "Sec-WebSocket-Protocol: "...)
+		dst = append(dst, strings.Join(c.Protocols, ", ")...)
+		dst = append(dst, "\r\n"...)
+	}
+	if c.Compression != nil {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = c.Compression.Extension().appendTo(dst)
+		dst = append(dst, "\r\n"...)
+	}
+	return appendHeaderBlock(dst, extra, nil), nil
+}
+
+// Verify checks the server's response (RFC 6455 §4.1, "The client MUST
+// validate the server's response as follows") and, when it is good, fills
+// resp.Subprotocol, resp.Extensions and resp.Deflate.
+//
+// A status other than 101 yields a *StatusError (3xx ones name the
+// Location: redirects are not followed). A 101 that breaks a rule yields
+// an error wrapping ErrBadResponse: Upgrade not "websocket" (step 2),
+// Connection without "Upgrade" (step 3), Sec-WebSocket-Accept missing,
+// repeated or wrong (step 4, §11.3.3), an extension we did not offer or
+// permessage-deflate parameters that are not a legal answer to our offer
+// (step 5, RFC 7692 §5), a subprotocol we did not offer (step 6), or a
+// Sec-WebSocket-Extensions or Sec-WebSocket-Protocol header repeated
+// (§11.3.2, §11.3.4).
+func (c *ClientHandshake) Verify(resp *Response) error {
+	if resp.StatusCode != 101 {
+		return &StatusError{
+			StatusLine: resp.StatusLine,
+			StatusCode: resp.StatusCode,
+			Location:   resp.Header.Get(hLocation),
+			Response:   resp,
+		}
+	}
+	h := resp.Header
+	if up := splitList(h[hUpgrade]); len(up) != 1 || !strings.EqualFold(up[0], "websocket") {
+		return badResponse("Upgrade header is %q, want \"websocket\"", strings.Join(h[hUpgrade], ", "))
+	}
+	if !tokenListContains(h[hConnection], "upgrade") {
+		return badResponse("Connection header %q lacks \"Upgrade\"", strings.Join(h[hConnection], ", "))
+	}
+	switch acc := h[hAccept]; {
+	case len(acc) == 0:
+		return badResponse("missing Sec-WebSocket-Accept")
+	case len(acc) > 1:
+		return badResponse("repeated Sec-WebSocket-Accept")
+	case trimOWS(acc[0]) != AcceptKey(c.Key):
+		return badResponse("Sec-WebSocket-Accept %q does not match the key", acc[0])
+	}
+
+	var deflate *frame.DeflateParams
+	exts := h[hExtensions]
+	if len(exts) > 1 {
+		return badResponse("repeated Sec-WebSocket-Extensions")
+	}
+	parsed, err := ParseExtensions(exts)
+	if err != nil {
+		return badResponse("%v", err)
+	}
+	for _, e := range parsed {
+		if !strings.EqualFold(e.Name, DeflateExtension) || c.Compression == nil {
+			return badResponse("server accepted extension %q, which was not offered", e.Name)
+		}
+		if deflate != nil {
+			return badResponse("server listed %s twice", DeflateExtension)
+		}
+		deflate, err = c.Compression.Accept(e)
+		if err != nil {
+			return badResponse("%v", err)
+		}
+	}
+
+	var proto string
+	switch ps := h[hProtocol]; {
+	case len(ps) > 1:
+		return badResponse("repeated Sec-WebSocket-Protocol")
+	case len(ps) == 1:
+		proto = trimOWS(ps[0])
+		if !slices.Contains(c.Protocols, proto) {
+			return badResponse("server chose subprotocol %q, which was not offered", proto)
+		}
+	}
+
+	resp.Subprotocol = proto
+	resp.Extensions = parsed
+	resp.Deflate = deflate
+	return nil
+}
+
+// readErrorBody reads the start of a non-101 response's body into
+// resp.Body, if a small Content-Length announces one. Errors are ignored:
+// the body only decorates the error message.
+func readErrorBody(br *bufio.Reader, resp *Response) {
+	n, err := strconv.Atoi(trimOWS(resp.Header.Get(hContentLength)))
+	if err != nil || n <= 0 {
+		return
+	}
+	n = min(n, maxErrorBody)
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(br, buf)
+	resp.Body = bytes.ToValidUTF8(buf[:k], []byte("?"))
+}

@@ -1,0 +1,222 @@
+package handshake
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+)
+
+// DefaultHandshakeTimeout bounds a Dialer's whole handshake (proxy, TLS and
+// WebSocket) when Dialer.HandshakeTimeout is 0.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+// Dialer opens client connections: it runs RFC 6455 §4.1 from the TCP
+// connection (through an HTTP proxy if configured, §4.1 "Proxy Usage") and
+// TLS for wss:// (with SNI) to the verified 101 response.
+//
+// The zero Dialer connects directly, offers no subprotocol and no
+// compression, and uses DefaultHandshakeTimeout. A Dialer is safe for
+// concurrent use if its fields are not changed.
+type Dialer struct {
+	// Header holds extra request header fields: Origin, Cookie,
+	// Authorization... (see ClientHandshake.Header).
+	Header map[string][]string
+	// Protocols are the subprotocols offered, most preferred first.
+	Protocols []string
+	// Compression, if not nil, offers permessage-deflate with these
+	// parameters; &DeflateOffer{} is a plain offer.
+	Compression *DeflateOffer
+	// TLSClientConfig configures TLS for wss:// (cloned per dial; ServerName
+	// defaults to the URL's host, which also sets SNI as §4.1 requires).
+	TLSClientConfig *tls.Config
+	// HandshakeTimeout bounds the whole dial. 0 => DefaultHandshakeTimeout;
+	// negative => only the context bounds it.
+	HandshakeTimeout time.Duration
+	// NetDial opens the TCP connection (to the server or the proxy). nil
+	// uses a net.Dialer.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy returns the HTTP proxy for a ws:// or wss:// URL, or nil for a
+	// direct connection. nil means no proxy; ProxyFromEnvironment reads
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY. The connection is tunnelled with
+	// CONNECT; userinfo in the proxy URL becomes Proxy-Authorization: Basic.
+	Proxy func(*url.URL) (*url.URL, error)
+	// Limits bound the response header block.
+	Limits Limits
+	// FrameConfig configures the frame.Conn that Dial returns. Its Role is
+	// forced to frame.RoleClient and its Deflate to the negotiated
+	// parameters.
+	FrameConfig frame.Config
+}
+
+// DefaultDialer uses the proxy settings of the environment.
+var DefaultDialer = &Dialer{Proxy: ProxyFromEnvironment}
+
+// Dial opens a WebSocket connection to rawURL (ws:// or wss://) and wraps
+// it in a frame.Conn configured by d.FrameConfig and the negotiated
+// permessage-deflate parameters. ctx bounds the handshake only; cancelling
+// it later does not affect the connection.
+func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Response, error) {
+	nc, buffered, resp, err := d.DialRaw(ctx, rawURL)
+	if err != nil {
+		return nil, resp, err
+	}
+	cfg := d.FrameConfig
+	cfg.Role = frame.RoleClient
+	cfg.Deflate = resp.Deflate
+	return frame.NewConn(nc, buffered, cfg), resp, nil
+}
+
+// DialRaw runs the opening handshake and returns the connection, the bytes
+// the server sent after its 101 response (already frames; feed them to the
+// frame reader before reading nc), and the verified response.
+//
+// On a non-101 answer the error is a *StatusError and the response is
+// returned too; a 101 that fails verification wraps ErrBadResponse. In
+// every error case the connection is closed.
+func (d *Dialer) DialRaw(ctx context.Context, rawURL string) (net.Conn, []byte, *Response, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("handshake: %w", err)
+	}
+	if err := checkURL(u); err != nil {
+		return nil, nil, nil, err
+	}
+	hs := &ClientHandshake{
+		URL:         u,
+		Key:         NewKey(),
+		Protocols:   d.Protocols,
+		Compression: d.Compression,
+		Header:      d.Header,
+	}
+	reqBytes, err := hs.AppendRequest(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	timeout := d.HandshakeTimeout
+	if timeout == 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+
+	nc, err := d.connect(ctx, u)
+	if err != nil {
+		return nil, nil, nil, ctxErr(ctx, err)
+	}
+	// From here on, ctx's deadline and cancellation interrupt blocked I/O.
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	// A deadline in the past on the TCP connection unblocks any read or
+	// write on it, TLS included. (raw, not nc: nc is replaced below.)
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (net.Conn, []byte, *Response, error) {
+		stop()
+		nc.Close()
+		return nil, nil, nil, ctxErr(ctx, err)
+	}
+
+	if u.Scheme == "wss" {
+		cfg := d.TLSClientConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(fmt.Errorf("handshake: TLS: %w", err))
+		}
+		nc = tc
+	}
+
+	if _, err := nc.Write(reqBytes); err != nil {
+		return fail(fmt.Errorf("handshake: write request: %w", err))
+	}
+	br := bufio.NewReaderSize(nc, 4096)
+	resp, err := ReadResponse(br, d.Limits)
+	if err != nil {
+		return fail(err)
+	}
+	if resp.StatusCode != 101 {
+		readErrorBody(br, resp)
+	}
+	if err := hs.Verify(resp); err != nil {
+		stop()
+		nc.Close()
+		return nil, nil, resp, err
+	}
+	if !stop() {
+		// ctx ended while we finished: the deadline may already be broken.
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("handshake: %w", context.Cause(ctx))
+	}
+	nc.SetDeadline(time.Time{})
+	var buffered []byte
+	if n := br.Buffered(); n > 0 {
+		p, _ := br.Peek(n)
+		buffered = append([]byte(nil), p...)
+	}
+	return nc, buffered, resp, nil
+}
+
+// ctxErr prefers the context's error when the context is done, since an I/O
+// error then is only its symptom. A connection deadline copied from ctx can
+// fire a moment before ctx itself reports DeadlineExceeded; such a timeout
+// counts as the context's.
+func ctxErr(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		var ne net.Error
+		if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
+			cause = context.DeadlineExceeded
+		}
+	}
+	if cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("handshake: %w (%v)", cause, err)
+	}
+	return err
+}
+
+func (d *Dialer) netDial(ctx context.Context, addr string) (net.Conn, error) {
+	if d.NetDial != nil {
+		return d.NetDial(ctx, "tcp", addr)
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", addr)
+}
+
+// connect opens the TCP connection to the server, directly or through the
+// proxy (RFC 6455 §4.1 steps 3 and 4).
+func (d *Dialer) connect(ctx context.Context, u *url.URL) (net.Conn, error) {
+	target := hostPort(u)
+	var proxy *url.URL
+	if d.Proxy != nil {
+		p, err := d.Proxy(u)
+		if err != nil {
+			return nil, fmt.Errorf("handshake: proxy: %w", err)
+		}
+		proxy = p
+	}
+	if proxy == nil {
+		nc, err := d.netDial(ctx, target)
+		if err != nil {
+			return nil, fmt.Errorf("handshake: dial: %w", err)
+		}
+		return nc, nil
+	}
+	return d.dialProxy(ctx, proxy, target)
+}

@@ -1,0 +1,81 @@
+// Package handshake implements the WebSocket opening handshake of RFC 6455
+// §4, for servers and clients, and the negotiation of the permessage-deflate
+// extension of RFC 7692 §5 and §7.1. It reads and writes HTTP/1.1 by hand
+// over a bufio.Reader and an io.Writer, without net/http, so the same code
+// serves a raw net.Listener and (through NewRequestFromHeader) an
+// http.Handler.
+//
+// # The handshake on the wire
+//
+// A WebSocket connection starts as an HTTP/1.1 request that asks to switch
+// protocols (RFC 6455 §1.3, §4.1). The RFC's own example:
+//
+//	GET /chat HTTP/1.1
+//	Host: server.example.com
+//	Upgrade: websocket
+//	Connection: Upgrade
+//	Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+//	Origin: http://example.com
+//	Sec-WebSocket-Protocol: chat, superchat
+//	Sec-WebSocket-Version: 13
+//
+// The request MUST be a GET of HTTP/1.1 or later, name a Host, carry the
+// "websocket" token in Upgrade and the "Upgrade" token in Connection, a
+// Sec-WebSocket-Key that is the base64 of 16 random bytes, and
+// Sec-WebSocket-Version 13 (§4.2.1). Origin is sent by browsers; the
+// subprotocols are offered most preferred first.
+//
+// The server proves it read the request by hashing the key: SHA-1 of the
+// key followed by the GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", in
+// base64 (§4.2.2 step 5.4, AcceptKey). It accepts with:
+//
+//	HTTP/1.1 101 Switching Protocols
+//	Upgrade: websocket
+//	Connection: Upgrade
+//	Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+//	Sec-WebSocket-Protocol: chat
+//
+// and from the end of that header block on, both sides speak WebSocket
+// frames (package frame). Any other status refuses: 400 for a malformed
+// request, 403 for an origin the server does not trust (§10.2), 426 with
+// "Sec-WebSocket-Version: 13" for another protocol version (§4.4).
+//
+// The client checks the answer (§4.1): status 101, Upgrade and Connection
+// as above, the Sec-WebSocket-Accept it expects for its key, and that any
+// subprotocol or extension the server picked is one it offered. Otherwise
+// it MUST _Fail the WebSocket Connection_.
+//
+// # Extensions
+//
+// Sec-WebSocket-Extensions offers extensions with parameters (§9.1), e.g.
+//
+//	Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits
+//
+// The server answers with the extensions it accepts, each from the client's
+// list, with parameters that the extension's own rules allow. For
+// permessage-deflate (RFC 7692) those are the *_no_context_takeover and
+// *_max_window_bits parameters: NegotiateDeflate picks the first acceptable
+// offer under a DeflateConfig, DeflateOffer.Accept checks the answer on the
+// client. Both yield a frame.DeflateParams for the connection.
+//
+// # Server side
+//
+// ReadRequest parses and validates a request under Limits; Upgrader.Upgrade
+// adds the origin check, subprotocol choice and extension negotiation, and
+// writes the 101 (or an error response). The parsing, validation,
+// negotiation and response building are separate pure steps (ReadRequest or
+// NewRequestFromHeader, Request.Validate, Upgrader.Negotiate,
+// Result.AppendResponse) for callers that need them apart.
+//
+// # Client side
+//
+// Dialer.Dial connects (directly or through an HTTP CONNECT proxy, with TLS
+// for wss://), sends the request built by ClientHandshake.AppendRequest,
+// reads the answer with ReadResponse, verifies it with
+// ClientHandshake.Verify and returns a *frame.Conn. DialRaw stops before
+// frame.NewConn and returns the bytes read past the 101.
+//
+// Errors carry what the other side should be told: a *RequestError has the
+// HTTP status a server answers with; a *StatusError is a server's non-101
+// answer; ErrBadResponse marks a 101 that breaks the rules.
+package handshake

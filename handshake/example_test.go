@@ -1,0 +1,121 @@
+package handshake_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"strings"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// The key and accept value of RFC 6455 §4.2.2.
+func ExampleAcceptKey() {
+	fmt.Println(handshake.AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="))
+	// Output: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+}
+
+// The server side of the RFC's example handshake (RFC 6455 §1.2). In a
+// server, br and w are a bufio.Reader and the net.Conn.
+func ExampleUpgrader_Upgrade() {
+	request := "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Origin: http://example.com\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n\r\n"
+
+	u := &handshake.Upgrader{
+		// The page at http://example.com may connect; by default only
+		// pages from server.example.com itself (or non-browsers) could.
+		CheckOrigin: func(r *handshake.Request) bool { return r.Origin == "http://example.com" },
+		Protocols:   []string{"chat"},
+	}
+	var conn bytes.Buffer
+	res, err := u.Upgrade(bufio.NewReader(strings.NewReader(request)), &conn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(strings.ReplaceAll(conn.String(), "\r\n", "\n"))
+	fmt.Printf("subprotocol %q, compression %v\n", res.Subprotocol, res.Deflate != nil)
+	// Output:
+	// HTTP/1.1 101 Switching Protocols
+	// Upgrade: websocket
+	// Connection: Upgrade
+	// Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+	// Sec-WebSocket-Protocol: chat
+	//
+	// subprotocol "chat", compression false
+}
+
+// A refused handshake gets a real HTTP answer.
+func ExampleUpgrader_Upgrade_refused() {
+	request := "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Version: 8\r\n\r\n"
+	var conn bytes.Buffer
+	_, err := (&handshake.Upgrader{}).Upgrade(bufio.NewReader(strings.NewReader(request)), &conn)
+	fmt.Println(err)
+	fmt.Println(handshake.HTTPStatus(err))
+	fmt.Print(strings.ReplaceAll(conn.String(), "\r\n", "\n"))
+	// Output:
+	// handshake: 426 Upgrade Required: unsupported Sec-WebSocket-Version "8"; this server speaks version 13
+	// 426
+	// HTTP/1.1 426 Upgrade Required
+	// Connection: close
+	// Content-Length: 69
+	// Content-Type: text/plain; charset=utf-8
+	// Sec-WebSocket-Version: 13
+	//
+	// unsupported Sec-WebSocket-Version "8"; this server speaks version 13
+}
+
+// Negotiating permessage-deflate (RFC 7692): the client's first offer has an
+// unknown parameter and is declined; the second is accepted, its window
+// request honored.
+func ExampleNegotiateDeflate() {
+	offers, _ := handshake.ParseExtensions([]string{
+		"permessage-deflate; foo, permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+	})
+	resp, params, ok := handshake.NegotiateDeflate(offers, handshake.DeflateConfig{Mode: handshake.CompressionFull})
+	fmt.Println(ok, resp)
+	fmt.Printf("%+v\n", *params)
+	// Output:
+	// true permessage-deflate; server_max_window_bits=10
+	// {ServerNoContextTakeover:false ClientNoContextTakeover:false ServerMaxWindowBits:10 ClientMaxWindowBits:0}
+}
+
+// A client connection with a subprotocol and compression offered.
+func ExampleDialer_Dial() {
+	d := &handshake.Dialer{
+		Protocols:        []string{"chat"},
+		Compression:      &handshake.DeflateOffer{},
+		Header:           map[string][]string{"Origin": {"https://example.com"}},
+		Proxy:            handshake.ProxyFromEnvironment,
+		HandshakeTimeout: 10 * time.Second,
+		FrameConfig:      frame.Config{MaxMessageSize: 1 << 20},
+	}
+	c, resp, err := d.Dial(context.Background(), "wss://example.com/chat")
+	if err != nil {
+		log.Fatal(err) // a *handshake.StatusError for a non-101 answer
+	}
+	defer c.Close()
+	fmt.Println("subprotocol:", resp.Subprotocol)
+	if err := c.WriteMessage(frame.OpText, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	_, msg, err := c.ReadMessage(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s\n", msg)
+}

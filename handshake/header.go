@@ -1,0 +1,331 @@
+package handshake
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/textproto"
+	"strings"
+)
+
+// Default limits on an opening handshake's header block. They bound the
+// memory a peer can make us spend before the handshake is judged.
+const (
+	// DefaultMaxHeaderBytes bounds the whole header block: the request or
+	// status line and every header line, line terminators included.
+	DefaultMaxHeaderBytes = 8 << 10
+	// DefaultMaxLineBytes bounds one line (without its terminator).
+	DefaultMaxLineBytes = 8 << 10
+	// DefaultMaxHeaders bounds the number of header lines.
+	DefaultMaxHeaders = 100
+)
+
+// Limits bound the size of a header block read by ReadRequest and
+// ReadResponse. A zero field takes its default; -1 means unlimited (which
+// lets a peer make us buffer as much as it likes: use it only with trusted
+// peers).
+type Limits struct {
+	// MaxHeaderBytes bounds the request/status line plus all header lines,
+	// terminators included. 0 => DefaultMaxHeaderBytes (8 KiB).
+	MaxHeaderBytes int
+	// MaxLineBytes bounds any single line, without its CRLF.
+	// 0 => DefaultMaxLineBytes (8 KiB).
+	MaxLineBytes int
+	// MaxHeaders bounds the number of header lines. 0 => DefaultMaxHeaders
+	// (100).
+	MaxHeaders int
+}
+
+func (l Limits) resolved() Limits {
+	pick := func(v, def int) int {
+		switch {
+		case v == 0:
+			return def
+		case v < 0:
+			return int(^uint(0) >> 1)
+		}
+		return v
+	}
+	return Limits{
+		MaxHeaderBytes: pick(l.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		MaxLineBytes:   pick(l.MaxLineBytes, DefaultMaxLineBytes),
+		MaxHeaders:     pick(l.MaxHeaders, DefaultMaxHeaders),
+	}
+}
+
+// parseError is a malformed or oversized header block. status is the HTTP
+// status a server answers with; a client just reports msg.
+type parseError struct {
+	status int
+	msg    string
+	err    error
+}
+
+func (e *parseError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *parseError) Unwrap() error { return e.err }
+
+// headerReader reads the lines of an HTTP/1.1 header block (RFC 7230 §3)
+// under Limits. Lines end in CRLF; a bare LF is accepted as RFC 7230 §3.5
+// allows.
+type headerReader struct {
+	br      *bufio.Reader
+	lim     Limits
+	total   int
+	scratch []byte
+}
+
+// line returns the next line without its terminator. The slice is valid
+// until the next call. first says whether this is the request or status
+// line, whose overflow is reported as 414 rather than 431.
+func (r *headerReader) line(first bool) ([]byte, error) {
+	acc := r.scratch[:0]
+	long := false // the line did not fit in br's buffer: gather it in acc
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		r.total += len(chunk)
+		full := errors.Is(err, bufio.ErrBufferFull)
+		if err != nil && !full {
+			return nil, r.eof(err)
+		}
+		if full || long {
+			acc = append(acc, chunk...)
+			r.scratch = acc
+			chunk = acc
+			long = true
+		}
+		if len(chunk)-2 > r.lim.MaxLineBytes { // not max+2: max may be MaxInt
+			if first {
+				return nil, &parseError{status: 414, msg: "request line too long"}
+			}
+			return nil, &parseError{status: 431, msg: "header line too long"}
+		}
+		if r.total > r.lim.MaxHeaderBytes {
+			return nil, &parseError{status: 431, msg: "header block too large"}
+		}
+		if full {
+			continue
+		}
+		// Strip "\n" and an optional "\r" before it.
+		chunk = chunk[:len(chunk)-1]
+		if n := len(chunk); n > 0 && chunk[n-1] == '\r' {
+			chunk = chunk[:n-1]
+		}
+		if len(chunk) > r.lim.MaxLineBytes {
+			if first {
+				return nil, &parseError{status: 414, msg: "request line too long"}
+			}
+			return nil, &parseError{status: 431, msg: "header line too long"}
+		}
+		return chunk, nil
+	}
+}
+
+// eof maps a read error. A clean EOF before the first byte is returned as
+// io.EOF (the peer went away without saying anything); an EOF inside the
+// block is a malformed message. Other errors (timeouts, resets) pass
+// through unchanged.
+func (r *headerReader) eof(err error) error {
+	if errors.Is(err, io.EOF) {
+		if r.total == 0 {
+			return io.EOF
+		}
+		return &parseError{status: 400, msg: "header block truncated", err: io.ErrUnexpectedEOF}
+	}
+	return err
+}
+
+// readFields reads header lines up to and including the empty line that
+// ends the block, adding them to h under canonical keys (RFC 7230 §3.2).
+func (r *headerReader) readFields(h textproto.MIMEHeader) error {
+	n := 0
+	for {
+		line, err := r.line(false)
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			return nil
+		}
+		n++
+		if n > r.lim.MaxHeaders {
+			return &parseError{status: 431, msg: "too many header fields"}
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// RFC 7230 §3.2.4: obs-fold; a server MUST reject it (or unfold).
+			return &parseError{status: 400, msg: "obsolete line folding in header"}
+		}
+		colon := -1
+		for i, c := range line {
+			if c == ':' {
+				colon = i
+				break
+			}
+		}
+		if colon <= 0 {
+			return &parseError{status: 400, msg: "malformed header line"}
+		}
+		name := line[:colon]
+		if !isTokenBytes(name) {
+			// Includes whitespace before the colon, which RFC 7230 §3.2.4
+			// says MUST be rejected with 400.
+			return &parseError{status: 400, msg: "invalid header field name"}
+		}
+		value := trimOWSBytes(line[colon+1:])
+		if !validFieldValue(value) {
+			return &parseError{status: 400, msg: "invalid character in header field value"}
+		}
+		key := canonicalKey(name)
+		h[key] = append(h[key], string(value))
+	}
+}
+
+// Canonical keys (textproto.CanonicalMIMEHeaderKey) of the header fields of
+// RFC 6455 §4 and §11.3.
+const (
+	hHost          = "Host"
+	hUpgrade       = "Upgrade"
+	hConnection    = "Connection"
+	hOrigin        = "Origin"
+	hKey           = "Sec-Websocket-Key"
+	hAccept        = "Sec-Websocket-Accept"
+	hVersion       = "Sec-Websocket-Version"
+	hProtocol      = "Sec-Websocket-Protocol"
+	hExtensions    = "Sec-Websocket-Extensions"
+	hContentLength = "Content-Length"
+	hTransferEnc   = "Transfer-Encoding"
+	hLocation      = "Location"
+)
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey for a byte slice, with
+// the handshake's own fields interned to save an allocation each.
+func canonicalKey(name []byte) string {
+	for _, k := range [...]string{hHost, hUpgrade, hConnection, hOrigin, hKey, hVersion, hProtocol, hExtensions, hAccept} {
+		if len(k) == len(name) && strings.EqualFold(k, string(name)) {
+			return k
+		}
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(name))
+}
+
+// isTokenChar reports whether c is a tchar (RFC 7230 §3.2.6), the character
+// set of RFC 2616's token that RFC 6455 refers to.
+func isTokenChar(c byte) bool {
+	return c < 0x80 && tokenTable[c]
+}
+
+var tokenTable = func() [128]bool {
+	var t [128]bool
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue: VCHAR, obs-text, SP and HTAB (RFC 7230 §3.2); no other
+// control characters, in particular no CR, LF or NUL.
+func validFieldValue(v []byte) bool {
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validFieldValueString(v string) bool {
+	for i := range len(v) {
+		c := v[i]
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }
+
+func trimOWSBytes(b []byte) []byte {
+	for len(b) > 0 && isOWS(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isOWS(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && isOWS(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isOWS(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// tokenListContains reports whether the comma-separated lists in values
+// (one element per header line, as RFC 7230 §3.2.2 allows a field to be
+// split) contain token, compared ASCII case-insensitively. Empty list
+// elements are skipped (RFC 7230 §7).
+func tokenListContains(values []string, token string) bool {
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(trimOWS(elem), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitList splits comma-separated list values into their non-empty,
+// whitespace-trimmed elements.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			if e := trimOWS(elem); e != "" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}

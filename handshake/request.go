@@ -1,0 +1,362 @@
+package handshake
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// Request is a client's opening handshake as a server sees it (RFC 6455
+// §4.2.1). Method, Target, Proto, Host and Header are the HTTP request;
+// the fields after them are decoded from Header by Validate.
+//
+// A Request can be built by hand (or by NewRequestFromHeader, for example
+// from a net/http request) and passed to Upgrader.UpgradeRequest; it must
+// then go through Validate first, as NewRequestFromHeader does.
+type Request struct {
+	// Method is the request method; §4.2.1 item 1 requires GET.
+	Method string
+	// Target is the request-target as sent: a /resource name/ such as
+	// "/chat?room=1", or an absolute http(s) URI (RFC 6455 §4.1 item 3).
+	Target string
+	// Proto is the HTTP version, "HTTP/1.1" or higher.
+	Proto string
+	// Host is the value of the Host header field (§4.2.1 item 2).
+	Host string
+	// Header holds all header fields under canonical keys
+	// (textproto.CanonicalMIMEHeaderKey), each with its values in the order
+	// received. ReadRequest keeps Host in it too.
+	Header textproto.MIMEHeader
+
+	// URL is Target parsed.
+	URL *url.URL
+	// Key is the Sec-WebSocket-Key value (§4.2.1 item 5), whitespace
+	// trimmed.
+	Key string
+	// Version is the Sec-WebSocket-Version value; always 13 once Validate
+	// has succeeded (§4.2.1 item 6).
+	Version int
+	// Origin is the Origin header field value, or "" when absent (§4.2.1
+	// item 7; its absence means a non-browser client).
+	Origin string
+	// Protocols are the subprotocols offered in Sec-WebSocket-Protocol, in
+	// the client's order of preference (§4.2.1 item 8), or nil.
+	Protocols []string
+	// Extensions are the offers in Sec-WebSocket-Extensions, in order
+	// (§4.2.1 item 9, §9.1), or nil.
+	Extensions []Extension
+}
+
+// ReadRequest reads an HTTP/1.1 request line and header block from br
+// under the limits lim, then checks it against RFC 6455 §4.2.1 with
+// Validate.
+//
+// It reads exactly the header block: bytes after it (there should be none
+// before the server answers, §4.1) stay in br.
+//
+// Errors:
+//   - io.EOF (wrapped) if the peer closed the connection before sending a
+//     byte;
+//   - a *RequestError carrying the HTTP status to answer: 400 for malformed
+//     syntax, 414 for an over-long request line, 431 for too many or too
+//     large header fields, and Validate's statuses for requests that are
+//     well-formed HTTP but not a valid opening handshake. In the latter case
+//     the parsed *Request is returned too, so a caller can still look at it;
+//   - any other read error from br, wrapped (no response should be sent).
+func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
+	hr := headerReader{br: br, lim: lim.resolved()}
+	var line []byte
+	var err error
+	for {
+		line, err = hr.line(true)
+		if err != nil {
+			return nil, readErr(err)
+		}
+		// RFC 7230 §3.5: a server SHOULD ignore empty lines received before
+		// the request-line.
+		if len(line) > 0 {
+			break
+		}
+	}
+	method, target, proto, ok := parseRequestLine(line)
+	if !ok {
+		return nil, readErr(&parseError{status: 400, msg: "malformed request line"})
+	}
+	h := make(textproto.MIMEHeader, 10)
+	if err := hr.readFields(h); err != nil {
+		return nil, readErr(err)
+	}
+	req := &Request{Method: method, Target: target, Proto: proto, Header: h}
+	if hosts := h[hHost]; len(hosts) > 0 {
+		req.Host = hosts[0]
+	}
+	if err := req.Validate(); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+func readErr(err error) error {
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return &RequestError{Status: pe.status, Reason: pe.msg, Err: pe.err}
+	}
+	return fmt.Errorf("handshake: read request: %w", err)
+}
+
+// parseRequestLine splits "METHOD SP request-target SP HTTP-version"
+// (RFC 7230 §3.1.1). It checks syntax only; Validate judges the values.
+func parseRequestLine(line []byte) (method, target, proto string, ok bool) {
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 <= 0 {
+		return "", "", "", false
+	}
+	rest := line[sp1+1:]
+	sp2 := bytes.IndexByte(rest, ' ')
+	if sp2 <= 0 {
+		return "", "", "", false
+	}
+	m, t, p := line[:sp1], rest[:sp2], rest[sp2+1:]
+	if !isTokenBytes(m) {
+		return "", "", "", false
+	}
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return "", "", "", false
+		}
+	}
+	if _, _, ok := parseProto(string(p)); !ok {
+		return "", "", "", false
+	}
+	return string(m), string(t), string(p), true
+}
+
+// parseProto parses "HTTP/" DIGIT "." DIGIT (RFC 7230 §2.6).
+func parseProto(p string) (major, minor int, ok bool) {
+	if len(p) != 8 || p[:5] != "HTTP/" || p[6] != '.' {
+		return 0, 0, false
+	}
+	a, b := p[5], p[7]
+	if a < '0' || a > '9' || b < '0' || b > '9' {
+		return 0, 0, false
+	}
+	return int(a - '0'), int(b - '0'), true
+}
+
+// NewRequestFromHeader builds a Request from an already-parsed HTTP request
+// (for example a *net/http.Request: method r.Method, target r.RequestURI,
+// proto r.Proto, host r.Host, header r.Header) and runs Validate on it.
+//
+// host is the request's Host; when "" it is taken from header["Host"].
+// header should use canonical keys, as net/http's does; if it does not, a
+// canonicalized copy is made. The map is otherwise used as is, not copied.
+//
+// As with ReadRequest, a request that fails validation is returned along
+// with its *RequestError.
+func NewRequestFromHeader(method, target, proto, host string, header map[string][]string) (*Request, error) {
+	h := textproto.MIMEHeader(header)
+	for k := range h {
+		if textproto.CanonicalMIMEHeaderKey(k) != k {
+			h = make(textproto.MIMEHeader, len(header))
+			for k, v := range header {
+				ck := textproto.CanonicalMIMEHeaderKey(k)
+				h[ck] = append(h[ck], v...)
+			}
+			break
+		}
+	}
+	if h == nil {
+		h = textproto.MIMEHeader{}
+	}
+	req := &Request{Method: method, Target: target, Proto: proto, Host: host, Header: h}
+	if hosts := h[hHost]; req.Host == "" && len(hosts) > 0 {
+		req.Host = hosts[0]
+	}
+	if err := req.Validate(); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+// Validate checks r against the server's reading rules of RFC 6455 §4.2.1
+// and fills the decoded fields (URL, Key, Version, Origin, Protocols,
+// Extensions). It returns a *RequestError naming the status to answer:
+//
+//   - 505 if Proto is not HTTP/1.1 or later (item 1);
+//   - 405 (with "Allow: GET") if Method is not GET (item 1);
+//   - 400 if Target is not a /resource name/ or absolute http(s)/ws(s) URI
+//     (item 1), if Host is missing or malformed (item 2), if Upgrade lacks
+//     "websocket" (item 3) or Connection lacks "Upgrade" (item 4), both as
+//     case-insensitive tokens in comma lists spread over any number of
+//     lines, if Sec-WebSocket-Key is missing, repeated (§11.3.1) or not the
+//     base64 of 16 bytes (item 5), if Sec-WebSocket-Protocol is not a list of
+//     unique tokens (§4.1 item 10), if Sec-WebSocket-Extensions breaks the
+//     §9.1 grammar, or if the request announces a body (Content-Length other
+//     than 0, or Transfer-Encoding), whose bytes would otherwise be taken
+//     for frames;
+//   - 426 (with "Sec-WebSocket-Version: 13") if Sec-WebSocket-Version is
+//     missing or is not 13 (item 6, §4.2.2 /version/, §4.4).
+//
+// The checks run in that order and the first failure is returned. Origin
+// is decoded but not judged here: that is the Upgrader's CheckOrigin.
+func (r *Request) Validate() error {
+	if r.Header == nil {
+		r.Header = textproto.MIMEHeader{}
+	}
+	h := r.Header
+	major, minor, ok := parseProto(r.Proto)
+	if !ok {
+		return reqErr(400, "malformed HTTP version %q", r.Proto)
+	}
+	if major != 1 || minor < 1 {
+		return reqErr(505, "WebSocket needs HTTP/1.1 or later, got %s", r.Proto)
+	}
+	if r.Method != "GET" {
+		e := reqErr(405, "method %s not allowed, the opening handshake is a GET", r.Method)
+		e.Header = map[string][]string{"Allow": {"GET"}}
+		return e
+	}
+	u, err := parseTarget(r.Target)
+	if err != nil {
+		return reqErr(400, "bad request-target %q", r.Target)
+	}
+	r.URL = u
+	if len(h[hHost]) > 1 {
+		return reqErr(400, "repeated Host header")
+	}
+	r.Host = trimOWS(r.Host)
+	if r.Host == "" {
+		return reqErr(400, "missing Host header")
+	}
+	if !validHost(r.Host) {
+		return reqErr(400, "malformed Host header")
+	}
+	if !tokenListContains(h[hUpgrade], "websocket") {
+		return reqErr(400, `"Upgrade: websocket" header missing`)
+	}
+	if !tokenListContains(h[hConnection], "upgrade") {
+		return reqErr(400, `"Connection: Upgrade" header missing`)
+	}
+	if cl := h[hContentLength]; len(cl) > 0 && (len(cl) > 1 || trimOWS(cl[0]) != "0") {
+		return reqErr(400, "the opening handshake must not have a body")
+	}
+	if len(h[hTransferEnc]) > 0 {
+		return reqErr(400, "the opening handshake must not have a body")
+	}
+
+	switch vs := h[hVersion]; {
+	case len(vs) == 0:
+		return versionErr("missing Sec-WebSocket-Version header")
+	case len(vs) > 1:
+		return reqErr(400, "repeated Sec-WebSocket-Version header")
+	case trimOWS(vs[0]) != "13":
+		return versionErr(fmt.Sprintf("unsupported Sec-WebSocket-Version %q", trimOWS(vs[0])))
+	}
+	r.Version = 13
+
+	switch ks := h[hKey]; {
+	case len(ks) == 0:
+		return reqErr(400, "missing Sec-WebSocket-Key header")
+	case len(ks) > 1:
+		return reqErr(400, "repeated Sec-WebSocket-Key header")
+	default:
+		k := trimOWS(ks[0])
+		if !validKey(k) {
+			return reqErr(400, "Sec-WebSocket-Key is not the base64 of 16 bytes")
+		}
+		r.Key = k
+	}
+
+	switch os := h[hOrigin]; len(os) {
+	case 0:
+		r.Origin = ""
+	case 1:
+		r.Origin = trimOWS(os[0])
+	default:
+		return reqErr(400, "repeated Origin header")
+	}
+
+	protos, err := parseProtocols(h[hProtocol])
+	if err != nil {
+		return reqErr(400, "%v", err)
+	}
+	r.Protocols = protos
+
+	exts, err := ParseExtensions(h[hExtensions])
+	if err != nil {
+		return reqErr(400, "%v", err)
+	}
+	r.Extensions = exts
+	return nil
+}
+
+func versionErr(reason string) *RequestError {
+	e := reqErr(426, "%s; this server speaks version 13", reason)
+	e.Header = map[string][]string{"Sec-WebSocket-Version": {"13"}}
+	return e
+}
+
+// parseTarget accepts the request-target forms RFC 6455 §4.1 item 3
+// allows: an absolute path with optional query (the /resource name/), or an
+// absolute http, https, ws or wss URI with a host.
+func parseTarget(t string) (*url.URL, error) {
+	if t == "" || t == "*" {
+		return nil, errors.New("not a resource name")
+	}
+	u, err := url.ParseRequestURI(t)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "" {
+		if !strings.HasPrefix(t, "/") {
+			return nil, errors.New("not a resource name")
+		}
+		return u, nil
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "ws", "wss":
+	default:
+		return nil, errors.New("unexpected scheme")
+	}
+	if u.Host == "" || u.Fragment != "" {
+		return nil, errors.New("not a resource name")
+	}
+	return u, nil
+}
+
+// validHost checks the characters of a Host value: reg-name, IPv4, an
+// IP-literal in brackets, and an optional port (RFC 3986 §3.2.2).
+func validHost(h string) bool {
+	for i := range len(h) {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return h != ""
+}
+
+// parseProtocols parses Sec-WebSocket-Protocol values: 1#token with unique
+// elements (RFC 6455 §4.1 item 10), spread over any number of lines
+// (§11.3.4).
+func parseProtocols(values []string) ([]string, error) {
+	ps := splitList(values)
+	for i, p := range ps {
+		if !isToken(p) {
+			return nil, fmt.Errorf("subprotocol %q is not a token", p)
+		}
+		for _, q := range ps[:i] {
+			if p == q {
+				return nil, fmt.Errorf("subprotocol %q offered twice", p)
+			}
+		}
+	}
+	return ps, nil
+}

@@ -1,0 +1,311 @@
+package handshake
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ws6455/ws6455/frame"
+)
+
+// Upgrader runs the server's side of the opening handshake (RFC 6455
+// §4.2). Its zero value accepts same-origin (or Origin-less) clients with no
+// subprotocol and no compression. An Upgrader is safe for concurrent use if
+// its fields are not changed.
+type Upgrader struct {
+	// Limits bound the request's header block; zero fields take the
+	// defaults (8 KiB, 100 header lines).
+	Limits Limits
+
+	// CheckOrigin decides whether to accept the request's Origin (RFC 6455
+	// §4.2.2 step 4, §10.2); false answers 403 Forbidden. nil means
+	// SameOrigin.
+	CheckOrigin func(r *Request) bool
+
+	// Protocols are the subprotocols the server speaks, in the server's
+	// order of preference: the first of them that the client offered is
+	// chosen (§4.2.2 /subprotocol/). Ignored when SelectProtocol is set.
+	Protocols []string
+	// SelectProtocol, if set, chooses the subprotocol: it returns one of
+	// r.Protocols, or "" for none. Any other answer fails the handshake
+	// with 500, since §4.2.2 forbids answering with a protocol the client
+	// did not offer.
+	SelectProtocol func(r *Request) string
+
+	// Compression is the permessage-deflate policy (RFC 7692).
+	Compression DeflateConfig
+
+	// ExtraHeaders are added to the 101 response (for example Set-Cookie).
+	// They may not name Upgrade, Connection or a Sec-WebSocket-* field, and
+	// values may not contain CR or LF: such a configuration fails every
+	// handshake with 500.
+	ExtraHeaders map[string][]string
+}
+
+// Result is an accepted handshake.
+type Result struct {
+	// Request is the client's handshake.
+	Request *Request
+	// Subprotocol is the subprotocol agreed, or "" for none.
+	Subprotocol string
+	// Deflate are the permessage-deflate parameters agreed, or nil when the
+	// extension is not in use. Pass it to frame.Config.Deflate.
+	Deflate *frame.DeflateParams
+	// ResponseHeader are the header fields of the 101 response, under
+	// canonical keys.
+	ResponseHeader textproto.MIMEHeader
+}
+
+// SameOrigin is the default origin policy: a request without an Origin
+// header (not a browser, §4.2.1 item 7) is accepted; otherwise the host of
+// the Origin must equal the Host header, ignoring ASCII case and the
+// default port of the origin's scheme. "null" and unparsable origins are
+// refused.
+func SameOrigin(r *Request) bool {
+	if r.Origin == "" {
+		return true
+	}
+	u, err := url.Parse(r.Origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	defPort := ""
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		defPort = ":80"
+	case "https", "wss":
+		defPort = ":443"
+	}
+	strip := func(h string) string {
+		if defPort != "" && strings.HasSuffix(h, defPort) {
+			return h[:len(h)-len(defPort)]
+		}
+		return h
+	}
+	return strings.EqualFold(strip(u.Host), strip(r.Host))
+}
+
+// Upgrade reads the client's opening handshake from br, checks it (RFC 6455
+// §4.2.1) and negotiates (Negotiate), then writes the server's handshake to
+// w: the 101 response of §4.2.2 step 5, or an HTTP error response with a
+// short text/plain body, Content-Length and "Connection: close".
+//
+// On success the WebSocket connection is OPEN: frames from the client may
+// already sit in br (pass br's buffered bytes to frame.NewConn). On failure
+// the error is returned after the error response was written (if the
+// failure was the request's; network errors write nothing), and the caller
+// should close the connection.
+//
+// Upgrade sets no deadlines: the caller bounds the handshake's time on the
+// connection.
+func (u *Upgrader) Upgrade(br *bufio.Reader, w io.Writer) (*Result, error) {
+	req, err := ReadRequest(br, u.Limits)
+	if err != nil {
+		if HTTPStatus(err) != 0 {
+			writeRequestError(w, err)
+		}
+		return nil, err
+	}
+	return u.UpgradeRequest(req, w)
+}
+
+// UpgradeRequest is Upgrade for a request that has already been read and
+// validated (by ReadRequest, NewRequestFromHeader or Request.Validate). It
+// negotiates and writes the 101 response, or an error response.
+func (u *Upgrader) UpgradeRequest(req *Request, w io.Writer) (*Result, error) {
+	res, err := u.Negotiate(req)
+	if err != nil {
+		writeRequestError(w, err)
+		return nil, err
+	}
+	if _, err := w.Write(res.AppendResponse(nil)); err != nil {
+		return nil, fmt.Errorf("handshake: write response: %w", err)
+	}
+	return res, nil
+}
+
+func writeRequestError(w io.Writer, err error) {
+	var re *RequestError
+	if errors.As(err, &re) {
+		re.WriteResponse(w)
+		return
+	}
+	WriteErrorResponse(w, 500, nil, "internal error")
+}
+
+// Negotiate decides the server's answer to a validated request without any
+// I/O: it checks the origin (403 if refused), chooses the subprotocol,
+// negotiates permessage-deflate (RFC 7692) and builds the response header.
+// Errors are *RequestError values (403, or 500 for a bad configuration).
+func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
+	if req.Key == "" || req.Version != 13 {
+		return nil, reqErr(500, "request not validated")
+	}
+	check := u.CheckOrigin
+	if check == nil {
+		check = SameOrigin
+	}
+	if !check(req) {
+		return nil, reqErr(403, "origin %q not allowed", req.Origin)
+	}
+	res := &Result{Request: req}
+	if u.SelectProtocol != nil {
+		p := u.SelectProtocol(req)
+		if p != "" && !slices.Contains(req.Protocols, p) {
+			return nil, reqErr(500, "selected subprotocol %q was not offered", p)
+		}
+		res.Subprotocol = p
+	} else {
+		for _, p := range u.Protocols {
+			if slices.Contains(req.Protocols, p) {
+				res.Subprotocol = p
+				break
+			}
+		}
+	}
+	if err := u.Compression.validate(); err != nil {
+		return nil, reqErr(500, "%v", err)
+	}
+	var ext Extension
+	if resp, params, ok := NegotiateDeflate(req.Extensions, u.Compression); ok {
+		ext, res.Deflate = resp, params
+	}
+
+	h := textproto.MIMEHeader{
+		hUpgrade:    {"websocket"},
+		hConnection: {"Upgrade"},
+		hAccept:     {AcceptKey(req.Key)},
+	}
+	if res.Subprotocol != "" {
+		h[hProtocol] = []string{res.Subprotocol}
+	}
+	if res.Deflate != nil {
+		h[hExtensions] = []string{ext.String()}
+	}
+	for k, vs := range u.ExtraHeaders {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !isToken(k) || reservedResponseHeader(ck) {
+			return nil, reqErr(500, "ExtraHeaders may not set %q", k)
+		}
+		for _, v := range vs {
+			if !validFieldValueString(v) {
+				return nil, reqErr(500, "ExtraHeaders[%q] has an invalid value", k)
+			}
+			h[ck] = append(h[ck], v)
+		}
+	}
+	res.ResponseHeader = h
+	return res, nil
+}
+
+func reservedResponseHeader(ck string) bool {
+	switch ck {
+	case hUpgrade, hConnection, hContentLength, hTransferEnc:
+		return true
+	}
+	return strings.HasPrefix(ck, "Sec-Websocket-")
+}
+
+// wireName spells the handshake's header fields as RFC 6455 does.
+func wireName(ck string) string {
+	switch ck {
+	case hAccept:
+		return "Sec-WebSocket-Accept"
+	case hProtocol:
+		return "Sec-WebSocket-Protocol"
+	case hExtensions:
+		return "Sec-WebSocket-Extensions"
+	case hVersion:
+		return "Sec-WebSocket-Version"
+	case hKey:
+		return "Sec-WebSocket-Key"
+	}
+	return ck
+}
+
+// AppendResponse appends the 101 response of RFC 6455 §4.2.2 step 5 to dst:
+// the status line, then Upgrade, Connection, Sec-WebSocket-Accept,
+// Sec-WebSocket-Protocol and Sec-WebSocket-Extensions (each once, as
+// §11.3 requires) and the other fields of ResponseHeader sorted by name.
+func (r *Result) AppendResponse(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"...)
+	return appendHeaderBlock(dst, r.ResponseHeader, []string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions})
+}
+
+// appendHeaderBlock writes h's fields, those in first first and in that
+// order, the rest sorted, then the empty line.
+func appendHeaderBlock(dst []byte, h map[string][]string, first []string) []byte {
+	field := func(k string) {
+		for _, v := range h[k] {
+			dst = append(dst, wireName(k)...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	for _, k := range first {
+		field(k)
+	}
+	rest := make([]string, 0, len(h))
+	for k := range h {
+		if !slices.Contains(first, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		field(k)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// WriteResponse writes e as an HTTP error response (see WriteErrorResponse).
+func (e *RequestError) WriteResponse(w io.Writer) error {
+	return WriteErrorResponse(w, e.Status, e.Header, e.Reason)
+}
+
+// WriteErrorResponse writes an HTTP/1.1 error response that refuses a
+// handshake: the status line, the fields of header (canonical keys; values
+// with CR or LF are dropped), "Content-Type: text/plain; charset=utf-8",
+// Content-Length, "Connection: close", and msg plus a newline as the body.
+// The caller should close the connection afterwards.
+func WriteErrorResponse(w io.Writer, status int, header map[string][]string, msg string) error {
+	_, err := w.Write(AppendErrorResponse(nil, status, header, msg))
+	return err
+}
+
+// AppendErrorResponse appends what WriteErrorResponse writes.
+func AppendErrorResponse(dst []byte, status int, header map[string][]string, msg string) []byte {
+	if status < 100 || status > 999 {
+		status = 500
+	}
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, StatusText(status)...)
+	dst = append(dst, "\r\n"...)
+	h := make(map[string][]string, len(header)+3)
+	for k, vs := range header {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !isToken(k) || ck == hContentLength || ck == hConnection || ck == hTransferEnc || ck == "Content-Type" {
+			continue
+		}
+		for _, v := range vs {
+			if validFieldValueString(v) {
+				h[ck] = append(h[ck], v)
+			}
+		}
+	}
+	body := strings.ToValidUTF8(msg, "?") + "\n"
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h[hContentLength] = []string{strconv.Itoa(len(body))}
+	h[hConnection] = []string{"close"}
+	dst = appendHeaderBlock(dst, h, nil)
+	return append(dst, body...)
+}
