@@ -1,0 +1,213 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// This file connects the server to net/http, both ways: ServeHTTP lets a
+// net/http server upgrade requests into this server's handler, and the HTTP
+// fallback lets this server hand plain HTTP requests to a net/http handler.
+
+// Upgrade runs the server's side of the handshake on a net/http request and
+// returns the open connection, for programs that keep their own net/http
+// server and handle connections themselves. The response is written on the
+// hijacked connection; bytes the HTTP server had already buffered (early
+// frames from the client) are handed to the frame.Conn. On failure an HTTP
+// error response has been written. The connection is tracked by s until
+// it is closed: NumConns counts it, keepalive pings it, and s.Shutdown
+// closes it with 1001 and waits for it (a small goroutine per connection
+// watches for the close). After Shutdown, Upgrade closes the new
+// connection with 1001 and returns ErrServerClosed.
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
+	c, res, err := s.upgrade(w, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.startKeepalive()
+	t := &tracked{c: c, lastAct: c.Activity(), lastSeen: time.Now()}
+	if !s.addConn(t) {
+		c.CloseWith(frame.CloseGoingAway, "server shutting down")
+		return nil, nil, ErrServerClosed
+	}
+	go func() {
+		<-c.Done()
+		s.removeConn(t)
+	}()
+	return c, res, nil
+}
+
+// upgrade is Upgrade without tracking; ServeHTTP tracks the connection
+// while its handler runs.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
+	req, err := handshake.NewRequestFromHeader(r.Method, r.RequestURI, r.Proto, r.Host, r.Header)
+	if err != nil {
+		writeHTTPError(w, err)
+		return nil, nil, err
+	}
+	res, err := s.Upgrader.Negotiate(req)
+	if err != nil {
+		writeHTTPError(w, err)
+		return nil, nil, err
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		err := errors.New("server: the http.ResponseWriter does not support hijacking (HTTP/2?); WebSocket needs HTTP/1.1")
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return nil, nil, err
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: hijack: %w", err)
+	}
+	// Whatever the HTTP server read past the request is the start of the
+	// WebSocket stream.
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+	if _, err := nc.Write(res.AppendResponse(nil)); err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("server: write 101 response: %w", err)
+	}
+	return frame.NewConn(nc, buffered, s.frameConfig(nc, res)), res, nil
+}
+
+// ServeHTTP upgrades the request and runs s.Handler on the connection in
+// the calling goroutine, so a Server can be mounted in a net/http mux:
+//
+//	mux.Handle("/ws", wsServer)
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, res, err := s.upgrade(w, r)
+	if err != nil {
+		s.logger().Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.serveConn(c, res)
+}
+
+func writeHTTPError(w http.ResponseWriter, err error) {
+	var re *handshake.RequestError
+	status := http.StatusBadRequest
+	if errors.As(err, &re) {
+		status = re.Status
+		for k, vs := range re.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+	}
+	w.Header().Set("Connection", "close")
+	http.Error(w, err.Error(), status)
+}
+
+// recordingConn keeps a copy of the bytes read during the handshake, so that
+// a request which turns out not to be a WebSocket handshake can be replayed
+// to the HTTP fallback.
+type recordingConn struct {
+	net.Conn
+	rec []byte
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.rec = append(c.rec, p[:n]...)
+	return n, err
+}
+
+// replay returns a connection that reads the recorded bytes first.
+func (c *recordingConn) replay() net.Conn {
+	return &replayConn{Conn: c.Conn, pending: c.rec}
+}
+
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// fallbackServer is a net/http server fed one connection at a time.
+type fallbackServer struct {
+	srv *http.Server
+	ln  *chanListener
+}
+
+func (s *Server) serveFallback(nc net.Conn) {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if s.fallback == nil {
+		ln := &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: nc.LocalAddr()}
+		// Keep-alive requests on the same connection may be upgrades too:
+		// route those back to us through the adapter.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+				s.ServeHTTP(w, r)
+				return
+			}
+			s.HTTP.ServeHTTP(w, r)
+		})
+		// IdleTimeout bounds a keep-alive connection waiting for its next
+		// request like the WebSocket idle timeout (-1, none, means the
+		// same to net/http).
+		s.fallback = &fallbackServer{srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: durationOr(s.HandshakeTimeout, DefaultHandshakeTimeout),
+			IdleTimeout:       durationOr(s.IdleTimeout, DefaultIdleTimeout),
+		}, ln: ln}
+		go s.fallback.srv.Serve(ln)
+	}
+	ln := s.fallback.ln
+	s.mu.Unlock()
+	select {
+	case ln.ch <- nc:
+	case <-ln.done:
+		nc.Close()
+	}
+}
+
+// chanListener is a net.Listener whose connections come from a channel.
+type chanListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+var _ io.Reader = (*replayConn)(nil)

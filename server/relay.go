@@ -1,0 +1,663 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// Defaults for the zero values of Relay's fields.
+const (
+	DefaultRelayQueueSize    = 256
+	DefaultRelayQueueBytes   = 1 << 20
+	DefaultRelayMaxPending   = 256
+	DefaultRelayMaxMessage   = 64 << 10
+	DefaultRelayStuckTimeout = 10 * time.Second
+)
+
+// Error codes of the relay protocol, in the "code" field of an error
+// envelope. See Relay.
+const (
+	RelayBadRequest       = "bad_request"
+	RelayTooLarge         = "too_large"
+	RelayUnknownRecipient = "unknown_recipient"
+	RelayRecipientSlow    = "recipient_slow"
+	RelayRecipientGone    = "recipient_gone"
+)
+
+// Relay is a Handler for 1-to-1 messaging: every connection is given an
+// identifier by the server, and a client sends a JSON request naming
+// another client's identifier to have the relay deliver a message to that
+// one client. Mount it on a Server (Server{Handler: relay}) or on a net/http
+// mux through Server.ServeHTTP; cmd/wschat runs it with a chat page.
+//
+// # Protocol
+//
+// Every WebSocket message is one JSON object in a text message (RFC 6455
+// §5.6). On connect the relay sends
+//
+//	{"type":"welcome","id":"mJ2ohm3R0bWVVj0NSvT8xw","max_message":65536}
+//
+// The id is 128 bits from crypto/rand in unpadded base64url (22
+// characters): unguessable, chosen by the server alone, and never given to
+// two connections. A client sends a message with
+//
+//	{"to":"<id>","ref":7,"message":"hello"}
+//
+// ("type":"send" may be added; "ref", a string or a number of at most 128
+// bytes of JSON, is optional, chosen by the client and echoed in the
+// answer). The recipient gets
+//
+//	{"type":"message","from":"<sender id>","message":"hello"}
+//
+// and the sender gets exactly one answer per request, an ack or an error:
+//
+//	{"type":"ack","to":"<id>","ref":7}
+//	{"type":"error","code":"unknown_recipient","error":"...","to":"<id>","ref":7}
+//
+// Error codes ("error" is a sentence for people; "to" and "ref" are
+// present when known):
+//
+//   - bad_request: the request is not a JSON object, has a field of the
+//     wrong type, lacks "to" or "message", has an unknown field or type,
+//     or came in a binary message; "error" says what was wrong.
+//   - too_large: the request is longer than MaxMessageSize bytes. Its ref
+//     is echoed if it comes before the long value, as in the example
+//     above.
+//   - unknown_recipient: no connected client has that id.
+//   - recipient_slow: the recipient's outbound queue is full; the message
+//     was not queued. Sending it again later may succeed.
+//   - recipient_gone: the recipient disconnected (or was disconnected)
+//     before the message was written to its connection.
+//
+// The connection stays open after every error.
+//
+// Presence: {"type":"list","ref":1} is answered with
+// {"type":"online","ids":[...],"ref":1}, the other connected ids. With
+// "watch":true the client is also sent {"type":"join","id":...} and
+// {"type":"leave","id":...} as clients come and go ("watch":false stops
+// them). These events share the bounded queue with messages; when one
+// does not fit, the client is sent a fresh {"type":"online","ids":[...],
+// "resync":true} once its queue drains, so its view is never wrong for
+// long. Treat events as updates to a set (a join for an id already listed
+// changes nothing).
+//
+// # Delivery rules
+//
+// An ack means the relay wrote the whole message to the recipient's
+// connection (handed it to the operating system) while the recipient was
+// connected. It does not prove that the recipient's application read it:
+// a recipient whose connection breaks right after may lose it, as with any
+// transport; applications that need more have the recipient answer.
+//
+// No data is silently dropped: every request gets exactly one answer
+// (while its sender is connected), and a message either arrives whole at
+// the recipient, in one WebSocket message, or its sender is told that it
+// did not (recipient_slow, recipient_gone, unknown_recipient). Messages
+// from one sender to one recipient arrive in the order they were sent; a
+// refused message leaves a gap that the sender knows about.
+//
+// Flow control: each connection has one writer goroutine draining a bounded
+// outbound queue (QueueSize messages and QueueBytes bytes, not counting
+// answers to its own requests). Routing a message never waits for the
+// recipient: a message that does not fit is refused with recipient_slow,
+// so a slow client never blocks the hub or other clients. A connection
+// has at most MaxPending requests whose answers are not yet written to it;
+// beyond that the relay stops reading its requests, and TCP flow control
+// slows the client down. A stuck connection, one on which a write has been
+// blocked for StuckTimeout because the client does not read, is closed
+// with 1008 (policy violation, RFC 6455 §7.4.1), and the messages still
+// queued for it are answered recipient_gone.
+//
+// Memory per connection is bounded by QueueBytes, MaxPending answers and
+// one request of MaxMessageSize being read. Longer requests are read and
+// discarded in pieces, never held whole (up to the frame.Config
+// MaxMessageSize of the server, beyond which the connection is failed with
+// 1009).
+//
+// Set the fields before the relay serves a connection and do not change
+// them afterwards. A Relay is safe for any number of connections: routing a
+// message looks the recipient up in a concurrent map and locks only the
+// recipient's queue. An idle Relay (no clients) holds no goroutine.
+type Relay struct {
+	// QueueSize is the number of messages (and presence events) that may
+	// wait to be written to one connection. 0 means DefaultRelayQueueSize.
+	QueueSize int
+	// QueueBytes bounds the bytes of those messages; a message is always
+	// accepted into an empty queue. 0 means DefaultRelayQueueBytes.
+	QueueBytes int
+	// MaxPending is the number of requests from one connection whose
+	// answers are not yet written to it. 0 means DefaultRelayMaxPending.
+	MaxPending int
+	// MaxMessageSize is the largest request accepted, in bytes of JSON
+	// text; a longer one is answered too_large. 0 means
+	// DefaultRelayMaxMessage.
+	MaxMessageSize int
+	// StuckTimeout is how long a write to a connection may stay blocked
+	// before the connection is closed with 1008. It is checked every
+	// quarter of it. 0 means DefaultRelayStuckTimeout.
+	StuckTimeout time.Duration
+	// Logger receives joins and leaves (debug) and stuck clients (info);
+	// nil means slog.Default(). Nothing is logged per message.
+	Logger *slog.Logger
+
+	clients  sync.Map // id string → *relayClient
+	watchers sync.Map // *relayClient → struct{}
+	nclients atomic.Int64
+
+	mu        sync.Mutex // janitorOn; taken once per connect, not per message
+	janitorOn bool
+	idle      chan struct{} // capacity 1: the last client left
+}
+
+// NumClients returns the number of connected clients.
+func (r *Relay) NumClients() int { return int(r.nclients.Load()) }
+
+func (r *Relay) queueSize() int  { return intOr(r.QueueSize, DefaultRelayQueueSize) }
+func (r *Relay) queueBytes() int { return intOr(r.QueueBytes, DefaultRelayQueueBytes) }
+func (r *Relay) maxPending() int { return intOr(r.MaxPending, DefaultRelayMaxPending) }
+func (r *Relay) maxMessage() int { return intOr(r.MaxMessageSize, DefaultRelayMaxMessage) }
+func (r *Relay) stuckTimeout() time.Duration {
+	if r.StuckTimeout <= 0 {
+		return DefaultRelayStuckTimeout
+	}
+	return r.StuckTimeout
+}
+
+func (r *Relay) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+func intOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// kickGrace is how long the write in progress on a stuck connection may
+// still take after the relay decided to close it, so that the 1008 close
+// frame can follow it; after that the write is abandoned, and the close
+// frame with it.
+const kickGrace = 5 * time.Second
+
+// newRelayID returns 128 bits from crypto/rand in unpadded base64url.
+func newRelayID() string {
+	var b [16]byte
+	rand.Read(b[:]) // crypto/rand.Read never returns an error (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// relayEpoch makes monoNow monotonic (time.Since reads the monotonic clock).
+var relayEpoch = time.Now()
+
+// monoNow returns a positive monotonic timestamp in nanoseconds.
+func monoNow() int64 { return int64(time.Since(relayEpoch)) + 1 }
+
+// ServeWS runs one client: it registers the connection under a fresh id,
+// sends the welcome, then reads requests until the connection ends, and
+// returns after the client's writer goroutine has ended.
+func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
+	cl := &relayClient{
+		r:     r,
+		c:     c,
+		slots: make(chan struct{}, r.maxPending()),
+		wake:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	for {
+		cl.id = newRelayID()
+		// The welcome is queued before anyone can find the id, so it is
+		// the first thing the client reads.
+		cl.replies = append(cl.replies[:0], outItem{data: appendWelcome(nil, cl.id, r.maxMessage())})
+		if _, taken := r.clients.LoadOrStore(cl.id, cl); !taken {
+			break
+		}
+	}
+	r.join()
+	log := r.logger()
+	log.Debug("relay: client joined", "id", cl.id, "remote", c.NetConn().RemoteAddr())
+	go cl.writeLoop()
+	r.announce(cl, appendPresence(nil, "join", cl.id))
+
+	err := cl.readLoop()
+
+	cl.detach()
+	if cl.kicked.Load() {
+		// Close with 1008 before returning, or the server would close
+		// with 1000 first.
+		c.CloseWith(frame.ClosePolicyViolation, kickReason)
+	}
+	<-cl.done
+	log.Debug("relay: client left", "id", cl.id, "err", err)
+}
+
+// join counts a new client and makes sure the janitor runs.
+func (r *Relay) join() {
+	r.mu.Lock()
+	r.nclients.Add(1)
+	if !r.janitorOn {
+		r.janitorOn = true
+		if r.idle == nil {
+			r.idle = make(chan struct{}, 1)
+		}
+		go r.janitor(r.idle)
+	}
+	r.mu.Unlock()
+}
+
+// leave uncounts a client; the last one to leave stops the janitor.
+func (r *Relay) leave() {
+	if r.nclients.Add(-1) == 0 {
+		select {
+		case r.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// janitor kicks stuck clients, those with a write blocked for
+// StuckTimeout. It looks every quarter of StuckTimeout, so a stuck client
+// is closed between 1 and 1.25 StuckTimeouts after its write began. It
+// runs only while clients are connected.
+func (r *Relay) janitor(idle <-chan struct{}) {
+	timeout := r.stuckTimeout()
+	t := time.NewTicker(max(timeout/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-idle:
+		}
+		r.mu.Lock()
+		if r.nclients.Load() == 0 {
+			r.janitorOn = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		now := monoNow()
+		r.clients.Range(func(_, v any) bool {
+			cl := v.(*relayClient)
+			if ws := cl.writeStart.Load(); ws != 0 && time.Duration(now-ws) >= timeout {
+				cl.kick("a write to it has been blocked for " + time.Duration(now-ws).Round(time.Millisecond).String())
+			}
+			return true
+		})
+	}
+}
+
+// announce queues a presence event for every watcher but cl.
+func (r *Relay) announce(cl *relayClient, ev []byte) {
+	r.watchers.Range(func(k, _ any) bool {
+		if w := k.(*relayClient); w != cl {
+			w.enqueue(outItem{data: ev}, true)
+		}
+		return true
+	})
+}
+
+// online returns the ids of the connected clients other than cl.
+func (r *Relay) online(cl *relayClient) []string {
+	ids := make([]string, 0, r.nclients.Load())
+	r.clients.Range(func(k, v any) bool {
+		if v.(*relayClient) != cl {
+			ids = append(ids, k.(string))
+		}
+		return true
+	})
+	return ids
+}
+
+// outItem is one envelope waiting to be written to a connection.
+type outItem struct {
+	data []byte
+	// For a relayed message: the sender, who is told the outcome, and the
+	// sender's ref. nil for answers and presence events.
+	from *relayClient
+	ref  []byte
+	// slot: writing this answer frees one of the connection's MaxPending
+	// request slots.
+	slot bool
+}
+
+// relayClient is one connection in the hub.
+type relayClient struct {
+	r  *Relay
+	c  *frame.Conn
+	id string
+
+	slots chan struct{} // one per request whose answer is not yet written
+	wake  chan struct{} // capacity 1: work for the writer
+	quit  chan struct{} // closed by detach
+	done  chan struct{} // closed when the writer goroutine ends
+
+	mu      sync.Mutex
+	replies []outItem // answers and the welcome: never refused
+	msgs    []outItem // relayed messages and presence events: bounded
+	qCount  int       // messages queued or being written
+	qBytes  int       // their bytes
+	resync  bool      // a presence event was refused: send a fresh list
+	closed  bool      // detached: nothing more is queued
+
+	// writeStart is when the write in progress began (monoNow), 0 between
+	// writes; the janitor reads it.
+	writeStart atomic.Int64
+
+	watching   atomic.Bool
+	gone       atomic.Bool // detached; the writer stops writing messages
+	kicked     atomic.Bool
+	detachOnce sync.Once
+}
+
+var (
+	errFull   = errors.New("relay: queue full")
+	errClosed = errors.New("relay: client gone")
+)
+
+// signal wakes the writer.
+func (cl *relayClient) signal() {
+	select {
+	case cl.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue offers a relayed message or presence event to the bounded queue.
+// It returns errFull or errClosed when the item was not queued; a refused
+// presence event sets the resync flag instead.
+func (cl *relayClient) enqueue(it outItem, presence bool) error {
+	cl.mu.Lock()
+	if cl.closed {
+		cl.mu.Unlock()
+		return errClosed
+	}
+	if cl.qCount >= cl.r.queueSize() || (cl.qCount > 0 && cl.qBytes+len(it.data) > cl.r.queueBytes()) {
+		if presence {
+			cl.resync = true
+		}
+		cl.mu.Unlock()
+		return errFull
+	}
+	cl.msgs = append(cl.msgs, it)
+	cl.qCount++
+	cl.qBytes += len(it.data)
+	cl.mu.Unlock()
+	cl.signal()
+	return nil
+}
+
+// reply queues an answer to one of cl's requests (the request holds a
+// slot, so the answers are at most MaxPending).
+func (cl *relayClient) reply(data []byte) {
+	cl.mu.Lock()
+	if cl.closed {
+		cl.mu.Unlock()
+		return
+	}
+	cl.replies = append(cl.replies, outItem{data: data, slot: true})
+	cl.mu.Unlock()
+	cl.signal()
+}
+
+// kick closes a stuck connection with 1008 (RFC 6455 §7.4.1 "policy
+// violation": the policy being that clients read what is sent to them).
+func (cl *relayClient) kick(why string) {
+	if !cl.kicked.CompareAndSwap(false, true) {
+		return
+	}
+	cl.r.logger().Info("relay: closing a stuck client with 1008", "id", cl.id,
+		"remote", cl.c.NetConn().RemoteAddr(), "why", why)
+	cl.detach()
+	// The write in progress holds the connection's write lock; give it a
+	// last chance to finish so that the close frame can follow.
+	cl.c.NetConn().SetWriteDeadline(time.Now().Add(kickGrace))
+	// CloseWith, not WriteClose: it also closes the connection of a peer
+	// that never answers the close frame.
+	go cl.c.CloseWith(frame.ClosePolicyViolation, kickReason)
+}
+
+// kickReason is the close reason sent with 1008.
+const kickReason = "relay: client does not read"
+
+// detach removes cl from the hub: no more messages are routed to it, those
+// still queued are answered recipient_gone, watchers are told it left and
+// the writer stops. It runs once: from the reader when the connection
+// ends, from the writer when a write fails, or from kick.
+func (cl *relayClient) detach() {
+	cl.detachOnce.Do(func() {
+		r := cl.r
+		// gone first: handle re-checks it after adding a watcher.
+		cl.gone.Store(true)
+		r.clients.CompareAndDelete(cl.id, cl)
+		r.watchers.Delete(cl)
+		cl.mu.Lock()
+		cl.closed = true
+		pending := cl.msgs
+		cl.msgs, cl.replies = nil, nil
+		cl.mu.Unlock()
+		close(cl.quit)
+		cl.signal()
+		cl.failAll(pending)
+		r.leave()
+		r.announce(cl, appendPresence(nil, "leave", cl.id))
+	})
+}
+
+// failAll tells the senders of relayed messages that they were not
+// delivered to cl.
+func (cl *relayClient) failAll(items []outItem) {
+	for i := range items {
+		if from := items[i].from; from != nil {
+			from.reply(appendError(nil, RelayRecipientGone, "recipient disconnected before the message was delivered", cl.id, items[i].ref))
+		}
+	}
+}
+
+// write writes one envelope, with its start time visible to the janitor.
+func (cl *relayClient) write(p []byte) error {
+	cl.writeStart.Store(monoNow())
+	err := cl.c.WriteMessage(frame.OpText, p)
+	cl.writeStart.Store(0)
+	return err
+}
+
+// writeLoop is the connection's only writer of envelopes: it drains the
+// answers, then the queued messages, and reports each message's outcome
+// to its sender.
+func (cl *relayClient) writeLoop() {
+	defer close(cl.done)
+	var replies, msgs []outItem
+	for {
+		cl.mu.Lock()
+		if cl.closed {
+			cl.mu.Unlock()
+			return
+		}
+		// Take the queues, leaving the emptied batches of the last round.
+		replies, cl.replies = cl.replies, replies[:0]
+		msgs, cl.msgs = cl.msgs, msgs[:0]
+		resync := cl.resync
+		cl.resync = false
+		cl.mu.Unlock()
+		if len(replies) == 0 && len(msgs) == 0 && !resync {
+			<-cl.wake
+			continue
+		}
+		if err := cl.writeBatch(replies, msgs, resync); err != nil {
+			if err != errClosed && !errors.Is(err, frame.ErrCloseSent) {
+				// A broken or timed-out connection: end the reader too.
+				cl.c.CloseNow()
+			}
+			cl.detach()
+			return
+		}
+		clear(replies)
+		clear(msgs)
+	}
+}
+
+// writeBatch writes answers first, then messages in queue order, then the
+// presence list if one is due (after the events queued before it).
+func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
+	for _, it := range replies {
+		err := cl.write(it.data)
+		if it.slot {
+			<-cl.slots
+		}
+		if err != nil {
+			cl.failAll(msgs)
+			return err
+		}
+	}
+	for i := range msgs {
+		it := &msgs[i]
+		if cl.gone.Load() {
+			cl.failAll(msgs[i:])
+			return errClosed
+		}
+		err := cl.write(it.data)
+		cl.mu.Lock()
+		cl.qCount--
+		cl.qBytes -= len(it.data)
+		cl.mu.Unlock()
+		if err != nil {
+			cl.failAll(msgs[i:])
+			return err
+		}
+		if it.from != nil {
+			it.from.reply(appendAck(nil, cl.id, it.ref))
+		}
+	}
+	if resync {
+		if err := cl.write(appendOnline(nil, cl.r.online(cl), nil, true)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acquireSlot waits until fewer than MaxPending of cl's requests are
+// unanswered. (A client that does not read its answers blocks its writer,
+// and the janitor kicks it.) It returns false when the connection is
+// ending.
+func (cl *relayClient) acquireSlot() bool {
+	select {
+	case cl.slots <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case cl.slots <- struct{}{}:
+		return true
+	case <-cl.quit:
+		return false
+	case <-cl.c.Done():
+		return false
+	}
+}
+
+var errKicked = errors.New("relay: connection closed as stuck")
+
+// readLoop reads and answers requests until the connection ends.
+func (cl *relayClient) readLoop() error {
+	limit := cl.r.maxMessage()
+	buf := make([]byte, 0, 512)
+	for {
+		if !cl.acquireSlot() {
+			return errKicked
+		}
+		op, rd, err := cl.c.NextReader()
+		if err != nil {
+			<-cl.slots
+			return err
+		}
+		buf, err = readAtMost(rd, buf[:0], limit+1)
+		if err != nil {
+			<-cl.slots
+			return err
+		}
+		switch {
+		case len(buf) > limit:
+			cl.reply(appendError(nil, RelayTooLarge, tooLargeText(limit), "", refFromPrefix(buf)))
+		case op != frame.OpText:
+			cl.reply(appendError(nil, RelayBadRequest, "requests are JSON in text messages; got a binary message", "", nil))
+		default:
+			cl.handle(buf)
+		}
+		if cap(buf) > 64<<10 {
+			buf = make([]byte, 0, 512) // an idle client keeps no large buffer
+		}
+	}
+}
+
+// readAtMost appends up to n bytes of the message to buf; whatever is left
+// of the message is skipped by the next NextReader.
+func readAtMost(rd io.Reader, buf []byte, n int) ([]byte, error) {
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := rd.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// handle answers one request of at most MaxMessageSize bytes.
+func (cl *relayClient) handle(p []byte) {
+	req, err := parseRelayRequest(p)
+	if err != nil {
+		cl.reply(appendError(nil, RelayBadRequest, err.Error(), "", req.ref))
+		return
+	}
+	switch req.kind {
+	case reqList:
+		if req.watch == watchOn {
+			cl.watching.Store(true)
+			cl.r.watchers.Store(cl, struct{}{})
+			if cl.gone.Load() {
+				// detach ran meanwhile (its writer failed): do not
+				// leave a departed client among the watchers.
+				cl.r.watchers.Delete(cl)
+			}
+		} else if req.watch == watchOff && cl.watching.Swap(false) {
+			cl.r.watchers.Delete(cl)
+		}
+		cl.reply(appendOnline(nil, cl.r.online(cl), req.ref, false))
+	case reqSend:
+		v, ok := cl.r.clients.Load(req.to)
+		if !ok {
+			cl.reply(appendError(nil, RelayUnknownRecipient, "no connected client has this id", shortID(req.to), req.ref))
+			return
+		}
+		dst := v.(*relayClient)
+		it := outItem{data: appendMessage(nil, cl.id, req.message), from: cl, ref: req.ref}
+		switch dst.enqueue(it, false) {
+		case nil:
+			// The outcome comes from dst's writer.
+		case errFull:
+			cl.reply(appendError(nil, RelayRecipientSlow, "the recipient's queue is full; the message was not queued", dst.id, req.ref))
+		default:
+			cl.reply(appendError(nil, RelayRecipientGone, "recipient disconnected before the message was delivered", dst.id, req.ref))
+		}
+	}
+}

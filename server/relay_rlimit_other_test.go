@@ -1,0 +1,8 @@
+//go:build !unix
+
+package server
+
+import "testing"
+
+// raiseFDLimit does nothing where there is no RLIMIT_NOFILE.
+func raiseFDLimit(t testing.TB, need uint64) {}

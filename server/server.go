@@ -1,0 +1,497 @@
+// Package server runs WebSocket endpoints on a net.Listener: the accept
+// loop, the opening handshake under a deadline (RFC 6455 §4.2), connection
+// tracking, keepalive pings with an idle timeout, handler panics turned
+// into a 1011 close, and a graceful Shutdown that sends 1001 "going away"
+// to every connection (§7.4.1) and waits for the close handshakes. An
+// adapter serves the same handler from a net/http server.
+//
+// A connection's life:
+//
+//	accept → handshake deadline → read request (handshake.ReadRequest)
+//	       → 101 Switching Protocols (or an HTTP error, or the HTTP fallback)
+//	       → frame.Conn → Handler.ServeWS → close handshake → TCP close
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// Handler serves one WebSocket connection. ServeWS runs in the
+// connection's own goroutine and owns reading; it may hand writing to other
+// goroutines (frame.Conn writes are safe concurrently). When ServeWS
+// returns, the server closes the connection with 1000 if it is still open.
+// A panic in ServeWS closes that connection with 1011 and is logged; the
+// process goes on.
+type Handler interface {
+	ServeWS(c *frame.Conn, hs *handshake.Result)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(c *frame.Conn, hs *handshake.Result)
+
+// ServeWS calls f(c, hs).
+func (f HandlerFunc) ServeWS(c *frame.Conn, hs *handshake.Result) { f(c, hs) }
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultPingInterval     = 30 * time.Second
+	DefaultIdleTimeout      = 75 * time.Second
+	DefaultWriteTimeout     = 30 * time.Second
+	DefaultShutdownCode     = frame.CloseGoingAway
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("server: closed")
+
+// Server accepts WebSocket connections. Set its fields before Serve; they
+// must not change afterwards. The zero value serves nothing useful (no
+// Handler) but is otherwise valid.
+type Server struct {
+	// Handler serves each connection after a successful handshake.
+	Handler Handler
+
+	// Upgrader runs the opening handshake: origin policy, subprotocols,
+	// permessage-deflate, header limits.
+	Upgrader handshake.Upgrader
+
+	// Config is the template for each connection's frame.Config (limits,
+	// buffers, close timeout, hooks). Role and Deflate are set per
+	// connection; a zero WriteTimeout means DefaultWriteTimeout, -1 none.
+	Config frame.Config
+
+	// HTTP, if set, serves requests that are not WebSocket handshakes (no
+	// "Upgrade" header) on the same port, through a net/http server: a
+	// page, a health check. Without it such requests are refused like
+	// any invalid handshake (400 Bad Request, RFC 6455 §4.2.2).
+	HTTP http.Handler
+
+	// HandshakeTimeout bounds the time from accept to the end of the 101
+	// response. 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// PingInterval: a connection from which nothing arrived for this long
+	// is sent a ping (RFC 6455 §5.5.2), which a live peer answers.
+	// 0 means DefaultPingInterval; -1 disables pings.
+	PingInterval time.Duration
+
+	// IdleTimeout: a connection from which nothing, not even a pong,
+	// arrived for this long is closed with 1001. It also bounds how long
+	// a keep-alive connection of the HTTP fallback waits for its next
+	// request. 0 means DefaultIdleTimeout; -1 disables it.
+	IdleTimeout time.Duration
+
+	// Trace, if set, is called for every frame of every connection, with
+	// the connection's remote address (see frame.Config.Trace).
+	Trace func(remote net.Addr, dir frame.Direction, h frame.Header, payload []byte)
+
+	// Logger receives connection errors and panics; nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*tracked]struct{}
+	pending   map[net.Conn]struct{} // in the handshake
+	closing   atomic.Bool
+	keepalive sync.Once
+	stopKA    chan struct{}
+	fallback  *fallbackServer
+	nconns    atomic.Int64
+}
+
+// tracked is a connection in the Handler phase.
+type tracked struct {
+	c        *frame.Conn
+	lastAct  uint64    // keepalive loop only
+	lastSeen time.Time // keepalive loop only
+	pinged   bool      // keepalive loop only
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// ListenAndServe listens on the TCP address addr and calls Serve.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on l, each served in its own goroutine, until l
+// is closed or the server is shut down; then it returns ErrServerClosed. A
+// failing Accept (for example out of file descriptors) is retried with a
+// backoff from 5 ms to 1 s instead of spinning.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.track(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(l)
+	s.startKeepalive()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger().Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		go s.serveNetConn(nc)
+	}
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// serveNetConn runs the handshake on a raw connection, then the handler.
+func (s *Server) serveNetConn(nc net.Conn) {
+	if !s.addPending(nc) {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Now().Add(durationOr(s.HandshakeTimeout, DefaultHandshakeTimeout)))
+	var src net.Conn = nc
+	var rec *recordingConn
+	if s.HTTP != nil {
+		rec = &recordingConn{Conn: nc}
+		src = rec
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(src)
+	req, err := handshake.ReadRequest(br, s.Upgrader.Limits)
+	var res *handshake.Result
+	if err == nil {
+		res, err = s.Upgrader.UpgradeRequest(req, nc)
+	} else if req != nil && rec != nil && req.Header.Get("Upgrade") == "" {
+		// Not a WebSocket handshake: a plain HTTP request for the fallback.
+		s.removePending(nc)
+		br.Reset(nil)
+		readerPool.Put(br)
+		nc.SetDeadline(time.Time{})
+		s.serveFallback(rec.replay())
+		return
+	} else if handshake.HTTPStatus(err) != 0 {
+		var re *handshake.RequestError
+		if errors.As(err, &re) {
+			re.WriteResponse(nc)
+		}
+	}
+	var buffered []byte
+	if err == nil {
+		buffered, _ = br.Peek(br.Buffered())
+	}
+	var c *frame.Conn
+	if err == nil {
+		nc.SetDeadline(time.Time{})
+		c = frame.NewConn(nc, buffered, s.frameConfig(nc, res))
+	}
+	br.Reset(nil)
+	readerPool.Put(br)
+	if err != nil {
+		if handshake.HTTPStatus(err) != 0 {
+			s.logger().Debug("handshake refused", "remote", nc.RemoteAddr(), "err", err)
+			// Still pending, so Shutdown cuts the linger short.
+			closeAfterResponse(nc)
+		} else {
+			nc.Close()
+		}
+		s.removePending(nc)
+		return
+	}
+	s.removePending(nc)
+	s.serveConn(c, res)
+}
+
+// responseLinger bounds how long closeAfterResponse reads on.
+const responseLinger = time.Second
+
+// closeAfterResponse closes a connection after an HTTP error response, in
+// stages as RFC 7230 §6.6 advises: a FIN after the response, then read and
+// discard what the client is still sending (the rest of an oversized
+// header block, a body) until it closes its side or responseLinger
+// passes. Closing at once with unread bytes would make TCP send a reset,
+// which can destroy the response before the client reads it.
+func closeAfterResponse(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		nc.SetReadDeadline(time.Now().Add(responseLinger))
+		var buf [512]byte
+		for {
+			if _, err := nc.Read(buf[:]); err != nil {
+				break
+			}
+		}
+	}
+	nc.Close()
+}
+
+// frameConfig builds the per-connection frame.Config.
+func (s *Server) frameConfig(nc net.Conn, res *handshake.Result) frame.Config {
+	cfg := s.Config
+	cfg.Role = frame.RoleServer
+	cfg.Deflate = res.Deflate
+	switch cfg.WriteTimeout {
+	case 0:
+		cfg.WriteTimeout = DefaultWriteTimeout
+	case -1:
+		cfg.WriteTimeout = 0
+	}
+	if s.Trace != nil {
+		remote, trace := nc.RemoteAddr(), s.Trace
+		cfg.Trace = func(dir frame.Direction, h frame.Header, p []byte) { trace(remote, dir, h, p) }
+	}
+	return cfg
+}
+
+// serveConn runs the handler on an open connection and closes it after.
+func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
+	// Serve starts the keepalive loop; a Server used only through
+	// ServeHTTP needs it too.
+	s.startKeepalive()
+	t := &tracked{c: c, lastAct: c.Activity(), lastSeen: time.Now()}
+	if !s.addConn(t) {
+		c.CloseWith(frame.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().Error("handler panic; closing connection with 1011",
+				"remote", c.NetConn().RemoteAddr(), "panic", v, "stack", string(debug.Stack()))
+			c.CloseWith(frame.CloseInternalError, "internal error")
+		} else {
+			c.Close()
+		}
+		s.removeConn(t)
+	}()
+	if s.Handler == nil {
+		return
+	}
+	s.Handler.ServeWS(c, res)
+}
+
+func (s *Server) addPending(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	if s.pending == nil {
+		s.pending = make(map[net.Conn]struct{})
+	}
+	s.pending[nc] = struct{}{}
+	return true
+}
+
+func (s *Server) removePending(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.pending, nc)
+	s.mu.Unlock()
+}
+
+func (s *Server) addConn(t *tracked) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[*tracked]struct{})
+	}
+	s.conns[t] = struct{}{}
+	s.nconns.Add(1)
+	return true
+}
+
+func (s *Server) removeConn(t *tracked) {
+	s.mu.Lock()
+	delete(s.conns, t)
+	s.mu.Unlock()
+	s.nconns.Add(-1)
+}
+
+// NumConns returns the number of open WebSocket connections.
+func (s *Server) NumConns() int { return int(s.nconns.Load()) }
+
+// startKeepalive starts the single goroutine that pings idle connections
+// and closes dead ones. One loop for all connections costs no timer per
+// connection and no clock read per frame: it compares each connection's
+// byte counter (frame.Conn.Activity) with the previous sample.
+func (s *Server) startKeepalive() {
+	ping := durationOr(s.PingInterval, DefaultPingInterval)
+	idle := durationOr(s.IdleTimeout, DefaultIdleTimeout)
+	if ping < 0 && idle < 0 {
+		return
+	}
+	s.keepalive.Do(func() {
+		tick := ping
+		if tick < 0 || (idle > 0 && idle < tick) {
+			tick = idle
+		}
+		tick = max(tick/4, 10*time.Millisecond)
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			return
+		}
+		s.stopKA = make(chan struct{})
+		stop := s.stopKA
+		s.mu.Unlock()
+		go s.keepaliveLoop(tick, ping, idle, stop)
+	})
+}
+
+func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{}) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var toPing, toClose []*frame.Conn
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			toPing, toClose = toPing[:0], toClose[:0]
+			s.mu.Lock()
+			for tc := range s.conns {
+				if act := tc.c.Activity(); act != tc.lastAct {
+					tc.lastAct, tc.lastSeen, tc.pinged = act, now, false
+					continue
+				}
+				quiet := now.Sub(tc.lastSeen)
+				switch {
+				case idle > 0 && quiet >= idle:
+					toClose = append(toClose, tc.c)
+				case ping > 0 && quiet >= ping && !tc.pinged:
+					tc.pinged = true
+					toPing = append(toPing, tc.c)
+				}
+			}
+			s.mu.Unlock()
+			for _, c := range toPing {
+				go c.Ping(nil)
+			}
+			for _, c := range toClose {
+				go c.CloseWith(frame.CloseGoingAway, "idle timeout")
+			}
+		}
+	}
+}
+
+// Shutdown stops accepting, sends a close frame with 1001 "going away" to
+// every open connection (RFC 6455 §7.4.1) and waits until their close
+// handshakes finish and their handlers return, or until ctx ends; then it
+// closes whatever is left and returns ctx.Err(). Connections upgraded
+// through ServeHTTP are included (http.Server.Shutdown does not track
+// hijacked connections).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	for nc := range s.pending {
+		nc.Close()
+	}
+	conns := make([]*frame.Conn, 0, len(s.conns))
+	for t := range s.conns {
+		conns = append(conns, t.c)
+	}
+	if s.stopKA != nil {
+		close(s.stopKA)
+		s.stopKA = nil
+	}
+	fb := s.fallback
+	s.mu.Unlock()
+	if fb != nil {
+		go fb.srv.Shutdown(ctx)
+	}
+	for _, c := range conns {
+		c.WriteClose(frame.CloseGoingAway, "server shutting down")
+	}
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for s.nconns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-poll.C:
+		}
+	}
+	return nil
+}
+
+// Close closes the listeners and every connection at once, without close
+// handshakes.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	for nc := range s.pending {
+		nc.Close()
+	}
+	for t := range s.conns {
+		t.c.CloseNow()
+	}
+	if s.stopKA != nil {
+		close(s.stopKA)
+		s.stopKA = nil
+	}
+	fb := s.fallback
+	s.mu.Unlock()
+	if fb != nil {
+		fb.srv.Close()
+	}
+	return nil
+}
