@@ -1,0 +1,149 @@
+// Command wsecho is a WebSocket echo server (RFC 6455) built on ws6455. It
+// echoes every message with its own type (text stays text, binary stays
+// binary), answers pings, echoes close codes, and serves a playground page
+// at / where a person can connect, send messages and watch the events.
+//
+// Usage:
+//
+//	wsecho [-addr :8080] [-trace] [-deflate] [-max-message 16777216]
+//
+// The address defaults to :8080, or :$PORT when PORT is set. With -trace
+// every frame read and written is printed in an annotated form, so a
+// learner can watch the protocol on the wire. It logs with log/slog and
+// shuts down gracefully on SIGINT or SIGTERM: every connection gets a
+// 1001 "going away" close frame.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server"
+)
+
+//go:embed static
+var static embed.FS
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "wsecho:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends, then shuts down.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("wsecho", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	defAddr := ":8080"
+	if p := os.Getenv("PORT"); p != "" {
+		defAddr = ":" + p
+	}
+	addr := fl.String("addr", defAddr, "`address` to listen on (host:port); default :8080 or :$PORT")
+	trace := fl.Bool("trace", false, "print every frame read and written (to stdout)")
+	deflate := fl.Bool("deflate", true, "accept permessage-deflate compression (RFC 7692)")
+	maxMsg := fl.Int64("max-message", frame.DefaultMaxMessageSize, "largest message accepted, in `bytes` (after decompression); -1 for no limit")
+	origins := fl.Bool("any-origin", true, "accept browser connections from any Origin (the echo service is public); false enforces same-origin")
+	logLevel := fl.String("log", "info", "log `level`: debug, info, warn, error")
+	fl.Usage = func() {
+		fmt.Fprintf(fl.Output(), "wsecho: a WebSocket echo server (RFC 6455) with a playground page at /\n\n")
+		fmt.Fprintf(fl.Output(), "Usage: wsecho [flags]\n\nFlags:\n")
+		fl.PrintDefaults()
+		fmt.Fprintf(fl.Output(), "\nExamples:\n  wsecho                       listen on :8080, open http://localhost:8080/\n  wsecho -addr 127.0.0.1:9001  for the conformance runner: wsconform -url ws://127.0.0.1:9001\n  wsecho -trace                print every frame\n")
+	}
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see wsecho -h)", fl.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		return err
+	}
+	srv := &server.Server{
+		Handler: server.HandlerFunc(echo),
+		Config:  frame.Config{MaxMessageSize: *maxMsg},
+		HTTP:    http.FileServerFS(sub),
+		Logger:  log,
+	}
+	if *origins {
+		srv.Upgrader.CheckOrigin = func(*handshake.Request) bool { return true }
+	}
+	if *deflate {
+		srv.Upgrader.Compression = handshake.DeflateConfig{Mode: handshake.CompressionFull}
+	}
+	if *trace {
+		var mu sync.Mutex
+		srv.Trace = func(remote net.Addr, dir frame.Direction, h frame.Header, p []byte) {
+			line := frame.FormatFrame(dir, h, p)
+			mu.Lock()
+			fmt.Fprintf(stdout, "%s %s %s\n", time.Now().Format("15:04:05.000"), remote, line)
+			mu.Unlock()
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w (is another process using the port? try -addr 127.0.0.1:0)", err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/", "deflate", *deflate)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: sending 1001 to every connection", "conns", srv.NumConns())
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	<-errc
+	log.Info("stopped")
+	return nil
+}
+
+// echo sends every message back with its own opcode (RFC 6455 §5.6) until
+// the connection closes. The buffer is reused, so echoing allocates
+// nothing once it has grown to the largest message.
+func echo(c *frame.Conn, _ *handshake.Result) {
+	var buf []byte
+	for {
+		op, msg, err := c.ReadMessage(buf)
+		if err != nil {
+			return
+		}
+		buf = msg
+		if err := c.WriteMessage(op, msg); err != nil {
+			return
+		}
+	}
+}
