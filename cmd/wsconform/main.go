@@ -1,0 +1,440 @@
+// Command wsconform tests a WebSocket server against the cases of the
+// Autobahn testsuite, as `wstest -m fuzzingclient` does: it connects to
+// the server as a client once per case, sends the case's traffic (valid
+// and deliberately broken frames, chopped writes, delays), judges what
+// comes back and how the connection closes, and writes Autobahn-style
+// reports (index.json, index.html, one JSON and HTML file per case).
+//
+// Usage:
+//
+//	wsconform -url ws://127.0.0.1:9001 [-agent name] [-cases 1.*,2.1] [-exclude 9.*] [-outdir dir] [-strict]
+//	wsconform -spec fuzzingclient.json [flags]
+//
+// Run wsconform -h for the details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ws6455/ws6455/cmd/wsconform/autobahn"
+)
+
+const usageText = `wsconform runs the Autobahn testsuite's server tests (wstest -m fuzzingclient,
+sections 1-10 and 12-13: framing, pings, reserved bits, opcodes,
+fragmentation, UTF-8, closing, limits/performance, auto-fragmentation,
+permessage-deflate with different payloads and different offers) against a
+WebSocket server, one connection per case, one case at a time, and writes
+Autobahn-compatible reports.
+
+Usage:
+  wsconform -url ws://HOST:PORT/PATH [flags]
+  wsconform -spec fuzzingclient.json [flags]
+  wsconform -serve HOST:PORT [-spec fuzzingserver.json] [flags]
+
+The server should echo every text and binary message it receives, as
+Autobahn's test servers do.
+
+With -serve, wsconform is Autobahn's fuzzingserver (wstest -m
+fuzzingserver): the same cases, with the fuzzer as the server, test a
+client. The client drives the run through the request URI: it connects to
+/getCaseCount (a text message with the number of cases N), then to
+/runCase?case=I&agent=NAME for I = 1..N, echoing every message until the
+connection closes, then to /updateReports?agent=NAME (writes the index).
+/getCaseInfo?case=I, /getCaseStatus?case=I&agent=NAME and /stopServer work
+as in Autobahn. Each case's report is written when it ends; on interrupt or
+/stopServer the index is written and a summary per agent printed.
+
+Flags:
+  -url URL       server to test (ws:// or wss://); replaces the spec's servers
+  -serve ADDR    be the fuzzing server on ADDR (host:port) instead; the spec's
+                 "options", "cases", "exclude-cases", "exclude-agent-cases" and
+                 "outdir" apply, its "url" does not (default outdir
+                 ./reports/clients)
+  -agent NAME    name of the server in the reports (default: the spec's agent,
+                 else the Server header of the handshake response)
+  -spec FILE     an Autobahn fuzzingclient spec: {"outdir", "options",
+                 "servers": [{"agent", "url", "options"}], "cases",
+                 "exclude-cases", "exclude-agent-cases"}
+  -cases LIST    comma-separated case ids or patterns to run, replacing the
+                 spec's "cases" (default: all, "*"). A '*' matches any text:
+                 "1.*", "6.4.*", "9.*", "2.1*" (2.1, 2.10, 2.11); "7.1.1" is one case
+  -exclude LIST  patterns to leave out, added to the spec's "exclude-cases"
+  -outdir DIR    where to write index.json, index.html and the per-case files
+                 (default: the spec's "outdir", else ./reports/servers)
+  -strict        also count NON-STRICT, WRONG CODE, FAILED BY CLIENT and
+                 UNIMPLEMENTED as failures (for CI); INFORMATIONAL never fails
+  -list          print the cases the patterns select, with descriptions, and exit
+  -payload-dir DIR
+                 sections 12-13 send slices of Autobahn's own test files from DIR
+                 (autobahntestsuite/testdata: data1.json, lena512.bmp, pg2229.txt,
+                 data1.html, 10.1.1.105.5439.pdf) instead of generated stand-ins of
+                 the same size, kind and compressibility
+
+Verdicts (Autobahn's): each case gets a behavior verdict (OK, NON-STRICT,
+INFORMATIONAL, UNIMPLEMENTED, FAILED) and a closing-behavior verdict (OK,
+WRONG CODE, UNCLEAN, FAILED BY CLIENT, FAILED).
+
+Exit status: 0 if no case failed, 1 if some case FAILED (or was UNCLEAN;
+with -strict, also the verdicts above), 2 on a usage error, an unreachable
+server or an interrupt (reports for the cases run so far are still written).
+Progress goes to stderr (one redrawn line on a terminal), the summary by
+section to stdout.
+
+Examples:
+  wsconform -url ws://127.0.0.1:9001 -agent ws6455
+  wsconform -url ws://127.0.0.1:9001 -cases '1.*,2.*' -exclude 2.11
+  wsconform -spec testdata/autobahn/fuzzingclient.json -strict
+  wsconform -serve 127.0.0.1:9002 -cases '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr)))
+}
+
+// server is one server to test, with its resolved options.
+type server struct {
+	agent  string
+	target autobahn.Target
+	opts   autobahn.Options
+}
+
+func run(args []string, stdout, stderr io.Writer, tty bool) int {
+	fs := flag.NewFlagSet("wsconform", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	var (
+		specPath = fs.String("spec", "", "")
+		urlFlag  = fs.String("url", "", "")
+		agent    = fs.String("agent", "", "")
+		cases    = fs.String("cases", "", "")
+		exclude  = fs.String("exclude", "", "")
+		outdir   = fs.String("outdir", "", "")
+		strict   = fs.Bool("strict", false, "")
+		list     = fs.Bool("list", false, "")
+		payloads = fs.String("payload-dir", "", "")
+		serve    = fs.String("serve", "", "")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wsconform: unexpected arguments %q (see -h)\n", fs.Args())
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "wsconform: "+format+"\n", a...)
+		return 2
+	}
+
+	if *payloads != "" {
+		if err := autobahn.SetPayloadDir(*payloads); err != nil {
+			return usageErr("-payload-dir: %v", err)
+		}
+	}
+
+	spec := &Spec{}
+	if *specPath != "" {
+		s, err := loadSpec(*specPath)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		spec = s
+	}
+
+	// Cases: flags replace the spec's list (-cases) or add to it (-exclude);
+	// a flag pattern that matches nothing is an error, a spec one a warning
+	// (a spec may be written for the whole Autobahn suite).
+	include, excl := spec.Cases, spec.ExcludeCases
+	if len(include) == 0 {
+		include = []string{"*"}
+	}
+	if *cases != "" {
+		include = splitList(*cases)
+	}
+	flagExcl := splitList(*exclude)
+	ids, unmatched := autobahn.Resolve(include, append(slices.Clone(excl), flagExcl...))
+	for _, u := range unmatched {
+		fromFlag := (*cases != "" && slices.Contains(include, u)) || slices.Contains(flagExcl, u)
+		if fromFlag {
+			return usageErr("case pattern %q matches no case (sections 1-7, 9, 10, 12 and 13 exist; see -list)", u)
+		}
+		fmt.Fprintf(stderr, "wsconform: note: spec pattern %q matches no implemented case; skipped\n", u)
+	}
+	if len(ids) == 0 {
+		return usageErr("no case selected")
+	}
+	if *list {
+		for _, id := range ids {
+			d := autobahn.Lookup(id)
+			fmt.Fprintf(stdout, "%-8s %s\n", id, stripTags(d.Description))
+		}
+		return 0
+	}
+
+	if *serve != "" {
+		if *urlFlag != "" {
+			return usageErr("-serve and -url exclude each other")
+		}
+		opts := autobahn.DefaultOptions(autobahn.RoleServer)
+		ignored, err := opts.ApplySpecOptions(spec.Options)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		for _, k := range ignored {
+			fmt.Fprintf(stderr, "wsconform: note: option %q is not supported; ignored\n", k)
+		}
+		dir := *outdir
+		if dir == "" {
+			dir = spec.Outdir
+		}
+		if dir == "" {
+			dir = "./reports/clients"
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return usageErr("%v", err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runServe(ctx, *serve, newFuzzServer(ids, spec, opts, dir, *strict, stderr), stdout)
+	}
+
+	// Servers.
+	specServers := spec.Servers
+	if *urlFlag != "" {
+		specServers = []SpecServer{{URL: *urlFlag}}
+	}
+	if len(specServers) == 0 {
+		fmt.Fprint(stderr, "wsconform: no server to test: give -url or a -spec with \"servers\"\n\n")
+		fs.Usage()
+		return 2
+	}
+	var servers []server
+	for _, ss := range specServers {
+		t, err := autobahn.ParseTarget(ss.URL)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		t.ServerName = ss.Hostname
+		opts := autobahn.DefaultOptions(autobahn.RoleClient)
+		opts.Origin, opts.Protocols = ss.Origin, ss.Protocols
+		for _, m := range []map[string]any{spec.Options, ss.Options} {
+			ignored, err := opts.ApplySpecOptions(m)
+			if err != nil {
+				return usageErr("%s: %v", ss.URL, err)
+			}
+			for _, k := range ignored {
+				fmt.Fprintf(stderr, "wsconform: note: option %q is not supported; ignored\n", k)
+			}
+		}
+		a := ss.Agent
+		if *agent != "" {
+			a = *agent
+		}
+		servers = append(servers, server{agent: a, target: t, opts: opts})
+	}
+
+	dir := *outdir
+	if dir == "" {
+		dir = spec.Outdir
+	}
+	if dir == "" {
+		dir = "./reports/servers"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageErr("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	results := map[string]map[string]*autobahn.Result{}
+	status := 0
+	var summaries []string
+	for _, srv := range servers {
+		res, took, err := runServer(ctx, srv, ids, spec, dir, stderr, tty, *strict)
+		for a, m := range res {
+			if results[a] == nil {
+				results[a] = map[string]*autobahn.Result{}
+			}
+			for id, r := range m {
+				results[a][id] = r
+			}
+			summaries = append(summaries, summary(a, srv.target.URL.String(), m, ids, took, *strict))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "wsconform: %s: %v\n", srv.target.URL, err)
+			status = 2
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if err := writeIndex(dir, results, ids, *strict, modeClient); err != nil {
+		fmt.Fprintf(stderr, "wsconform: writing reports: %v\n", err)
+		status = 2
+	}
+	for _, s := range summaries {
+		fmt.Fprint(stdout, s)
+	}
+	fmt.Fprintf(stdout, "Reports: %s\n", strings.TrimSuffix(dir, "/")+"/index.html")
+	if status == 0 {
+		for _, m := range results {
+			for _, r := range m {
+				if r.Failed(*strict) {
+					status = 1
+				}
+			}
+		}
+	}
+	return status
+}
+
+// runServer runs the cases against one server, writing each case's report
+// as soon as it is done. It stops at the first case the server cannot be
+// reached for (as Autobahn does) or on interrupt.
+func runServer(ctx context.Context, srv server, ids []string, spec *Spec, dir string, stderr io.Writer, tty, strict bool) (map[string]map[string]*autobahn.Result, time.Duration, error) {
+	out := map[string]map[string]*autobahn.Result{}
+	agent := srv.agent
+	pr := newProgress(stderr, tty, len(ids))
+	defer pr.close()
+	start := time.Now()
+	for i, id := range ids {
+		if agent != "" && spec.agentExcluded(agent, id) {
+			pr.note("case %s skipped for agent %s (exclude-agent-cases)", id, agent)
+			continue
+		}
+		if ctx.Err() != nil {
+			return out, time.Since(start), errors.New("interrupted")
+		}
+		pr.begin(i+1, id)
+		res, err := autobahn.RunClientCase(ctx, autobahn.Lookup(id), srv.target, srv.opts, agent)
+		if err != nil {
+			return out, time.Since(start), fmt.Errorf("case %s: %w (remaining cases not run)", id, err)
+		}
+		if ctx.Err() != nil {
+			// The case was cut short by the interrupt: its verdict means
+			// nothing.
+			return out, time.Since(start), errors.New("interrupted")
+		}
+		if agent == "" {
+			agent = res.Agent
+		}
+		if out[res.Agent] == nil {
+			out[res.Agent] = map[string]*autobahn.Result{}
+		}
+		out[res.Agent][id] = res
+		if err := writeCaseReport(dir, res); err != nil {
+			return out, time.Since(start), fmt.Errorf("writing report: %w", err)
+		}
+		outcome := fmt.Sprintf("%s / %s", res.Behavior, res.BehaviorClose)
+		if res.RemoteCloseCode != nil {
+			outcome += fmt.Sprintf(" (%d)", *res.RemoteCloseCode)
+		}
+		outcome += fmt.Sprintf("  %d ms", res.Duration)
+		failed := res.Failed(strict)
+		if failed {
+			outcome += "  " + res.Result + " / " + res.ResultClose
+		}
+		pr.end(outcome, failed)
+	}
+	return out, time.Since(start), nil
+}
+
+// summary renders the per-section table of one agent's results.
+func summary(agent, url string, res map[string]*autobahn.Result, ids []string, took time.Duration, strict bool) string {
+	type counts struct{ cases, ok, nonStrict, info, unimpl, failed, closeBad int }
+	var order []string
+	by := map[string]*counts{}
+	names := map[string]string{}
+	var total counts
+	var notOK []string
+	for _, id := range ids {
+		r := res[id]
+		if r == nil {
+			continue
+		}
+		s, name := autobahn.Section(id)
+		if by[s] == nil {
+			by[s] = &counts{}
+			order = append(order, s)
+			names[s] = name
+		}
+		for _, c := range []*counts{by[s], &total} {
+			c.cases++
+			switch r.Behavior {
+			case autobahn.OK:
+				c.ok++
+			case autobahn.NonStrict:
+				c.nonStrict++
+			case autobahn.Informational:
+				c.info++
+			case autobahn.Unimplemented:
+				c.unimpl++
+			default:
+				c.failed++
+			}
+			if r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational {
+				c.closeBad++
+			}
+		}
+		if r.Failed(strict) || r.Behavior == autobahn.NonStrict || (r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational) {
+			mark := ""
+			if r.Failed(strict) {
+				mark = " *"
+			}
+			notOK = append(notOK, fmt.Sprintf("%s %s/%s%s", id, r.Behavior, r.BehaviorClose, mark))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s (%s): %d cases in %s\n\n", agent, url, total.cases, took.Round(10*time.Millisecond))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Section\tCases\tOK\tNon-strict\tInfo\tUnimpl\tFailed\tClose not OK\t")
+	row := func(s, name string, c counts) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimSpace(fmt.Sprintf("%2s %s", s, name)), c.cases, c.ok, c.nonStrict, c.info, c.unimpl, c.failed, c.closeBad)
+	}
+	for _, s := range order {
+		row(s, names[s], *by[s])
+	}
+	row("", "Total", total)
+	tw.Flush()
+	if len(notOK) > 0 {
+		fmt.Fprintf(&b, "\nNot OK (* counts as failed%s):\n", map[bool]string{true: " with -strict", false: ""}[strict])
+		for _, s := range notOK {
+			fmt.Fprintf(&b, "  %s\n", s)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// stripTags drops the HTML of a description for the terminal.
+func stripTags(s string) string {
+	s = strings.ReplaceAll(s, "<br>", " ")
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
