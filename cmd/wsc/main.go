@@ -1,0 +1,474 @@
+// Command wsc is a WebSocket client (RFC 6455) for the terminal and for
+// scripts, in the spirit of wscat and websocat, built on ws6455.
+//
+//	wsc [flags] URL
+//
+// Each line read from stdin is sent as a text message (a binary one with
+// -b); each message received is printed on stdout, text as is and binary as
+// hex. When stdin ends, wsc starts the close handshake (RFC 6455 §7.1.2)
+// with the --close status and exits once the server has answered. With
+// -x MESSAGE it sends one message, prints the first reply and exits.
+//
+// The exit status tells a script what happened: 0 success, 1 no reply to
+// -x or another failure, 2 usage error, 3 the opening handshake failed
+// (connection refused, TLS, proxy, an HTTP status other than 101), 4 the
+// connection ended abnormally. Run wsc -h for the flags and details.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// Exit statuses, documented in usage.
+const (
+	exitOK        = 0 // closed normally, or -x got its reply
+	exitFailure   = 1 // -x got no reply, stdin could not be read, interrupted while connecting
+	exitUsage     = 2 // bad flags, URL, header, close code, --cacert file
+	exitHandshake = 3 // RFC 6455 §4.1 failed: TCP, proxy, TLS, non-101, bad 101
+	exitAbnormal  = 4 // the connection ended other than normally (§7.1.5, §7.4)
+)
+
+const usage = `wsc: a WebSocket client (RFC 6455) for the terminal and for scripts
+
+Usage: wsc [flags] URL
+
+URL is ws://host[:port]/path or wss://host[:port]/path. Each line read from
+stdin is sent as a text message (binary with -b); each message received is
+printed on stdout, one per line: text as is, binary as hex (raw bytes, with
+no newline, with --raw). When stdin ends, wsc sends a close frame (--close)
+and exits once the server has answered. Flags may come after the URL.
+
+Messages:
+  -b, --binary               send each stdin line as a binary message
+      --raw                  print binary messages as raw bytes instead of hex
+  -x, --execute MESSAGE      send MESSAGE, print the first reply, close, exit
+      --timeout DURATION     with -x: how long to wait for the reply (default 10s);
+                             without -x: close after DURATION (default: no limit)
+      --close CODE[:REASON]  close status sent when stdin ends or after -x
+                             (default 1000; 1000-1003, 1007-1014, 3000-4999)
+      --ping DURATION        send a ping every DURATION and print each pong's
+                             round-trip time on stderr
+      --max-message BYTES    largest message accepted (default 16777216; -1: no limit)
+
+Opening handshake:
+  -H, --header 'Name: value' add a request header (repeatable)
+  -s, --subprotocol PROTO    offer a subprotocol (repeatable, most preferred first)
+      --origin ORIGIN        send an Origin header, as a browser does
+      --compress             offer permessage-deflate (RFC 7692); off by default
+      --handshake-timeout DURATION
+                             limit for TCP, proxy, TLS and handshake (default 10s)
+      --proxy URL            HTTP proxy to tunnel through with CONNECT (default:
+                             HTTP_PROXY for ws://, HTTPS_PROXY for wss://, NO_PROXY)
+
+TLS (wss://):
+  -k, --insecure             do not verify the server's certificate
+      --cacert FILE          trust the CA certificates in FILE (PEM) instead of
+                             the system's
+
+Diagnostics (on stderr):
+      --show-frames          print every frame sent and received, annotated
+                             with the fields of RFC 6455 §5.2 (as wsecho -trace)
+  -v, --verbose              print the handshake request and response, and logs
+  -h, --help                 print this help
+
+Exit status:
+  0  success: the connection was closed normally, by the server with 1000,
+     1001 or no status (1005), or by wsc with the server answering; with -x,
+     the reply was printed
+  1  -x got no reply (--timeout passed, or the server closed first);
+     stdin could not be read; interrupted before the connection was open
+  2  usage error: bad flag, URL, header, close code, --cacert file
+  3  the opening handshake failed: connection refused, DNS, proxy, TLS, a
+     status other than 101 (the status line is printed), an invalid 101
+  4  abnormal close: the server closed with a code other than 1000/1001,
+     wsc failed the connection on a protocol violation, the TCP connection
+     ended without a close frame (1006), or the server did not answer
+     wsc's close frame in time
+
+Ctrl-C closes the connection with 1001 (going away); a second one quits at once.
+
+Examples:
+  wsc ws://localhost:8080/ws                       interactive
+  echo hello | wsc ws://localhost:8080/ws          send one line, print the echo
+  wsc -x '{"op":"status"}' --timeout 5s wss://example.com/api
+  wsc -H 'Authorization: Bearer TOKEN' -s chat.v1 wss://example.com/chat
+  wsc --show-frames -x hi ws://localhost:8080/ws   watch the frames on the wire
+  wsc -b --raw ws://localhost:8080/ws < lines > replies.bin
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default action so that a
+		// second Ctrl-C ends wsc at once, even mid close handshake.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// options are the parsed command line.
+type options struct {
+	url         *url.URL
+	binary      bool
+	raw         bool
+	execute     *string
+	timeout     time.Duration
+	timeoutSet  bool
+	closeCode   frame.CloseCode
+	closeReason string
+	ping        time.Duration
+	maxMessage  int64
+
+	header      map[string][]string
+	protocols   []string
+	origin      string
+	compress    bool
+	hsTimeout   time.Duration
+	proxy       string
+	insecure    bool
+	cacert      string
+	showFrames  bool
+	verbose     bool
+	defaultTime time.Duration // -x reply wait when --timeout is not given
+}
+
+// headerFlag collects -H 'Name: value'.
+type headerFlag struct{ h map[string][]string }
+
+func (f *headerFlag) String() string { return "" }
+
+func (f *headerFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return fmt.Errorf("header %q is not 'Name: value'", s)
+	}
+	f.h[name] = append(f.h[name], strings.TrimSpace(value))
+	return nil
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag struct{ p *[]string }
+
+func (f listFlag) String() string     { return "" }
+func (f listFlag) Set(s string) error { *f.p = append(*f.p, s); return nil }
+
+// closeFlag parses CODE[:REASON] (RFC 6455 §7.4, §5.5.1).
+type closeFlag struct{ o *options }
+
+func (f closeFlag) String() string { return "" }
+
+func (f closeFlag) Set(s string) error {
+	codeStr, reason, _ := strings.Cut(s, ":")
+	n, err := strconv.ParseUint(codeStr, 10, 16)
+	if err != nil {
+		return fmt.Errorf("close code %q is not a number", codeStr)
+	}
+	code := frame.CloseCode(n)
+	if !code.ValidOnWire() {
+		return fmt.Errorf("close code %d may not be sent (RFC 6455 §7.4: use 1000-1003, 1007-1014 or 3000-4999)", n)
+	}
+	if !utf8.ValidString(reason) {
+		return errors.New("close reason is not valid UTF-8 (RFC 6455 §5.5.1)")
+	}
+	if len(reason) > frame.MaxControlPayload-2 {
+		return fmt.Errorf("close reason is %d bytes; at most %d fit in a close frame (RFC 6455 §5.5)", len(reason), frame.MaxControlPayload-2)
+	}
+	f.o.closeCode, f.o.closeReason = code, reason
+	return nil
+}
+
+// executeFlag records -x, which may be an empty message.
+type executeFlag struct{ o *options }
+
+func (f executeFlag) String() string     { return "" }
+func (f executeFlag) Set(s string) error { f.o.execute = &s; return nil }
+
+// timeoutFlag records --timeout and whether it was given.
+type timeoutFlag struct{ o *options }
+
+func (f timeoutFlag) String() string { return "" }
+
+func (f timeoutFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return errors.New("negative duration")
+	}
+	f.o.timeout, f.o.timeoutSet = d, true
+	return nil
+}
+
+// parseArgs parses the command line. Flags may come before and after the
+// URL; "--" ends the flags.
+func parseArgs(args []string) (*options, error) {
+	o := &options{
+		closeCode:   frame.CloseNormal,
+		maxMessage:  frame.DefaultMaxMessageSize,
+		header:      map[string][]string{},
+		hsTimeout:   10 * time.Second,
+		defaultTime: 10 * time.Second,
+	}
+	fl := newFlagSet(o)
+
+	var pos []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fl.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // everything after "--" is positional
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch len(pos) {
+	case 0:
+		return nil, errors.New("no URL given")
+	case 1:
+	default:
+		return nil, fmt.Errorf("one URL expected, got %d arguments: %q", len(pos), pos)
+	}
+	u, err := url.Parse(pos[0])
+	if err != nil {
+		return nil, fmt.Errorf("URL: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("URL %q: the scheme must be ws:// or wss://", pos[0])
+	}
+	o.url = u
+	if o.ping < 0 {
+		return nil, errors.New("--ping: negative duration")
+	}
+	if o.maxMessage == 0 || o.maxMessage < -1 {
+		return nil, errors.New("--max-message must be positive, or -1 for no limit")
+	}
+	if o.origin != "" {
+		for k := range o.header {
+			if strings.EqualFold(k, "Origin") {
+				return nil, errors.New("both --origin and -H 'Origin: ...' given")
+			}
+		}
+		o.header["Origin"] = []string{o.origin}
+	}
+	if o.execute != nil && !o.timeoutSet {
+		o.timeout = o.defaultTime
+	}
+	if o.execute != nil && !o.binary && !utf8.ValidString(*o.execute) {
+		return nil, errors.New("-x: a text message must be valid UTF-8 (RFC 6455 §5.6); use -b for binary")
+	}
+	// Build the request once now, so that a bad header, subprotocol or URL
+	// is a usage error rather than a failed handshake.
+	hs := handshake.ClientHandshake{URL: u, Key: handshake.NewKey(), Protocols: o.protocols, Header: o.header}
+	if o.compress {
+		hs.Compression = &handshake.DeflateOffer{}
+	}
+	if _, err := hs.AppendRequest(nil); err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "handshake: "))
+	}
+	return o, nil
+}
+
+// newFlagSet defines wsc's flags on o. Long names have single-letter
+// aliases where wscat, websocat or curl have them; usage lists them all.
+func newFlagSet(o *options) *flag.FlagSet {
+	fl := flag.NewFlagSet("wsc", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	fl.Usage = func() {}
+	both := func(short, long string, v flag.Value) {
+		if short != "" {
+			fl.Var(v, short, "")
+		}
+		fl.Var(v, long, "")
+	}
+	boolBoth := func(p *bool, short, long string) {
+		if short != "" {
+			fl.BoolVar(p, short, false, "")
+		}
+		fl.BoolVar(p, long, false, "")
+	}
+	boolBoth(&o.binary, "b", "binary")
+	boolBoth(&o.raw, "", "raw")
+	both("x", "execute", executeFlag{o})
+	both("", "timeout", timeoutFlag{o})
+	both("", "close", closeFlag{o})
+	fl.DurationVar(&o.ping, "ping", 0, "")
+	fl.Int64Var(&o.maxMessage, "max-message", o.maxMessage, "")
+	both("H", "header", &headerFlag{o.header})
+	both("s", "subprotocol", listFlag{&o.protocols})
+	fl.StringVar(&o.origin, "origin", "", "")
+	boolBoth(&o.compress, "", "compress")
+	fl.DurationVar(&o.hsTimeout, "handshake-timeout", o.hsTimeout, "")
+	fl.StringVar(&o.proxy, "proxy", "", "")
+	boolBoth(&o.insecure, "k", "insecure")
+	fl.StringVar(&o.cacert, "cacert", "", "")
+	boolBoth(&o.showFrames, "", "show-frames")
+	boolBoth(&o.verbose, "v", "verbose")
+	return fl
+}
+
+// run is wsc: it parses args, dials, and runs the session until the
+// connection ends, returning the exit status. Tests call it in-process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	errw := &syncWriter{w: stderr}
+	o, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(errw, "wsc: %v\nRun 'wsc -h' for help.\n", err)
+		return exitUsage
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	s := &session{
+		o:      o,
+		stdout: stdout,
+		errw:   errw,
+		log:    slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: level})),
+	}
+	d, err := s.dialer()
+	if err != nil {
+		fmt.Fprintf(errw, "wsc: %v\n", err)
+		return exitUsage
+	}
+	var rec *recordingConn
+	if o.verbose {
+		// Record the bytes of the handshake to print them (see verbose.go).
+		d.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			nc, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			rec = &recordingConn{Conn: nc}
+			return rec, nil
+		}
+	}
+
+	s.log.Debug("connecting", "url", o.url.Redacted(), "handshake_timeout", o.hsTimeout)
+	c, resp, err := d.Dial(ctx, o.url.String())
+	if o.verbose {
+		s.printHandshake(rec, resp)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(errw, "wsc: interrupted while connecting: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(errw, "wsc: %v%s\n", err, handshakeHint(err))
+		return exitHandshake
+	}
+	s.c = c
+	s.logConnected(resp)
+	return s.run(ctx, stdin)
+}
+
+// handshakeHint suggests a fix for common handshake failures.
+func handshakeHint(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return " (trust the server's CA with --cacert FILE, or skip verification with --insecure)"
+	case errors.As(err, &hn), errors.As(err, &ci):
+		return " (skip verification with --insecure)"
+	}
+	var se *handshake.StatusError
+	if errors.As(err, &se) && se.StatusCode == 403 {
+		return " (a server may refuse an Origin: see --origin)"
+	}
+	return ""
+}
+
+// dialer builds the handshake.Dialer from the options.
+func (s *session) dialer() (*handshake.Dialer, error) {
+	o := s.o
+	d := &handshake.Dialer{
+		Header:           o.header,
+		Protocols:        o.protocols,
+		HandshakeTimeout: o.hsTimeout,
+		Proxy:            handshake.ProxyFromEnvironment,
+		FrameConfig: frame.Config{
+			MaxMessageSize: o.maxMessage,
+			OnPong:         s.onPong,
+		},
+	}
+	if o.hsTimeout == 0 {
+		d.HandshakeTimeout = -1 // --handshake-timeout 0: no limit
+	}
+	if o.compress {
+		d.Compression = &handshake.DeflateOffer{}
+	}
+	if o.showFrames {
+		d.FrameConfig.Trace = s.traceFrame
+	}
+	if o.proxy != "" {
+		pu, err := url.Parse(o.proxy)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, fmt.Errorf("--proxy %q: want http://host:port or https://host:port", o.proxy)
+		}
+		d.Proxy = handshake.ProxyURL(pu)
+	}
+	if o.insecure || o.cacert != "" {
+		cfg := &tls.Config{InsecureSkipVerify: o.insecure}
+		if o.cacert != "" {
+			pem, err := os.ReadFile(o.cacert)
+			if err != nil {
+				return nil, fmt.Errorf("--cacert: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--cacert %s: no PEM certificate found", o.cacert)
+			}
+			cfg.RootCAs = pool
+		}
+		d.TLSClientConfig = cfg
+	}
+	return d, nil
+}
+
+// syncWriter serialises writes to stderr, which several goroutines share:
+// the reader (frames, pongs), writers (frames) and the logger.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
