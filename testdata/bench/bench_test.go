@@ -1,0 +1,174 @@
+//go:build linux
+
+// Package bench holds the side-by-side benchmarks of ws6455's echo server
+// and its peers. Each implementation runs as its own process (cmd/echoserver
+// or node/echo.mjs) so that its CPU time can be read from the kernel; the
+// load is ws6455's client in this process.
+//
+//	cd testdata/bench
+//	taskset -c 1 go test -run XXX -bench . -benchtime 20000x -count 3 -server-cpus 0
+//
+// Each benchmark reports srv-ns/msg, the server's CPU time per echoed
+// message, next to msgs/s and the latency p99. -count N repeats the whole
+// set, so the implementations alternate (A B C ... A B C ...) and the
+// noise of a shared machine spreads over all of them. cmd/compare does the
+// same with rounds and prints the ratios to ws6455.
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/testdata/bench/internal/load"
+	"github.com/ws6455/ws6455/testdata/bench/internal/runner"
+)
+
+var (
+	flagImpls      = flag.String("impls", strings.Join(runner.All, ","), "implementations to benchmark")
+	flagSizes      = flag.String("sizes", "16,128,1KiB,16KiB,64KiB", "message sizes")
+	flagConns      = flag.Int("conns", 50, "connections per benchmark")
+	flagInFlight   = flag.Int("inflight", 1, "messages in flight per connection (1 = ping-pong)")
+	flagServerCPUs = flag.String("server-cpus", "", "taskset CPU list for the servers, e.g. 0")
+)
+
+var (
+	echoBin string
+	mu      sync.Mutex
+	servers = map[string]*liveServer{}
+)
+
+type liveServer struct {
+	srv   *runner.Server
+	conns []*frame.Conn
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "bench")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	echoBin, err = runner.BuildEchoServer(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	for _, s := range servers {
+		load.CloseAll(s.conns)
+		s.srv.Stop()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func nodeDir(tb testing.TB) string {
+	root, err := runner.ModuleDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := filepath.Join(root, "node")
+	if _, err := exec.LookPath("node"); err != nil {
+		tb.Skip("node not installed")
+	}
+	if _, err := os.Stat(filepath.Join(d, "node_modules", "ws")); err != nil {
+		tb.Skip("node/node_modules missing: run npm ci in testdata/bench/node")
+	}
+	return d
+}
+
+func start(tb testing.TB, impl string) *runner.Server {
+	o := runner.Options{EchoServer: echoBin, CPUs: *flagServerCPUs}
+	if impl == "node" {
+		o.NodeDir = nodeDir(tb)
+	}
+	srv, err := runner.Start(context.Background(), impl, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv
+}
+
+// TestEchoServers checks that every echo server echoes empty, small and
+// large messages byte for byte.
+func TestEchoServers(t *testing.T) {
+	for _, impl := range runner.All {
+		t.Run(impl, func(t *testing.T) {
+			srv := start(t, impl)
+			defer srv.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cs, err := load.Dial(ctx, srv.URL(), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer load.CloseAll(cs)
+			for _, size := range []int{0, 16, 125, 126, 65535, 65536, 300000} {
+				if _, err := load.Run(ctx, cs, load.Config{Size: size, Messages: 20}); err != nil {
+					t.Fatalf("size %d: %v", size, err)
+				}
+			}
+			if _, err := srv.MemStats(); err != nil {
+				t.Fatalf("memstats: %v", err)
+			}
+		})
+	}
+}
+
+// server returns the running server of impl with its connections, started
+// on first use and kept for the rest of the run.
+func server(b *testing.B, impl string) *liveServer {
+	mu.Lock()
+	defer mu.Unlock()
+	if s := servers[impl]; s != nil {
+		return s
+	}
+	srv := start(b, impl)
+	cs, err := load.Dial(context.Background(), srv.URL(), *flagConns)
+	if err != nil {
+		srv.Stop()
+		b.Fatal(err)
+	}
+	s := &liveServer{srv: srv, conns: cs}
+	servers[impl] = s
+	return s
+}
+
+// BenchmarkEcho: one op is one echoed message (all connections together).
+func BenchmarkEcho(b *testing.B) {
+	for sz := range strings.SplitSeq(*flagSizes, ",") {
+		size, err := load.ParseSize(sz)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("size="+load.FormatSize(size), func(b *testing.B) {
+			for impl := range strings.SplitSeq(*flagImpls, ",") {
+				b.Run("impl="+impl, func(b *testing.B) {
+					s := server(b, impl)
+					b.ResetTimer()
+					res, err := load.Run(context.Background(), s.conns, load.Config{
+						Size: size, InFlight: *flagInFlight, Messages: int64(b.N), ServerPid: s.srv.Pid,
+					})
+					b.StopTimer()
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(res.CPUPerMsg, "srv-ns/msg")
+					b.ReportMetric(res.Rate, "msgs/s")
+					b.ReportMetric(float64(res.Latency.P99.Microseconds()), "p99-µs")
+				})
+			}
+		})
+	}
+}
