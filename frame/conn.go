@@ -155,6 +155,11 @@ type Conn struct {
 	waitArmed   bool // for waitReadable's callback
 	waitFn      func(uintptr) bool
 	peek        [1]byte
+	tryFn       func(uintptr) bool // TryReadMessage's non-blocking read
+	tryBuf      []byte
+	tryN        int
+	tryErrno    syscall.Errno
+	tryMode     bool // inside TryReadMessage
 
 	hdr        Header // header of the frame being read
 	remaining  int64  // payload bytes of hdr not yet read
@@ -192,6 +197,9 @@ type Conn struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	closeErr  atomic.Pointer[CloseError]
+	doneMu    sync.Mutex // guards ended and afterDone
+	ended     bool
+	afterDone func()
 }
 
 // NewConn returns a Conn over nc, which has completed the opening handshake.
@@ -239,6 +247,7 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.waitFn = c.waitCallback
+			c.tryFn = c.tryCallback
 		}
 	}
 	if c.role == RoleClient {
@@ -280,12 +289,55 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // in between, without a timer or a clock read per frame.
 func (c *Conn) Activity() uint64 { return c.activity.Load() }
 
+// Err reports how the connection ended: nil while it is open, else a
+// *CloseError: the peer's close code after a close handshake, the code we
+// failed the connection with (Local), or 1006 when TCP ended without a
+// close frame or was closed with CloseNow.
+func (c *Conn) Err() error {
+	if ce := c.closeErr.Load(); ce != nil {
+		return ce
+	}
+	select {
+	case <-c.done:
+		if ce := c.closeErr.Load(); ce != nil {
+			return ce
+		}
+		return &CloseError{Code: CloseAbnormal, Err: net.ErrClosed}
+	default:
+		return nil
+	}
+}
+
 // closeNet closes the TCP connection once.
 func (c *Conn) closeNet() {
 	c.closeOnce.Do(func() {
 		c.nc.Close()
 		close(c.done)
+		c.doneMu.Lock()
+		c.ended = true
+		f := c.afterDone
+		c.afterDone = nil
+		c.doneMu.Unlock()
+		if f != nil {
+			go f()
+		}
 	})
+}
+
+// AfterDone arranges for f to run in a goroutine of its own once the
+// connection has ended (when Done is closed), or at once if it has; a
+// later call replaces an f that has not run. An event loop uses it to learn
+// that a connection it does not read from was closed: by a write that
+// failed, a close timeout, or another goroutine.
+func (c *Conn) AfterDone(f func()) {
+	c.doneMu.Lock()
+	if c.ended {
+		c.doneMu.Unlock()
+		go f()
+		return
+	}
+	c.afterDone = f
+	c.doneMu.Unlock()
 }
 
 // CloseNow closes the TCP connection at once, without a close handshake.

@@ -237,6 +237,13 @@ func (c *Conn) nextFrame() error {
 			if err := c.readControl(h); err != nil {
 				return err
 			}
+			if c.tryMode && !c.inMessage && c.r == c.w && !c.mayHaveMore {
+				// TryReadMessage between messages, and the control frame
+				// (a pong, say) was all that had arrived: go idle rather
+				// than wait for the next frame.
+				c.releaseRead()
+				return ErrWouldBlock
+			}
 			continue
 		}
 		if !c.inMessage {
@@ -449,6 +456,11 @@ func (c *Conn) beginMessage() (Opcode, error) {
 func (c *Conn) ReadMessage(dst []byte) (Opcode, []byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	return c.readMessage(dst)
+}
+
+// readMessage is ReadMessage with rmu held.
+func (c *Conn) readMessage(dst []byte) (Opcode, []byte, error) {
 	dst = dst[:0]
 	if c.r == c.w && c.raw != nil && !c.mayHaveMore && c.readErr == nil {
 		// Idle between messages: park here, high in the call stack, with

@@ -14,3 +14,7 @@ func peekPending(fd uintptr, b []byte) bool {
 	_, _, err := syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK)
 	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
 }
+
+// rawRead reads from the socket fd once, without blocking (the runtime
+// keeps its sockets non-blocking).
+func rawRead(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }

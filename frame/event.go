@@ -1,0 +1,129 @@
+package frame
+
+import (
+	"errors"
+	"io"
+	"syscall"
+)
+
+// This file is the receive path for event loops (package server's event
+// mode): a connection with no input is not waited on by a goroutine at
+// all. The event loop learns from the kernel (epoll on Linux) that the
+// socket became readable and only then lets a goroutine read.
+
+// ErrWouldBlock is returned by TryReadMessage when no byte of a next
+// message has arrived. It is not an error of the connection: call again
+// once the socket is readable.
+var ErrWouldBlock = errors.New("frame: no message has arrived yet")
+
+// CanTryRead reports whether TryReadMessage can work on this Conn: its
+// net.Conn exposes a file descriptor (syscall.Conn) on a Unix system. A
+// Conn over TLS or a net.Pipe cannot, because readiness of the socket does
+// not tell whether a message is there.
+func (c *Conn) CanTryRead() bool { return c.raw != nil }
+
+// TryReadMessage is ReadMessage for event loops. If bytes of a next
+// message are buffered, or may be pending in the socket, it reads the
+// message like ReadMessage; once a message has begun it reads all of it,
+// blocking as ReadMessage does until the rest arrives. If nothing has
+// arrived it returns ErrWouldBlock at once, without holding a buffer.
+//
+// readable tells TryReadMessage that the socket became readable since the
+// previous ErrWouldBlock (the event loop saw a readiness event). Without it,
+// TryReadMessage tries the socket only if its previous read filled the
+// buffer (the socket may hold more); after a read that did not fill the
+// buffer everything that had arrived was consumed, so it returns
+// ErrWouldBlock without a system call. This is what lets an edge-triggered
+// event loop (EPOLLET) serve a request-response exchange with one read and
+// one write per message and no read that fails with EAGAIN: any byte that
+// arrives after that short read makes a new readiness event.
+//
+// TryReadMessage needs CanTryRead; on other Conns it is ReadMessage.
+func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error) {
+	if c.raw == nil {
+		return c.ReadMessage(dst)
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.r == c.w && c.readErr == nil {
+		if !readable && !c.mayHaveMore {
+			return 0, dst[:0], ErrWouldBlock
+		}
+		if err := c.tryFill(); err != nil {
+			if err == ErrWouldBlock {
+				return 0, dst[:0], err
+			}
+			return 0, dst[:0], c.ioError(err)
+		}
+	}
+	// Bytes are buffered: this is ReadMessage without the idle wait, which
+	// only happens when nothing is buffered. In tryMode, a control frame
+	// that arrives alone between messages ends the call with ErrWouldBlock
+	// (see nextFrame) instead of a wait for the next frame.
+	c.tryMode = true
+	defer func() { c.tryMode = false }()
+	return c.readMessage(dst)
+}
+
+// tryFill makes one non-blocking read into a pooled buffer. It returns
+// ErrWouldBlock, with the buffer released, if nothing was pending.
+func (c *Conn) tryFill() error {
+	c.acquireRead(0)
+	c.r, c.w = 0, 0
+	c.tryBuf = c.rbuf
+	if err := c.raw.Read(c.tryFn); err != nil {
+		c.tryBuf = nil
+		c.releaseRead()
+		return err
+	}
+	n, errno := c.tryN, c.tryErrno
+	c.tryBuf = nil
+	switch {
+	case n > 0:
+		c.w = n
+		c.mayHaveMore = n == len(c.rbuf)
+		c.activity.Add(uint64(n))
+		return nil
+	case errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK:
+		c.mayHaveMore = false
+		c.releaseRead()
+		return ErrWouldBlock
+	case errno != 0:
+		c.releaseRead()
+		return errno
+	default: // n == 0: the peer closed its side (EOF)
+		c.releaseRead()
+		return io.EOF
+	}
+}
+
+// tryCallback is handed to syscall.RawConn.Read by tryFill: it reads once
+// and always ends the RawConn.Read (returning true), so the goroutine never
+// parks in the runtime's poller.
+func (c *Conn) tryCallback(fd uintptr) bool {
+	for {
+		n, err := rawRead(fd, c.tryBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		c.tryN = max(n, 0)
+		c.tryErrno = 0
+		if err != nil {
+			c.tryErrno = err.(syscall.Errno)
+		}
+		return true
+	}
+}
+
+// errNoFD is returned by RawControl on a Conn without a file descriptor.
+var errNoFD = errors.New("frame: the net.Conn has no file descriptor")
+
+// RawControl calls f with the socket's file descriptor, for event loops
+// that register it with the kernel (epoll). f must not read, write or
+// close it.
+func (c *Conn) RawControl(f func(fd uintptr)) error {
+	if c.raw == nil {
+		return errNoFD
+	}
+	return c.raw.Control(f)
+}

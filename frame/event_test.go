@@ -1,0 +1,316 @@
+package frame
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// clientConn is the client end of a tcpPair as a Conn, for sending well
+// formed (masked) frames to a server Conn under test.
+func eventPair(t *testing.T, scfg Config) (srv *Conn, cli *Conn, cliNet net.Conn) {
+	s, c := tcpPair(t)
+	scfg.Role = RoleServer
+	srv = newTestConn(t, s, scfg)
+	cli = newTestConn(t, c, Config{Role: RoleClient})
+	return srv, cli, c
+}
+
+// tryRead calls TryReadMessage until it returns something other than
+// ErrWouldBlock, for at most a second, passing readable only on the first
+// call: that is what an edge-triggered event loop does after one event.
+func tryReadAll(t *testing.T, c *Conn) (msgs []string, err error) {
+	t.Helper()
+	readable := true
+	for {
+		_, p, err := c.TryReadMessage(nil, readable)
+		readable = false
+		if err != nil {
+			return msgs, err
+		}
+		msgs = append(msgs, string(p))
+	}
+}
+
+// waitArrived waits until n bytes sent by the client are in the server's
+// socket receive buffer (loopback delivers a write at once, but not in
+// the same instant).
+func waitArrived() { time.Sleep(50 * time.Millisecond) }
+
+// With nothing received, TryReadMessage returns ErrWouldBlock at once and
+// holds no read buffer: an idle connection costs no buffer.
+func TestTryReadMessage_IdleReturnsWouldBlock(t *testing.T) {
+	srv, _, _ := eventPair(t, Config{})
+	if !srv.CanTryRead() {
+		t.Skip("no file descriptor on this platform")
+	}
+	for _, readable := range []bool{true, false, true} {
+		_, _, err := srv.TryReadMessage(nil, readable)
+		if err != ErrWouldBlock {
+			t.Fatalf("readable=%v: err = %v, want ErrWouldBlock", readable, err)
+		}
+		if srv.rbufp != nil {
+			t.Fatalf("readable=%v: a read buffer is held while idle", readable)
+		}
+	}
+}
+
+// RFC 6455 §5.4, §5.6: every message that arrived in one burst is
+// returned after one readiness event, also when the burst is larger than
+// the read buffer (the read that fills the buffer makes TryReadMessage try
+// the socket again instead of reporting ErrWouldBlock). An edge-triggered
+// loop gets no second event for those bytes, so losing this would stall
+// the connection.
+func TestTryReadMessage_BurstAfterOneEvent(t *testing.T) {
+	// Client frames of a 58-byte payload take 64 bytes (2 header, 4 mask
+	// key): four fill the 256-byte buffer exactly, so reads end on message
+	// boundaries, the case where nothing but the full read tells that
+	// more may be pending.
+	for _, size := range []int{58, 10, 100, 300, 2000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			srv, cli, _ := eventPair(t, Config{ReadBufferSize: 256})
+			if !srv.CanTryRead() {
+				t.Skip("no file descriptor on this platform")
+			}
+			var want []string
+			for i := range 20 {
+				m := fmt.Sprintf("%03d:%s", i, bytes.Repeat([]byte{'a' + byte(i)}, size-4))
+				want = append(want, m)
+				if err := cli.WriteMessage(OpText, []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitArrived()
+			got, err := tryReadAll(t, srv)
+			if err != ErrWouldBlock {
+				t.Fatalf("after %d messages: %v", len(got), err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("one readiness event delivered %d messages of %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("message %d: got %q, want %q", i, trunc([]byte(got[i])), trunc([]byte(want[i])))
+				}
+			}
+			if srv.rbufp != nil {
+				t.Error("a read buffer is held after the burst was consumed")
+			}
+		})
+	}
+}
+
+// Once a message has begun, TryReadMessage reads all of it, waiting for
+// the rest as ReadMessage does (§5.4: a fragmented message, and a frame
+// split across TCP segments).
+func TestTryReadMessage_BlocksInsideAMessage(t *testing.T) {
+	srv, _, cn := eventPair(t, Config{})
+	if !srv.CanTryRead() {
+		t.Skip("no file descriptor on this platform")
+	}
+	p := newPeer(t, cn, RoleClient)
+	first := p.frame(false, OpText, []byte("hello, "))
+	last := p.frame(true, OpContinuation, []byte("world"))
+	if err := p.write(append(first, last[:3]...)); err != nil {
+		t.Fatal(err)
+	}
+	waitArrived()
+	type result struct {
+		msg string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		_, m, err := srv.TryReadMessage(nil, true)
+		ch <- result{string(m), err}
+	}()
+	select {
+	case r := <-ch:
+		t.Fatalf("returned before the message was complete: %q, %v", r.msg, r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := p.write(last[3:]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil || r.msg != "hello, world" {
+			t.Fatalf("got %q, %v", r.msg, r.err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("no message")
+	}
+}
+
+// The end of the connection is reported like ReadMessage reports it: the
+// peer's close code (§7.1.5), or 1006 when TCP ended without a close frame.
+func TestTryReadMessage_End(t *testing.T) {
+	t.Run("close frame", func(t *testing.T) {
+		srv, cli, _ := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		go cli.CloseWith(CloseNormal, "bye")
+		deadline := time.Now().Add(testTimeout)
+		for {
+			_, _, err := srv.TryReadMessage(nil, true)
+			if err == ErrWouldBlock && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			ce := checkCloseError(t, err, CloseNormal, false)
+			if ce.Reason != "bye" {
+				t.Errorf("reason %q", ce.Reason)
+			}
+			return
+		}
+	})
+	t.Run("EOF", func(t *testing.T) {
+		srv, _, cn := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		cn.Close()
+		waitArrived()
+		_, _, err := srv.TryReadMessage(nil, true)
+		ce := checkCloseError(t, err, CloseAbnormal, false)
+		if !errors.Is(ce.Err, io.ErrUnexpectedEOF) {
+			t.Errorf("err %v", ce.Err)
+		}
+		if srv.Err() == nil {
+			t.Error("Err() is nil after the connection ended")
+		}
+	})
+}
+
+// A Conn without a file descriptor cannot be polled: TryReadMessage is
+// ReadMessage there.
+func TestTryReadMessage_PipeBlocks(t *testing.T) {
+	srv, cli := connPair(t, transport{"pipe", pipePair}, Config{}, Config{})
+	if srv.CanTryRead() {
+		t.Fatal("a net.Pipe Conn claims a file descriptor")
+	}
+	go cli.WriteMessage(OpBinary, []byte{1, 2, 3})
+	op, p, err := srv.TryReadMessage(nil, false)
+	if err != nil || op != OpBinary || !bytes.Equal(p, []byte{1, 2, 3}) {
+		t.Fatalf("got %v %v %v", op, p, err)
+	}
+}
+
+// Steady state: a message read with TryReadMessage into a reused buffer
+// allocates nothing, and neither does the ErrWouldBlock that follows.
+func TestTryReadMessage_NoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	srv, cli, _ := eventPair(t, Config{})
+	if !srv.CanTryRead() {
+		t.Skip("no file descriptor on this platform")
+	}
+	msg := bytes.Repeat([]byte("x"), 1000)
+	buf := make([]byte, 0, 2048)
+	var failed error
+	allocs := testing.AllocsPerRun(200, func() {
+		if err := cli.WriteMessage(OpBinary, msg); err != nil {
+			failed = err
+			return
+		}
+		for {
+			_, p, err := srv.TryReadMessage(buf, true)
+			if err == ErrWouldBlock {
+				continue // not there yet: an event would come
+			}
+			if err != nil || len(p) != len(msg) {
+				failed = fmt.Errorf("%d bytes, %v", len(p), err)
+			}
+			break
+		}
+		if _, _, err := srv.TryReadMessage(buf, false); err != ErrWouldBlock {
+			failed = fmt.Errorf("after the message: %v", err)
+		}
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per message, want 0", allocs)
+	}
+}
+
+// RFC 6455 §5.5.2, §5.5.3: a ping or pong that arrives alone between
+// messages is handled (a ping is answered) and TryReadMessage then reports
+// ErrWouldBlock instead of waiting for a data frame: keepalive traffic
+// must not leave an idle connection's goroutine parked in a read. A data
+// message that arrived with the control frame is still returned.
+func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
+	srv, _, cn := eventPair(t, Config{})
+	if !srv.CanTryRead() {
+		t.Skip("no file descriptor on this platform")
+	}
+	p := newPeer(t, cn, RoleClient)
+	for _, op := range []Opcode{OpPong, OpPing} {
+		if err := p.write(p.frame(true, op, []byte("k"))); err != nil {
+			t.Fatal(err)
+		}
+		waitArrived()
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := srv.TryReadMessage(nil, true)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != ErrWouldBlock {
+				t.Fatalf("%v alone: err = %v, want ErrWouldBlock", op, err)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("%v alone: TryReadMessage waits for a data frame", op)
+		}
+		if srv.rbufp != nil {
+			t.Fatalf("%v alone: a read buffer is held while idle", op)
+		}
+	}
+	// The ping was answered with a pong carrying its payload (§5.5.3).
+	p.expectFrame(OpPong, []byte("k"))
+	// A ping followed by a message in the same burst: the message comes.
+	burst := append(p.frame(true, OpPing, nil), p.frame(true, OpText, []byte("after"))...)
+	if err := p.write(burst); err != nil {
+		t.Fatal(err)
+	}
+	waitArrived()
+	msgs, err := tryReadAll(t, srv)
+	if err != ErrWouldBlock || len(msgs) != 1 || msgs[0] != "after" {
+		t.Fatalf("got %q, %v", msgs, err)
+	}
+}
+
+// AfterDone runs its function once the connection has ended, however it
+// ended, and at once for a connection that has ended already.
+func TestAfterDone(t *testing.T) {
+	srv, _, cn := eventPair(t, Config{})
+	ran := make(chan struct{}, 2)
+	srv.AfterDone(func() { t.Error("replaced function ran") })
+	srv.AfterDone(func() { ran <- struct{}{} })
+	select {
+	case <-ran:
+		t.Fatal("ran before the connection ended")
+	case <-time.After(20 * time.Millisecond):
+	}
+	cn.Close()
+	go srv.ReadMessage(nil) // sees EOF and ends the connection
+	select {
+	case <-ran:
+	case <-time.After(testTimeout):
+		t.Fatal("did not run after the connection ended")
+	}
+	srv.AfterDone(func() { ran <- struct{}{} })
+	select {
+	case <-ran:
+	case <-time.After(testTimeout):
+		t.Fatal("did not run for an ended connection")
+	}
+}
