@@ -65,6 +65,11 @@ type Server struct {
 	// Handler serves each connection after a successful handshake.
 	Handler Handler
 
+	// Events, if set, serves each connection in event mode instead of
+	// Handler: no goroutine waits on an idle connection (see
+	// EventHandler). Set Handler or Events, not both; Events wins.
+	Events EventHandler
+
 	// Upgrader runs the opening handshake: origin policy, subprotocols,
 	// permessage-deflate, header limits.
 	Upgrader handshake.Upgrader
@@ -112,6 +117,9 @@ type Server struct {
 	stopKA    chan struct{}
 	fallback  *fallbackServer
 	nconns    atomic.Int64
+	poller    atomic.Pointer[poller] // event mode on Linux, started on first use
+	pollerMu  sync.Mutex
+	pollerErr error
 }
 
 // tracked is a connection in the Handler phase.
@@ -120,6 +128,7 @@ type tracked struct {
 	lastAct  uint64    // keepalive loop only
 	lastSeen time.Time // keepalive loop only
 	pinged   bool      // keepalive loop only
+	ev       *evConn   // event mode only
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -303,6 +312,10 @@ func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
 		c.CloseWith(frame.CloseGoingAway, "server shutting down")
 		return
 	}
+	if s.Events != nil {
+		s.serveEvents(c, res, t)
+		return
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger().Error("handler panic; closing connection with 1011",
@@ -467,6 +480,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-poll.C:
 		}
 	}
+	s.stopPoller()
 	return nil
 }
 
@@ -493,5 +507,6 @@ func (s *Server) Close() error {
 	if fb != nil {
 		fb.srv.Close()
 	}
+	s.stopPoller()
 	return nil
 }

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// EventHandler serves connections in event mode, the alternative to
+// Handler for servers with many connections that are mostly idle: an echo
+// service, a notification fan-out. The server calls the handler when
+// something happens instead of giving each connection a goroutine that
+// waits in ReadMessage.
+//
+// On Linux, a connection without input has no goroutine at all: one
+// goroutine per Server waits on an epoll instance (edge-triggered) for
+// every idle socket, and a goroutine starts for a connection only when
+// bytes arrive; it reads the messages that are there, calls OnMessage for
+// each, and ends. An idle connection costs its frame.Conn and the kernel's
+// socket, no goroutine stack and no buffer. A request-response exchange
+// costs one read and one write system call per message (no read that fails
+// with EAGAIN). Elsewhere, and for connections without a file descriptor
+// (TLS), each connection gets a goroutine that loops over ReadMessage:
+// the same callbacks, the usual cost.
+//
+// Calls for one connection never overlap: OnOpen comes first, then
+// OnMessage for each message in order, then OnClose once. Calls for
+// different connections run concurrently. A callback may write to its
+// connection (or any other), close it, or hand it to other goroutines; it
+// should not block for long, since the connection reads nothing meanwhile.
+// A panic in a callback closes that connection with 1011.
+type EventHandler interface {
+	// OnOpen is called once after the opening handshake.
+	OnOpen(c *frame.Conn, hs *handshake.Result)
+	// OnMessage is called for each data message (RFC 6455 §5.6). msg is
+	// valid only during the call: its memory is reused afterwards.
+	OnMessage(c *frame.Conn, op frame.Opcode, msg []byte)
+	// OnClose is called once when the connection has ended, with the
+	// *frame.CloseError that ended it (the peer's close frame, the code we
+	// failed it with, or 1006).
+	OnClose(c *frame.Conn, err error)
+}
+
+// evConn is a connection served in event mode.
+type evConn struct {
+	t  *tracked
+	h  EventHandler
+	fd int32 // registered with the poller; -1 if not
+
+	// state: evIdle (no goroutine; the poller starts one on the next
+	// event), evRunning (a goroutine reads), evPending (an event came
+	// while a goroutine was reading: it must try the socket again).
+	state    atomic.Int32
+	finished atomic.Bool
+}
+
+const (
+	evIdle int32 = iota
+	evRunning
+	evPending
+)
+
+// msgBufPool holds the message buffers of running event goroutines.
+var msgBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledMsgBuf: larger message buffers are dropped, not pooled.
+const maxPooledMsgBuf = 64 << 10
+
+// serveEvents serves c in event mode; it runs in the handshake goroutine
+// and returns when c is idle (registered with the poller) or closed.
+func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
+	e := &evConn{t: t, h: s.Events, fd: -1}
+	t.ev = e
+	e.state.Store(evRunning)
+	if !s.callback(e, func() { e.h.OnOpen(c, res) }) {
+		return
+	}
+	p := s.eventPoller()
+	if p == nil || !c.CanTryRead() {
+		// No poller here (not Linux), or no file descriptor (TLS): a
+		// goroutine per connection, the same callbacks.
+		s.runEvents(e, false)
+		return
+	}
+	if err := p.add(e); err != nil {
+		s.logger().Debug("event poller: falling back to a goroutine", "err", err)
+		s.runEvents(e, false)
+		return
+	}
+	// A closed socket leaves the epoll set without an event: when c ends
+	// while idle (a failed write, a close timeout, Shutdown's forced
+	// close, another goroutine's CloseNow), nobody would notice. AfterDone
+	// does.
+	c.AfterDone(func() {
+		if e.state.CompareAndSwap(evIdle, evRunning) {
+			s.finishEvents(e, nil)
+		}
+	})
+	// Bytes may have come with the handshake, or arrived before the
+	// registration: read once now.
+	s.runEvents(e, true)
+}
+
+// wake is called by the poller when e's socket became readable.
+func (s *Server) wake(e *evConn) {
+	for {
+		switch e.state.Load() {
+		case evIdle:
+			if e.state.CompareAndSwap(evIdle, evRunning) {
+				go s.runEvents(e, true)
+				return
+			}
+		case evRunning:
+			if e.state.CompareAndSwap(evRunning, evPending) {
+				return
+			}
+		default: // evPending: already noted
+			return
+		}
+	}
+}
+
+// runEvents reads the messages that have arrived on e and calls OnMessage
+// for each, then returns with e idle, or finishes e when it has ended. With
+// blocking (no poller) it reads until the connection ends.
+func (s *Server) runEvents(e *evConn, readable bool) {
+	c := e.t.c
+	bp := msgBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledMsgBuf {
+			msgBufPool.Put(bp)
+		}
+	}()
+	poll := e.fd >= 0
+	for {
+		var op frame.Opcode
+		var msg []byte
+		var err error
+		if poll {
+			op, msg, err = c.TryReadMessage(*bp, readable)
+		} else {
+			op, msg, err = c.ReadMessage(*bp)
+		}
+		readable = false
+		if err == frame.ErrWouldBlock {
+			if e.state.CompareAndSwap(evRunning, evIdle) {
+				// If c ended while we ran, AfterDone's function may have
+				// found e running and left it to us.
+				select {
+				case <-c.Done():
+					if e.state.CompareAndSwap(evIdle, evRunning) {
+						s.finishEvents(e, nil)
+					}
+				default:
+				}
+				return
+			}
+			// An event came while we read: the socket may have more.
+			e.state.Store(evRunning)
+			readable = true
+			continue
+		}
+		if err != nil {
+			s.finishEvents(e, err)
+			return
+		}
+		*bp = msg[:0]
+		if !s.callback(e, func() { e.h.OnMessage(c, op, msg) }) {
+			return
+		}
+	}
+}
+
+// callback runs f, turning a panic into a 1011 close and finishing e. It
+// reports whether e is still open.
+func (s *Server) callback(e *evConn, f func()) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c := e.t.c
+			s.logger().Error("handler panic; closing connection with 1011",
+				"remote", c.NetConn().RemoteAddr(), "panic", v, "stack", string(debug.Stack()))
+			c.CloseWith(frame.CloseInternalError, "internal error")
+			s.finishEvents(e, c.Err())
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// finishEvents ends e once: it makes sure the connection is closed,
+// unregisters it, and calls OnClose.
+func (s *Server) finishEvents(e *evConn, err error) {
+	if !e.finished.CompareAndSwap(false, true) {
+		return
+	}
+	c := e.t.c
+	c.CloseNow()
+	if p := s.poller.Load(); p != nil && e.fd >= 0 {
+		p.remove(e)
+	}
+	s.removeConn(e.t)
+	if err == nil {
+		err = c.Err()
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.logger().Error("OnClose panic", "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
+		e.h.OnClose(c, err)
+	}()
+}
+
+// eventPoller returns the server's poller, starting it on first use; nil
+// where there is none (not Linux, or it failed to start: then connections
+// get a goroutine each).
+func (s *Server) eventPoller() *poller {
+	if p := s.poller.Load(); p != nil {
+		return p
+	}
+	s.pollerMu.Lock()
+	defer s.pollerMu.Unlock()
+	if p := s.poller.Load(); p != nil {
+		return p
+	}
+	if s.pollerErr != nil || s.closing.Load() {
+		return nil
+	}
+	p, err := newPoller(s)
+	if err != nil {
+		s.pollerErr = err
+		s.logger().Debug("event mode without a poller: a goroutine per connection", "err", err)
+		return nil
+	}
+	s.poller.Store(p)
+	return p
+}
+
+// stopPoller stops the poller once the server is closing.
+func (s *Server) stopPoller() {
+	s.pollerMu.Lock()
+	defer s.pollerMu.Unlock()
+	if p := s.poller.Load(); p != nil {
+		p.stop()
+		s.poller.Store(nil)
+		s.pollerErr = ErrServerClosed
+	}
+}
