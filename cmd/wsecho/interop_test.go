@@ -265,6 +265,14 @@ func TestInterop_NodeWS_RFC6455(t *testing.T) {
 	runInteropScript(t, node, 3*time.Minute, nil, "ws-client.mjs", "ws://"+srv.addr+"/")
 }
 
+// TestInterop_NodeWS_GoroutineMode runs the same checks against wsecho -mode goroutines (a
+// goroutine per connection, server.Handler); the default is event mode (server.EventHandler).
+func TestInterop_NodeWS_GoroutineMode(t *testing.T) {
+	node := interopNode(t)
+	srv := startInteropServer(t, "-mode", "goroutines")
+	runInteropScript(t, node, 3*time.Minute, nil, "ws-client.mjs", "ws://"+srv.addr+"/")
+}
+
 // TestInterop_NodeWS_DeflateOff_RFC7692 runs the same checks against wsecho -deflate=false:
 // an offer of permessage-deflate must be declined (RFC 7692 §5).
 func TestInterop_NodeWS_DeflateOff_RFC7692(t *testing.T) {

@@ -5,13 +5,19 @@
 //
 // Usage:
 //
-//	wsecho [-addr :8080] [-trace] [-deflate] [-max-message 16777216]
+//	wsecho [-addr :8080] [-trace] [-deflate] [-max-message 16777216] [-mode events]
 //
 // The address defaults to :8080, or :$PORT when PORT is set. With -trace
 // every frame read and written is printed in an annotated form, so a
 // learner can watch the protocol on the wire. It logs with log/slog and
 // shuts down gracefully on SIGINT or SIGTERM: every connection gets a
 // 1001 "going away" close frame.
+//
+// By default it serves in event mode (server.EventHandler): an idle
+// connection holds no goroutine and no buffer, which is what an echo
+// service with many quiet clients wants. -mode goroutines serves with a
+// goroutine per connection (server.Handler) instead, the simpler model
+// to read; both echo alike.
 package main
 
 import (
@@ -65,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxMsg := fl.Int64("max-message", frame.DefaultMaxMessageSize, "largest message accepted, in `bytes` (after decompression); -1 for no limit")
 	origins := fl.Bool("any-origin", true, "accept browser connections from any Origin (the echo service is public); false enforces same-origin")
 	logLevel := fl.String("log", "info", "log `level`: debug, info, warn, error")
+	mode := fl.String("mode", "events", "serving `model`: events (no goroutine per idle connection) or goroutines (one per connection)")
 	fl.Usage = func() {
 		fmt.Fprintf(fl.Output(), "wsecho: a WebSocket echo server (RFC 6455) with a playground page at /\n\n")
 		fmt.Fprintf(fl.Output(), "Usage: wsecho [flags]\n\nFlags:\n")
@@ -88,10 +95,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := &server.Server{
-		Handler: server.HandlerFunc(echo),
-		Config:  frame.Config{MaxMessageSize: *maxMsg},
-		HTTP:    http.FileServerFS(sub),
-		Logger:  log,
+		Config: frame.Config{MaxMessageSize: *maxMsg},
+		HTTP:   http.FileServerFS(sub),
+		Logger: log,
+	}
+	switch *mode {
+	case "events":
+		srv.Events = echoEvents{log}
+	case "goroutines":
+		srv.Handler = server.HandlerFunc(echo)
+	default:
+		return fmt.Errorf("-mode %q: want events or goroutines", *mode)
 	}
 	if *origins {
 		srv.Upgrader.CheckOrigin = func(*handshake.Request) bool { return true }
@@ -112,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w (is another process using the port? try -addr 127.0.0.1:0)", err)
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/", "deflate", *deflate)
+	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/", "deflate", *deflate, "mode", *mode)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -146,4 +160,20 @@ func echo(c *frame.Conn, _ *handshake.Result) {
 			return
 		}
 	}
+}
+
+// echoEvents is echo in event mode: the server calls OnMessage for each
+// message that arrives, and no goroutine waits between messages.
+type echoEvents struct{ log *slog.Logger }
+
+func (echoEvents) OnOpen(*frame.Conn, *handshake.Result) {}
+
+// OnMessage sends the message back with its own opcode (RFC 6455 §5.6).
+// msg is the server's reused buffer, so echoing allocates nothing.
+func (echoEvents) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
+	c.WriteMessage(op, msg) // an error ends the connection; OnClose follows
+}
+
+func (e echoEvents) OnClose(c *frame.Conn, err error) {
+	e.log.Debug("connection closed", "remote", c.NetConn().RemoteAddr(), "code", int(frame.CloseStatus(err)), "err", err)
 }
