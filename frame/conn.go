@@ -179,6 +179,10 @@ type Conn struct {
 	wmu       sync.Mutex
 	werr      error
 	closeSent atomic.Bool
+	holding   atomic.Bool // small frames are held in held until flushHeld
+	hasHeld   atomic.Bool // len(held) > 0, for flushHeld's check without wmu
+	heldp     *[]byte     // pooled buffer of held frames (under wmu)
+	held      []byte
 	// The pong the reader owes while another goroutine holds wmu; see
 	// queuePong.
 	pongMu      sync.Mutex

@@ -38,6 +38,13 @@ func (c *Conn) CanTryRead() bool { return c.raw != nil }
 // one write per message and no read that fails with EAGAIN: any byte that
 // arrives after that short read makes a new readiness event.
 //
+// When it returns a message and more input is already buffered, writes
+// are held: small frames written before the next call (by anyone) are
+// kept and sent in one system call as soon as the buffered input is used
+// up, before TryReadMessage reads the socket or returns ErrWouldBlock, or
+// at Flush. So the echoes of a burst of pipelined requests leave together.
+// The caller must therefore come back (or call Flush) promptly.
+//
 // TryReadMessage needs CanTryRead; on other Conns it is ReadMessage.
 func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error) {
 	if c.raw == nil {
@@ -46,6 +53,9 @@ func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error)
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.r == c.w && c.readErr == nil {
+		// Everything buffered has been read: send the answers held back
+		// while it was (see below) before going idle or to the socket.
+		c.flushHeld()
 		if !readable && !c.mayHaveMore {
 			return 0, dst[:0], ErrWouldBlock
 		}
@@ -61,8 +71,23 @@ func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error)
 	// that arrives alone between messages ends the call with ErrWouldBlock
 	// (see nextFrame) instead of a wait for the next frame.
 	c.tryMode = true
-	defer func() { c.tryMode = false }()
-	return c.readMessage(dst)
+	op, msg, err := c.readMessage(dst)
+	c.tryMode = false
+	if err == nil {
+		if c.r < c.w {
+			// More input is already here, so the caller will be back at
+			// once: hold the small frames it writes meanwhile (echoes,
+			// answers) and send them together when the buffered input is
+			// used up, one system call for a burst of pipelined requests
+			// instead of one each.
+			c.holdWrites()
+		} else {
+			// The last message of the burst: the next write sends what
+			// is held along with itself.
+			c.holding.Store(false)
+		}
+	}
+	return op, msg, err
 }
 
 // tryFill makes one non-blocking read into a pooled buffer. It returns

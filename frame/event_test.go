@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
 	"testing"
 	"time"
 )
@@ -313,4 +315,151 @@ func TestAfterDone(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("did not run for an ended connection")
 	}
+}
+
+// expectNothing checks that nothing arrives on nc for a short while.
+func expectNothing(t *testing.T, nc net.Conn, when string) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	var b [1]byte
+	if n, err := nc.Read(b[:]); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: got %d bytes, %v; want nothing yet (writes held)", when, n, err)
+	}
+	nc.SetReadDeadline(time.Time{})
+}
+
+// readEchoes reads n text frames from the server on nc and returns their
+// payloads.
+func readEchoes(t *testing.T, nc net.Conn, n int) []string {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(testTimeout))
+	defer nc.SetReadDeadline(time.Time{})
+	var got []string
+	var hdr [2]byte
+	for range n {
+		if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		p := make([]byte, hdr[1]&0x7f)
+		if _, err := io.ReadFull(nc, p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(p))
+	}
+	return got
+}
+
+// Writes made while more input is buffered are held and leave together
+// once the burst has been read: the echoes of pipelined messages cost one
+// system call, not one each. They are never held while we wait for the
+// peer: not past the last buffered message, not when TryReadMessage goes
+// idle, not while it waits for the rest of a message (§5.4). Order is
+// kept (§5.6), and a control frame is not held (§5.5.2: a pong is sent
+// "as soon as is practical").
+func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
+	t.Run("echo burst", func(t *testing.T) {
+		srv, _, cn := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		p := newPeerNoRead(t, cn)
+		var burst []byte
+		for i := range 5 {
+			burst = append(burst, p.frame(true, OpText, []byte(fmt.Sprint("m", i)))...)
+		}
+		if err := p.write(burst); err != nil {
+			t.Fatal(err)
+		}
+		waitArrived()
+		for i := range 5 {
+			_, m, err := srv.TryReadMessage(nil, i == 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.WriteMessage(OpText, m); err != nil {
+				t.Fatal(err)
+			}
+			if i < 4 {
+				expectNothing(t, cn, fmt.Sprint("echo ", i))
+			}
+		}
+		if got := readEchoes(t, cn, 5); fmt.Sprint(got) != "[m0 m1 m2 m3 m4]" {
+			t.Fatalf("echoes %q", got)
+		}
+		if _, _, err := srv.TryReadMessage(nil, false); err != ErrWouldBlock {
+			t.Fatal(err)
+		}
+	})
+	t.Run("flushed when idle", func(t *testing.T) {
+		srv, _, cn := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		p := newPeerNoRead(t, cn)
+		p.write(append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...))
+		waitArrived()
+		srv.TryReadMessage(nil, true)
+		srv.WriteMessage(OpText, []byte("A")) // held: "b" is buffered
+		expectNothing(t, cn, "A")
+		srv.TryReadMessage(nil, false) // "b", no answer
+		if _, _, err := srv.TryReadMessage(nil, false); err != ErrWouldBlock {
+			t.Fatal(err)
+		}
+		if got := readEchoes(t, cn, 1); got[0] != "A" {
+			t.Fatalf("got %q", got)
+		}
+	})
+	t.Run("flushed before waiting inside a message", func(t *testing.T) {
+		srv, _, cn := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		p := newPeerNoRead(t, cn)
+		second := p.frame(true, OpText, []byte("second"))
+		p.write(append(p.frame(true, OpText, []byte("first")), second[:4]...))
+		waitArrived()
+		srv.TryReadMessage(nil, true)
+		srv.WriteMessage(OpText, []byte("answer"))
+		done := make(chan string, 1)
+		go func() {
+			_, m, _ := srv.TryReadMessage(nil, false)
+			done <- string(m)
+		}()
+		// The peer gets its answer while the server waits for the rest.
+		if got := readEchoes(t, cn, 1); got[0] != "answer" {
+			t.Fatalf("got %q", got)
+		}
+		p.write(second[4:])
+		select {
+		case m := <-done:
+			if m != "second" {
+				t.Fatalf("got %q", m)
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("no second message")
+		}
+	})
+	t.Run("pong not held", func(t *testing.T) {
+		srv, _, cn := eventPair(t, Config{})
+		if !srv.CanTryRead() {
+			t.Skip("no file descriptor on this platform")
+		}
+		p := newPeerNoRead(t, cn)
+		p.write(append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...))
+		waitArrived()
+		srv.TryReadMessage(nil, true)
+		srv.WriteMessage(OpText, []byte("A"))
+		srv.Pong([]byte("P"))
+		cn.SetReadDeadline(time.Now().Add(testTimeout))
+		var got [6]byte
+		if _, err := io.ReadFull(cn, got[:]); err != nil || string(got[:]) != "\x81\x01A\x8a\x01P" {
+			t.Fatalf("got % x, %v; want the held echo, then the pong", got, err)
+		}
+	})
+}
+
+// newPeerNoRead is a client peer that only sends: the test reads the raw
+// socket itself.
+func newPeerNoRead(t testing.TB, nc net.Conn) *peer {
+	return &peer{t: t, nc: nc, role: RoleClient, rng: rand.New(rand.NewPCG(1, 2))}
 }

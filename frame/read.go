@@ -61,6 +61,7 @@ func (c *Conn) waitReadable() error {
 func (c *Conn) fill(need int) error {
 	empty := 0
 	for c.w-c.r < need {
+		c.flushHeld() // never wait for the peer with answers held back
 		if c.raw != nil && !c.mayHaveMore {
 			c.releaseRead()
 			if err := c.waitReadable(); err != nil {
@@ -101,6 +102,7 @@ const maxEmptyReads = 100
 // readDirect reads payload bytes straight into p, bypassing the buffer; it
 // is used for large payloads when nothing is buffered.
 func (c *Conn) readDirect(p []byte) (int, error) {
+	c.flushHeld()
 	if c.raw != nil && !c.mayHaveMore {
 		c.releaseRead()
 		if err := c.waitReadable(); err != nil {
@@ -242,6 +244,7 @@ func (c *Conn) nextFrame() error {
 				// (a pong, say) was all that had arrived: go idle rather
 				// than wait for the next frame.
 				c.releaseRead()
+				c.flushHeld()
 				return ErrWouldBlock
 			}
 			continue
@@ -467,6 +470,7 @@ func (c *Conn) readMessage(dst []byte) (Opcode, []byte, error) {
 		// no buffer held, so that an idle connection's goroutine uses
 		// little stack and the garbage collector can shrink it.
 		c.releaseRead()
+		c.flushHeld()
 		if err := c.waitReadable(); err != nil {
 			return 0, dst, c.ioError(err)
 		}

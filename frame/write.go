@@ -114,6 +114,14 @@ func (c *Conn) writeHeaderPayload(h Header, p []byte) error {
 		c.cfg.Trace(Outbound, h, p)
 	}
 	total := HeaderSize(h) + len(p)
+	if c.holding.Load() || len(c.held) > 0 {
+		return c.writeHeld(h, p, total)
+	}
+	return c.writeNow(h, p, total)
+}
+
+// writeNow sends a frame of total bytes (header and payload); wmu is held.
+func (c *Conn) writeNow(h Header, p []byte, total int) error {
 	if !h.Masked {
 		if total <= c.wbufSize {
 			bp := getBuf(total)
@@ -151,6 +159,86 @@ func (c *Conn) writeHeaderPayload(h Header, p []byte) error {
 	}
 	putBuf(bp)
 	return nil
+}
+
+// maxHeld bounds the bytes of frames held by holdWrites before they are
+// sent anyway.
+const maxHeld = 16 << 10
+
+// holdWrites makes writes hold small frames in a buffer instead of sending
+// each in a system call of its own, until flushHeld. TryReadMessage holds
+// when it returns a message and more input is already buffered: the echoes
+// of a burst of pipelined messages then leave in one write, sent when the
+// burst has been read (see flushHeld's callers).
+func (c *Conn) holdWrites() { c.holding.Store(true) }
+
+// flushHeld sends the held frames and stops holding. The reader calls it
+// before it reads from the socket or reports ErrWouldBlock, so a peer never
+// waits for an answer held back while we wait for the peer.
+func (c *Conn) flushHeld() {
+	if !c.holding.Load() && !c.hasHeld.Load() {
+		return
+	}
+	c.wmu.Lock()
+	c.holding.Store(false)
+	if len(c.held) > 0 {
+		c.sendHeld()
+	}
+	c.unlockWrite()
+}
+
+// Flush sends the frames that writes held back (see TryReadMessage) and
+// stops holding. A Conn read only with ReadMessage never holds.
+func (c *Conn) Flush() error {
+	c.flushHeld()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.werr
+}
+
+// sendHeld writes the held frames and releases the buffer; wmu is held.
+func (c *Conn) sendHeld() error {
+	var err error
+	if c.werr == nil {
+		_, err = c.nc.Write(c.held)
+		c.writeErr(err)
+	} else {
+		err = c.werr
+	}
+	putBuf(c.heldp)
+	c.heldp, c.held = nil, nil
+	c.hasHeld.Store(false)
+	return err
+}
+
+// writeHeld is writeHeaderPayload while frames are held, or some are
+// still pending; wmu is held. A small frame joins the held ones, and is
+// sent with them right away unless it is a data frame and writes are still
+// held; a large one is sent after them. Order is kept either way.
+func (c *Conn) writeHeld(h Header, p []byte, total int) error {
+	if total <= c.wbufSize && len(c.held)+total <= maxHeld {
+		if c.heldp == nil {
+			c.heldp = getBuf(maxHeld)
+			c.held = (*c.heldp)[:0]
+		}
+		start := len(c.held)
+		c.held = AppendHeader(c.held, h)
+		c.held = append(c.held, p...)
+		if h.Masked {
+			Mask(h.Mask, 0, c.held[start+HeaderSize(h):])
+		}
+		if c.holding.Load() && !h.Opcode.IsControl() {
+			c.hasHeld.Store(true)
+			return nil
+		}
+		return c.sendHeld()
+	}
+	if len(c.held) > 0 {
+		if err := c.sendHeld(); err != nil {
+			return err
+		}
+	}
+	return c.writeNow(h, p, total)
 }
 
 // WriteMessage writes p as one message of type op (OpText or OpBinary) in a
