@@ -3,7 +3,9 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -15,15 +17,26 @@ import (
 // again and again, and a connection can go idle after a read that did not
 // fill its buffer without first reading until EAGAIN (see
 // frame.Conn.TryReadMessage).
+//
+// The poller's goroutine never blocks in epoll_wait: the epoll descriptor
+// is itself pollable (it is readable while events are ready), so it is
+// handed to the Go runtime's network poller like a socket, through
+// os.NewFile and RawConn.Read, and the goroutine parks there. A blocking
+// epoll_wait would tie up an OS thread and make every wakeup a handoff
+// between threads, which costs more than the goroutines it saves.
 type poller struct {
-	s     *Server
-	epfd  int
-	wakeR int // the read end of a pipe in the set: a byte there stops the loop
-	wakeW int
+	s    *Server
+	file *os.File // the epoll descriptor; closing it stops the loop
+	rc   syscall.RawConn
 
 	mu    sync.Mutex
 	conns map[int32]*evConn // by file descriptor
 	done  chan struct{}
+
+	// The loop's state, used in its RawConn.Read callback.
+	events []syscall.EpollEvent
+	wake   []*evConn
+	waitFn func(fd uintptr) bool
 }
 
 func newPoller(s *Server) (*poller, error) {
@@ -31,20 +44,22 @@ func newPoller(s *Server) (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	var pipe [2]int
-	if err := syscall.Pipe2(pipe[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, fmt.Errorf("pipe2: %w", err)
+		return nil, fmt.Errorf("epoll: set nonblocking: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pipe[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(pipe[0])
-		syscall.Close(pipe[1])
-		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	// A non-blocking descriptor makes os.NewFile register it with the
+	// runtime's poller.
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	p := &poller{s: s, epfd: epfd, wakeR: pipe[0], wakeW: pipe[1],
-		conns: make(map[int32]*evConn), done: make(chan struct{})}
+	p := &poller{s: s, file: f, rc: rc, conns: make(map[int32]*evConn), done: make(chan struct{}),
+		events: make([]syscall.EpollEvent, 256)}
+	p.wake = make([]*evConn, 0, len(p.events))
+	p.waitFn = p.collect
 	go p.loop()
 	return p, nil
 }
@@ -61,7 +76,13 @@ func (p *poller) add(e *evConn) error {
 	// EPOLLRDHUP and errors (always reported) wake the connection too, so
 	// that a peer that goes away is noticed while idle.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: fd}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+	var err error
+	if cerr := p.rc.Control(func(epfd uintptr) {
+		err = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	}); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
 		p.mu.Lock()
 		delete(p.conns, fd)
 		p.mu.Unlock()
@@ -84,47 +105,51 @@ func (p *poller) remove(e *evConn) {
 
 // stop ends the loop and closes the epoll set.
 func (p *poller) stop() {
-	syscall.Write(p.wakeW, []byte{0})
+	p.file.Close() // wakes the loop's RawConn.Read with an error
 	<-p.done
 }
 
 func (p *poller) loop() {
-	defer func() {
-		syscall.Close(p.epfd)
-		syscall.Close(p.wakeR)
-		syscall.Close(p.wakeW)
-		close(p.done)
-	}()
-	events := make([]syscall.EpollEvent, 256)
-	wake := make([]*evConn, 0, len(events))
+	defer close(p.done)
+	// RawConn.Read calls collect, and parks in the runtime's poller each
+	// time it returns false, until the descriptor is closed. Staying inside
+	// one RawConn.Read matters: a new Read would reset the readiness the
+	// runtime recorded since collect last looked, so collect would have to
+	// call epoll_wait once more before every park to find out.
+	err := p.rc.Read(p.waitFn)
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		p.s.logger().Error("epoll: event mode stops", "err", err)
+	}
+}
+
+// collect takes the ready events without blocking (timeout 0) and wakes
+// their connections. It returns false, to park until the epoll descriptor
+// is readable again, once it has taken fewer events than it asked for
+// (nothing else is ready); true, to end the loop, on an error.
+func (p *poller) collect(epfd uintptr) bool {
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := syscall.EpollWait(int(epfd), p.events, 0)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
 			p.s.logger().Error("epoll_wait failed; event mode stops", "err", err)
-			return
+			return true
 		}
-		wake = wake[:0]
-		stop := false
 		p.mu.Lock()
-		for _, ev := range events[:n] {
-			if ev.Fd == int32(p.wakeR) {
-				stop = true
-				continue
-			}
+		for _, ev := range p.events[:n] {
 			if e := p.conns[ev.Fd]; e != nil {
-				wake = append(wake, e)
+				p.wake = append(p.wake, e)
 			}
 		}
 		p.mu.Unlock()
-		for i, e := range wake {
+		for i, e := range p.wake {
 			p.s.wake(e)
-			wake[i] = nil
+			p.wake[i] = nil
 		}
-		if stop {
-			return
+		p.wake = p.wake[:0]
+		if n < len(p.events) {
+			return false
 		}
 	}
 }

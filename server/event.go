@@ -110,7 +110,7 @@ func (s *Server) wake(e *evConn) {
 		switch e.state.Load() {
 		case evIdle:
 			if e.state.CompareAndSwap(evIdle, evRunning) {
-				go s.runEvents(e, true)
+				s.dispatch(e)
 				return
 			}
 		case evRunning:
@@ -127,13 +127,57 @@ func (s *Server) wake(e *evConn) {
 // for each, then returns with e idle, or finishes e when it has ended. With
 // blocking (no poller) it reads until the connection ends.
 func (s *Server) runEvents(e *evConn, readable bool) {
-	c := e.t.c
 	bp := msgBufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxPooledMsgBuf {
-			msgBufPool.Put(bp)
+	s.readEvents(e, readable, bp)
+	if cap(*bp) <= maxPooledMsgBuf {
+		msgBufPool.Put(bp)
+	}
+}
+
+// maxIdleWorkers bounds the event workers kept waiting for work; more run
+// while there is more work, and end when it is done.
+const maxIdleWorkers = 64
+
+// dispatch hands e, which has input, to an idle worker, or starts one.
+// Workers are reused rather than a goroutine started per event: a new
+// goroutine's small stack would grow (and be copied) on every event, and
+// the message buffer would come from a pool every time.
+func (s *Server) dispatch(e *evConn) {
+	select {
+	case s.work <- e:
+	default:
+		go s.worker(e)
+	}
+}
+
+// worker serves connections that have input, one at a time, with one
+// message buffer, until it has been idle while maxIdleWorkers others were
+// too, or the poller stops.
+func (s *Server) worker(e *evConn) {
+	bp := msgBufPool.Get().(*[]byte)
+	defer msgBufPool.Put(bp)
+	for {
+		s.readEvents(e, true, bp)
+		if cap(*bp) > maxPooledMsgBuf {
+			*bp = make([]byte, 0, 4096) // a huge message: drop its buffer
 		}
-	}()
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case e = <-s.work:
+			s.idleWorkers.Add(-1)
+		case <-s.workStop:
+			s.idleWorkers.Add(-1)
+			return
+		}
+	}
+}
+
+// readEvents is runEvents with a message buffer.
+func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
+	c := e.t.c
 	poll := e.fd >= 0
 	for {
 		var op frame.Opcode
@@ -231,6 +275,8 @@ func (s *Server) eventPoller() *poller {
 	if s.pollerErr != nil || s.closing.Load() {
 		return nil
 	}
+	s.work = make(chan *evConn)
+	s.workStop = make(chan struct{})
 	p, err := newPoller(s)
 	if err != nil {
 		s.pollerErr = err
@@ -247,6 +293,7 @@ func (s *Server) stopPoller() {
 	defer s.pollerMu.Unlock()
 	if p := s.poller.Load(); p != nil {
 		p.stop()
+		close(s.workStop)
 		s.poller.Store(nil)
 		s.pollerErr = ErrServerClosed
 	}

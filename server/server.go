@@ -108,18 +108,21 @@ type Server struct {
 	// slog.Default().
 	Logger *slog.Logger
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*tracked]struct{}
-	pending   map[net.Conn]struct{} // in the handshake
-	closing   atomic.Bool
-	keepalive sync.Once
-	stopKA    chan struct{}
-	fallback  *fallbackServer
-	nconns    atomic.Int64
-	poller    atomic.Pointer[poller] // event mode on Linux, started on first use
-	pollerMu  sync.Mutex
-	pollerErr error
+	mu          sync.Mutex
+	listeners   map[net.Listener]struct{}
+	conns       map[*tracked]struct{}
+	pending     map[net.Conn]struct{} // in the handshake
+	closing     atomic.Bool
+	keepalive   sync.Once
+	stopKA      chan struct{}
+	fallback    *fallbackServer
+	nconns      atomic.Int64
+	poller      atomic.Pointer[poller] // event mode on Linux, started on first use
+	pollerMu    sync.Mutex
+	pollerErr   error
+	work        chan *evConn  // event mode: to idle workers
+	workStop    chan struct{} // closed when the poller stops
+	idleWorkers atomic.Int32
 }
 
 // tracked is a connection in the Handler phase.
