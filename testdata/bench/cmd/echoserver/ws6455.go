@@ -8,10 +8,34 @@ import (
 	"github.com/ws6455/ws6455/server"
 )
 
-func init() { impls["ws6455"] = serveWS6455 }
+func init() {
+	impls["ws6455"] = serveWS6455Events
+	impls["ws6455-goroutine"] = serveWS6455
+}
 
-// serveWS6455 is cmd/wsecho's echo: server.Server with its defaults, and
-// ReadMessage into a reused buffer followed by WriteMessage.
+// echoEvents is cmd/wsecho's default echo: event mode, OnMessage writes
+// the message back.
+type echoEvents struct{}
+
+func (echoEvents) OnOpen(*frame.Conn, *handshake.Result) {}
+func (echoEvents) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
+	c.WriteMessage(op, msg)
+}
+func (echoEvents) OnClose(*frame.Conn, error) {}
+
+// serveWS6455Events is server.Server with its defaults in event mode
+// (server.EventHandler): on Linux no goroutine per idle connection.
+func serveWS6455Events(ln net.Listener) error {
+	srv := &server.Server{
+		Events: echoEvents{},
+		Config: frame.Config{MaxMessageSize: -1},
+	}
+	return srv.Serve(ln)
+}
+
+// serveWS6455 is cmd/wsecho -mode goroutines: server.Server with its
+// defaults, a goroutine per connection, ReadMessage into a reused buffer
+// followed by WriteMessage.
 func serveWS6455(ln net.Listener) error {
 	srv := &server.Server{
 		Handler: server.HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
