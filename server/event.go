@@ -66,8 +66,10 @@ const (
 // msgBufPool holds the message buffers of running event goroutines.
 var msgBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// maxPooledMsgBuf: larger message buffers are dropped, not pooled.
-const maxPooledMsgBuf = 64 << 10
+// maxPooledMsgBuf: larger message buffers are dropped, not pooled. The
+// pool holds only the buffers of workers that are running; the garbage
+// collector empties it of the rest.
+const maxPooledMsgBuf = 4 << 20
 
 // serveEvents serves c in event mode; it runs in the handshake goroutine
 // and returns when c is idle (registered with the poller) or closed.
@@ -154,13 +156,11 @@ func (s *Server) dispatch(e *evConn) {
 // message buffer, until it has been idle while maxIdleWorkers others were
 // too, or the poller stops.
 func (s *Server) worker(e *evConn) {
-	bp := msgBufPool.Get().(*[]byte)
-	defer msgBufPool.Put(bp)
 	for {
-		s.readEvents(e, true, bp)
-		if cap(*bp) > maxPooledMsgBuf {
-			*bp = make([]byte, 0, 4096) // a huge message: drop its buffer
-		}
+		// The message buffer goes back to the pool between connections,
+		// so that a waiting worker holds none, and a large one is reused
+		// by the next worker instead of regrown message after message.
+		s.runEvents(e, true)
 		if s.idleWorkers.Add(1) > maxIdleWorkers {
 			s.idleWorkers.Add(-1)
 			return

@@ -8,7 +8,8 @@ package server
 //
 //	WS6455_IDLEMEM=1 go test -run TestIdleMemory -v ./server            # 10,000 connections
 //	WS6455_IDLEMEM=20000 go test -run TestIdleMemory -v ./server        # any number
-//	WS6455_IDLEMEM_HANDLER=reuse ...   # echo handler that keeps its read buffer (like cmd/wsecho)
+//	WS6455_IDLEMEM_HANDLER=reuse ...   # echo handler that keeps its read buffer (wsecho -mode goroutines)
+//	WS6455_IDLEMEM_HANDLER=events ...  # event mode, Server.Events (cmd/wsecho's default)
 //	WS6455_IDLEMEM_PROFILE=1 ...       # also a heap profile by allocation site (MemProfileRate=1)
 //	WS6455_IDLEMEM_MSGS=0 ...          # messages echoed per connection before it idles (default 4)
 //
@@ -85,6 +86,10 @@ func TestIdleMemory(t *testing.T) {
 	}
 
 	s := &Server{Handler: handler}
+	if os.Getenv("WS6455_IDLEMEM_HANDLER") == "events" {
+		s = &Server{Events: echoEvents{}}
+		handlerName = "event mode (Server.Events), echo in OnMessage"
+	}
 	addr := serveLocal(t, s)
 	// Warm up: the keepalive loop, the maps, the pools exist before the
 	// baseline.
@@ -419,3 +424,12 @@ func logHeapBySite(t *testing.T, n int) {
 		t.Logf("  %7.1f B/conn %6.2f obj/conn  %s", float64(s.bytes)/float64(n), float64(s.allocs)/float64(n), s.name)
 	}
 }
+
+// echoEvents echoes in event mode.
+type echoEvents struct{}
+
+func (echoEvents) OnOpen(*frame.Conn, *handshake.Result) {}
+func (echoEvents) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
+	c.WriteMessage(op, msg)
+}
+func (echoEvents) OnClose(*frame.Conn, error) {}
