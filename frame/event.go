@@ -52,42 +52,52 @@ func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error)
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.r == c.w && c.readErr == nil {
-		// Everything buffered has been read: send the answers held back
-		// while it was (see below) before going idle or to the socket.
-		c.flushHeld()
-		if !readable && !c.mayHaveMore {
-			return 0, dst[:0], ErrWouldBlock
-		}
-		if err := c.tryFill(); err != nil {
-			if err == ErrWouldBlock {
-				return 0, dst[:0], err
+	for {
+		if c.r == c.w && c.readErr == nil {
+			// Everything buffered has been read: send the answers held
+			// back while it was (see below) before going idle or to the
+			// socket.
+			c.flushHeld()
+			if !readable && !c.mayHaveMore {
+				return 0, dst[:0], ErrWouldBlock
 			}
-			return 0, dst[:0], c.ioError(err)
+			readable = false // this event is used up by the read below
+			if err := c.tryFill(); err != nil {
+				if err == ErrWouldBlock {
+					return 0, dst[:0], err
+				}
+				return 0, dst[:0], c.ioError(err)
+			}
 		}
-	}
-	// Bytes are buffered: this is ReadMessage without the idle wait, which
-	// only happens when nothing is buffered. In tryMode, a control frame
-	// that arrives alone between messages ends the call with ErrWouldBlock
-	// (see nextFrame) instead of a wait for the next frame.
-	c.tryMode = true
-	op, msg, err := c.readMessage(dst)
-	c.tryMode = false
-	if err == nil {
-		if c.r < c.w {
-			// More input is already here, so the caller will be back at
-			// once: hold the small frames it writes meanwhile (echoes,
-			// answers) and send them together when the buffered input is
-			// used up, one system call for a burst of pipelined requests
-			// instead of one each.
-			c.holdWrites()
-		} else {
-			// The last message of the burst: the next write sends what
-			// is held along with itself.
-			c.holding.Store(false)
+		// Bytes are buffered: this is ReadMessage without the idle wait,
+		// which only happens when nothing is buffered. In tryMode, a
+		// control frame that arrives alone between messages ends
+		// readMessage with ErrWouldBlock (see nextFrame) instead of a
+		// wait for the next frame; then the socket is tried once more
+		// if the last read filled the buffer (it may hold more, and an
+		// edge-triggered poller would not report those bytes again).
+		c.tryMode = true
+		op, msg, err := c.readMessage(dst)
+		c.tryMode = false
+		if err == ErrWouldBlock {
+			continue
 		}
+		if err == nil {
+			if c.r < c.w {
+				// More input is already here, so the caller will be
+				// back at once: hold the small frames it writes
+				// meanwhile (echoes, answers) and send them together
+				// when the buffered input is used up, one system call
+				// for a burst of pipelined requests instead of one each.
+				c.holdWrites()
+			} else {
+				// The last message of the burst: the next write sends
+				// what is held along with itself.
+				c.holding.Store(false)
+			}
+		}
+		return op, msg, err
 	}
-	return op, msg, err
 }
 
 // tryFill makes one non-blocking read into a pooled buffer. It returns

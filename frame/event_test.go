@@ -463,3 +463,56 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 func newPeerNoRead(t testing.TB, nc net.Conn) *peer {
 	return &peer{t: t, nc: nc, role: RoleClient, rng: rand.New(rand.NewPCG(1, 2))}
 }
+
+// RFC 6455 §5.5.2: pings that exactly fill the read buffer, with nothing
+// behind them, must not leave TryReadMessage blocked in a read (the full
+// read says "the socket may hold more", so it tries once more, without
+// blocking); a message behind them is returned after the same event.
+func TestTryReadMessage_ControlFramesFillTheBuffer(t *testing.T) {
+	for _, behind := range []bool{false, true} {
+		t.Run(fmt.Sprint("message behind: ", behind), func(t *testing.T) {
+			// 512 bytes: the smallest pooled read buffer (getBuf).
+			srv, _, cn := eventPair(t, Config{ReadBufferSize: 512})
+			if !srv.CanTryRead() {
+				t.Skip("no file descriptor on this platform")
+			}
+			p := newPeer(t, cn, RoleClient)
+			ping := bytes.Repeat([]byte("p"), 122) // 2+4+122 = 128 bytes a frame
+			var burst []byte
+			for range 4 {
+				burst = append(burst, p.frame(true, OpPing, ping)...)
+			}
+			if len(burst) != 512 || len(burst) != cap(*getBuf(512)) {
+				t.Fatalf("burst of %d bytes", len(burst))
+			}
+			if behind {
+				burst = append(burst, p.frame(true, OpText, []byte("after"))...)
+			}
+			if err := p.write(burst); err != nil {
+				t.Fatal(err)
+			}
+			waitArrived()
+			type result struct {
+				msg string
+				err error
+			}
+			ch := make(chan result, 1)
+			go func() {
+				_, m, err := srv.TryReadMessage(nil, true)
+				ch <- result{string(m), err}
+			}()
+			select {
+			case r := <-ch:
+				if behind && (r.err != nil || r.msg != "after") {
+					t.Fatalf("got %q, %v; want the message", r.msg, r.err)
+				}
+				if !behind && r.err != ErrWouldBlock {
+					t.Fatalf("got %q, %v; want ErrWouldBlock", r.msg, r.err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("TryReadMessage blocked after a full buffer of pings")
+			}
+			p.expectFrame(OpPong, ping)
+		})
+	}
+}

@@ -239,12 +239,12 @@ func (c *Conn) nextFrame() error {
 			if err := c.readControl(h); err != nil {
 				return err
 			}
-			if c.tryMode && !c.inMessage && c.r == c.w && !c.mayHaveMore {
+			if c.tryMode && !c.inMessage && c.r == c.w {
 				// TryReadMessage between messages, and the control frame
-				// (a pong, say) was all that had arrived: go idle rather
-				// than wait for the next frame.
+				// (a pong, say) was all that is buffered: never block
+				// for the next frame; TryReadMessage decides whether to
+				// try the socket again or go idle.
 				c.releaseRead()
-				c.flushHeld()
 				return ErrWouldBlock
 			}
 			continue
