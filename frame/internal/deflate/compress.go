@@ -444,7 +444,7 @@ func (c *Compressor) deflateFast(limit int) {
 		if dist > 0 && dist <= c.wsize && cand >= c.validStart && load32(buf, cand) == cur {
 			maxLen := min(maxMatch, c.end-s)
 			l := 4 + matchLen(buf[s+4:s+maxLen], buf[cand+4:])
-			c.emitLits(lit, s)
+			c.emitRun(lit, s)
 			c.emitMatch(s, l, s-cand)
 			s += l
 			lit = s
@@ -461,10 +461,37 @@ func (c *Compressor) deflateFast(limit int) {
 		skip++
 	}
 	if lit < limit {
-		c.emitLits(lit, limit)
+		c.emitRun(lit, limit)
 		lit = limit
 	}
 	c.pos = lit
+}
+
+// emitRun adds the literals buf[from:to] for deflateFast. A long run that
+// starts a block and looks incompressible (a flat byte histogram on a
+// sample: random or already compressed data) is
+// written out at once as stored blocks, without a token per byte and the
+// block's cost computation, which writeBlock would end in the same choice
+// (see flat). This is what makes BestSpeed cheap on data that does not
+// compress. The sample is about 1,024 bytes, spread over the run.
+func (c *Compressor) emitRun(from, to int) {
+	const minRun = 1024
+	if to-from >= minRun && len(c.tokens) == 0 && c.blockStart == from {
+		var hist [256]uint32
+		run := c.buf[from:to]
+		stride := len(run) / minRun
+		n := 0
+		for i := 0; i < len(run); i += stride {
+			hist[run[i]]++
+			n++
+		}
+		if flat(hist[:], n) {
+			c.writeStoredBlocks(run)
+			c.blockStart = to
+			return
+		}
+	}
+	c.emitLits(from, to)
 }
 
 // insert adds position p to the hash chains and returns the buffer

@@ -320,3 +320,40 @@ func TestNewCompressor_Arguments(t *testing.T) {
 		}()
 	}
 }
+
+// Level 1 on incompressible data (RFC 1951 §3.2.4): a long random run is
+// written as stored blocks straight away (emitRun), at most 5 bytes of
+// framing per 65,535 bytes plus the flush; the result inflates to the
+// input; and the stored bytes stay in the window, so that a repeat of them
+// in the next message, with context takeover (RFC 7692 §7.1.1), becomes
+// back-references. Text of the same size still compresses.
+func TestFastLevel_IncompressibleRunsAreStored_RFC7692_7_2(t *testing.T) {
+	r := newRand(11)
+	for _, n := range []int{4096, 20000, 70000, 200000} {
+		rnd := randomBytes(r, n)
+		c := NewCompressor(1, 15)
+		d := NewDecompressor(15)
+		first := c.AppendCompress(nil, rnd)
+		if bound := n + 5*(n/65535+1) + 16; len(first) > bound {
+			t.Errorf("%d random bytes: %d compressed, want at most %d (stored)", n, len(first), bound)
+		}
+		got, err := d.Decompress(nil, first, true, -1)
+		if err != nil || !bytes.Equal(got, rnd) {
+			t.Fatalf("%d random bytes: round trip: %v", n, err)
+		}
+		if n <= 20000 { // within the 32 KiB window
+			again := c.AppendCompress(nil, rnd)
+			if len(again) > n/10 {
+				t.Errorf("%d random bytes again: %d compressed, want back-references into the stored copy", n, len(again))
+			}
+			got, err := d.Decompress(nil, again, true, -1)
+			if err != nil || !bytes.Equal(got, rnd) {
+				t.Fatalf("%d random bytes again: round trip: %v", n, err)
+			}
+		}
+		text := jsonText(r, n)
+		if p := NewCompressor(1, 15).AppendCompress(nil, text); len(p) > n/2 {
+			t.Errorf("%d bytes of text: %d compressed", n, len(p))
+		}
+	}
+}
