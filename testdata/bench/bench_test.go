@@ -88,8 +88,8 @@ func nodeDir(tb testing.TB) string {
 	return d
 }
 
-func start(tb testing.TB, impl string) *runner.Server {
-	o := runner.Options{EchoServer: echoBin, CPUs: *flagServerCPUs}
+func start(tb testing.TB, impl string, extra ...string) *runner.Server {
+	o := runner.Options{EchoServer: echoBin, CPUs: *flagServerCPUs, ExtraArgs: extra}
 	if impl == "node" {
 		o.NodeDir = nodeDir(tb)
 	}
@@ -121,6 +121,40 @@ func TestEchoServers(t *testing.T) {
 			}
 			if _, err := srv.MemStats(); err != nil {
 				t.Fatalf("memstats: %v", err)
+			}
+		})
+	}
+}
+
+// TestEchoServersDeflate checks every server that the -deflate comparison
+// runs: it accepts permessage-deflate, echoes byte for byte, and really
+// compresses (text comes back in well under its size on the wire, random
+// bytes in about their size).
+func TestEchoServersDeflate(t *testing.T) {
+	for _, impl := range runner.All {
+		if impl == "gobwas" {
+			continue // no -deflate in cmd/echoserver
+		}
+		t.Run(impl, func(t *testing.T) {
+			srv := start(t, impl, "-deflate")
+			defer srv.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cs, err := load.DialWith(ctx, srv.URL(), 2, load.DialOptions{Deflate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer load.CloseAll(cs)
+			for _, size := range []int{1, 125, 4096, 65536, 300000} {
+				for _, payload := range []string{"text", "random"} {
+					res, err := load.Run(ctx, cs, load.Config{Size: size, Messages: 20, Payload: payload})
+					if err != nil {
+						t.Fatalf("size %d %s: %v", size, payload, err)
+					}
+					if size >= 4096 && payload == "text" && res.WireRatio > 0.6 {
+						t.Errorf("size %d text: %.2f bytes on the wire per payload byte: not compressed", size, res.WireRatio)
+					}
+				}
 			}
 		})
 	}

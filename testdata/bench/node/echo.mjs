@@ -1,11 +1,11 @@
 // Node's ws echo server for the ws6455 benchmarks: the echo from ws's own
 // README, with bufferutil for masking (ws's recommended optional add-on),
-// no permessage-deflate. Same contract as cmd/echoserver: prints the
+// no permessage-deflate unless --deflate. Same contract as cmd/echoserver: prints the
 // listening address as its first line on stdout; with --memstats answers
 // "memstats" on stdin with a line "memstats {json}" (after a GC when node
 // runs with --expose-gc); "quit" or EOF on stdin ends it.
 //
-// Usage: node [--expose-gc] echo.mjs [--addr 127.0.0.1:0] [--memstats]
+// Usage: node [--expose-gc] echo.mjs [--addr 127.0.0.1:0] [--memstats] [--deflate]
 import { WebSocketServer } from "ws";
 import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
@@ -14,6 +14,7 @@ const args = process.argv.slice(2);
 let host = "127.0.0.1";
 let port = 0;
 let memstats = false;
+let deflate = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--addr" || args[i] === "-addr") {
     const a = args[++i];
@@ -22,8 +23,17 @@ for (let i = 0; i < args.length; i++) {
     port = Number(a.slice(j + 1));
   } else if (args[i] === "--memstats" || args[i] === "-memstats") {
     memstats = true;
+  } else if (args[i] === "--deflate" || args[i] === "-deflate") {
+    // permessage-deflate like cmd/echoserver -deflate: no context
+    // takeover, level 1, every message compressed.
+    deflate = {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: true,
+      threshold: 0,
+      zlibDeflateOptions: { level: 1 },
+    };
   } else if (args[i] === "-h" || args[i] === "--help") {
-    console.log("usage: node [--expose-gc] echo.mjs [--addr host:port] [--memstats]");
+    console.log("usage: node [--expose-gc] echo.mjs [--addr host:port] [--memstats] [--deflate]");
     process.exit(0);
   } else {
     console.error(`echo.mjs: unknown argument ${args[i]}`);
@@ -31,7 +41,7 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
-const wss = new WebSocketServer({ host, port, perMessageDeflate: false, maxPayload: 64 << 20 });
+const wss = new WebSocketServer({ host, port, perMessageDeflate: deflate, maxPayload: 64 << 20 });
 wss.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => {
     ws.send(data, { binary: isBinary });

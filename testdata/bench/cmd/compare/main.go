@@ -65,6 +65,8 @@ type options struct {
 	fairSize   int
 	fairRounds int
 	profileDir string
+	deflate    bool   // permessage-deflate on every server and client
+	payload    string // load.Config.Payload
 	run        runner.Options
 	out        io.Writer
 	log        *statusLine
@@ -101,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	nodeDir := fl.String("node-dir", "", "`directory` with echo.mjs and node_modules (default: node/ in the module)")
 	profileDir := fl.String("profile", "", "write a CPU profile of ws6455's server for each size (last round), and a heap profile of every Go server with its idle connections, into `dir`")
 	jsonOut := fl.String("json", "", "also write every raw measurement to this JSON `file`")
+	deflate := fl.Bool("deflate", false, "permessage-deflate (RFC 7692) on every server and client: no context takeover, level 1, every message compressed; gobwas is left out (default -impls: every other one)")
+	payload := fl.String("payload", "random", "message contents: random (incompressible) or text (log lines, compress about 3:1)")
 	fl.Usage = func() {
 		o := fl.Output()
 		fmt.Fprintf(o, "compare: ws6455 vs gobwas/ws, gws, gorilla, coder and Node ws echo servers, interleaved; prints ratios to ws6455\n\n")
@@ -113,9 +117,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	o := options{
 		rounds: *rounds, conns: *conns, inflight: *inflight, rate: *rate, warmup: *warmup, duration: *duration,
 		memConns: *memConns, memMsgs: *memMsgs, fairConns: *fairConns, fairK: *fairK, fairRounds: *fairRounds,
-		profileDir: *profileDir, out: stdout, log: newStatusLine(stderr),
+		profileDir: *profileDir, deflate: *deflate, payload: *payload, out: stdout, log: newStatusLine(stderr),
 	}
-	for name := range strings.SplitSeq(*impls, ",") {
+	implList := *impls
+	if *deflate && !flagSet(fl, "impls") {
+		implList = strings.Replace(implList, ",gobwas", "", 1)
+	}
+	for name := range strings.SplitSeq(implList, ",") {
 		name = strings.TrimSpace(name)
 		if !slices.Contains(runner.All, name) && !slices.Contains(runner.Experiments, name) {
 			return fmt.Errorf("-impls: unknown %q (have %s)", name, strings.Join(runner.All, ", "))
@@ -141,6 +149,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	root, rootErr := runner.ModuleDir()
 	o.run = runner.Options{EchoServer: *echoBin, NodeDir: *nodeDir, CPUs: *serverCPUs}
+	if o.deflate {
+		o.run.ExtraArgs = append(o.run.ExtraArgs, "-deflate")
+	}
 	if o.run.NodeDir == "" && rootErr == nil {
 		o.run.NodeDir = filepath.Join(root, "node")
 	}
@@ -241,13 +252,13 @@ func measure(ctx context.Context, o options, impl string, conns, inflight int, r
 	}
 	defer srv.Stop()
 	o.log.printf("%s: dialing %d", prefix, conns)
-	cs, err := load.Dial(ctx, srv.URL(), conns)
+	cs, err := load.DialWith(ctx, srv.URL(), conns, load.DialOptions{Deflate: o.deflate})
 	if err != nil {
 		return res, err
 	}
 	defer load.CloseAll(cs)
 	cfg := load.Config{
-		Size: size, InFlight: inflight, Rate: rate, Warmup: o.warmup, Duration: o.duration, ServerPid: srv.Pid,
+		Size: size, InFlight: inflight, Rate: rate, Warmup: o.warmup, Duration: o.duration, ServerPid: srv.Pid, Payload: o.payload,
 		Progress: func(p load.Progress) {
 			ph := "warmup"
 			if p.Measuring {
@@ -259,7 +270,7 @@ func measure(ctx context.Context, o options, impl string, conns, inflight int, r
 	if profile != "" {
 		// Profile the measured window only: start after the warmup.
 		cfg.Warmup = 0
-		if _, err := load.Run(ctx, cs, load.Config{Size: size, InFlight: inflight, Rate: rate, Warmup: 0, Duration: o.warmup}); err != nil {
+		if _, err := load.Run(ctx, cs, load.Config{Size: size, InFlight: inflight, Rate: rate, Warmup: 0, Duration: o.warmup, Payload: o.payload}); err != nil {
 			return res, err
 		}
 		if err := srv.CPUProfile(profile); err != nil {
@@ -283,7 +294,7 @@ func median(v []float64) float64 {
 }
 
 type agg struct {
-	cpu, user, sys, rate, p99, util []float64
+	cpu, user, sys, rate, p99, util, wire []float64
 }
 
 func aggregate(cells []cell) map[string]map[int]*agg {
@@ -304,6 +315,7 @@ func aggregate(cells []cell) map[string]map[int]*agg {
 		a.rate = append(a.rate, r.Rate)
 		a.p99 = append(a.p99, float64(r.Latency.P99))
 		a.util = append(a.util, 100*r.CPU.Total.Seconds()/r.Elapsed.Seconds())
+		a.wire = append(a.wire, r.WireRatio)
 	}
 	return m
 }
@@ -316,6 +328,9 @@ func printCPU(o options, cells []cell) {
 	}
 	if o.inflight > 1 {
 		mode = fmt.Sprintf("pipelined x%d", o.inflight)
+	}
+	if o.deflate {
+		mode += fmt.Sprintf(", permessage-deflate (no context takeover, level 1), %s payload", o.payload)
 	}
 	w := o.out
 	fmt.Fprintf(w, "## Server CPU per echoed message (%d conns, %s, %d rounds x %v, median)\n\n", o.conns, mode, o.rounds, o.duration)
@@ -340,15 +355,15 @@ func printCPU(o options, cells []cell) {
 	fmt.Fprintln(w)
 	for _, s := range o.sizes {
 		fmt.Fprintf(w, "### %s\n\n", load.FormatSize(s))
-		fmt.Fprintf(w, "| impl | server ns/msg | ratio | spread (min..max) | user ns | sys ns | msg/s | msg/s ratio | p99 | server core %% |\n")
-		fmt.Fprintf(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(w, "| impl | server ns/msg | ratio | spread (min..max) | user ns | sys ns | msg/s | msg/s ratio | p99 | server core %% | wire/payload |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		ref := m["ws6455"][s]
 		for _, impl := range o.impls {
 			a := m[impl][s]
-			fmt.Fprintf(w, "| %s | %.0f | %.2f | %.0f..%.0f | %.0f | %.0f | %.0f | %.2f | %v | %.0f |\n",
+			fmt.Fprintf(w, "| %s | %.0f | %.2f | %.0f..%.0f | %.0f | %.0f | %.0f | %.2f | %v | %.0f | %.3f |\n",
 				impl, median(a.cpu), median(a.cpu)/median(ref.cpu), slices.Min(a.cpu), slices.Max(a.cpu),
 				median(a.user), median(a.sys), median(a.rate), median(a.rate)/median(ref.rate),
-				time.Duration(median(a.p99)).Round(time.Microsecond), median(a.util))
+				time.Duration(median(a.p99)).Round(time.Microsecond), median(a.util), median(a.wire))
 		}
 		fmt.Fprintln(w)
 	}
@@ -565,4 +580,11 @@ func (s *statusLine) done() {
 	if s.tty && s.width > 0 {
 		fmt.Fprint(s.w, "\r"+strings.Repeat(" ", s.width)+"\r")
 	}
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fl *flag.FlagSet, name string) bool {
+	set := false
+	fl.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -16,9 +16,14 @@ func init() { impls["coder"] = serveCoder }
 // which sends one frame (Writer's Close would add an empty final frame).
 func serveCoder(ln net.Listener) error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mode := websocket.CompressionDisabled
+		if deflate {
+			mode = websocket.CompressionNoContextTakeover
+		}
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-			CompressionMode:    websocket.CompressionDisabled,
-			InsecureSkipVerify: true,
+			CompressionMode:      mode,
+			CompressionThreshold: 1,
+			InsecureSkipVerify:   true,
 		})
 		if err != nil {
 			return

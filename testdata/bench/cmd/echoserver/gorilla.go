@@ -18,8 +18,9 @@ func init() { impls["gorilla"] = serveGorilla }
 // for many connections, so an idle connection holds none.
 func serveGorilla(ln net.Listener) error {
 	up := websocket.Upgrader{
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true },
+		WriteBufferPool:   &sync.Pool{},
+		CheckOrigin:       func(*http.Request) bool { return true },
+		EnableCompression: deflate, // no context takeover, level 1 (its default)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)

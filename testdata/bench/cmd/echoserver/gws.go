@@ -21,9 +21,13 @@ func (gwsEcho) OnMessage(c *gws.Conn, m *gws.Message) {
 // net/http) with the echo handler of its examples, ParallelEnabled false
 // (the default: messages of a connection are handled in its read loop).
 func serveGws(ln net.Listener) error {
-	srv := gws.NewServer(gwsEcho{}, &gws.ServerOption{
+	opt := &gws.ServerOption{
 		ParallelEnabled:    false,
 		ReadMaxPayloadSize: 64 << 20,
-	})
+	}
+	if deflate {
+		opt.PermessageDeflate = gws.PermessageDeflate{Enabled: true, Level: 1, Threshold: 1}
+	}
+	srv := gws.NewServer(gwsEcho{}, opt)
 	return srv.RunListener(ln)
 }

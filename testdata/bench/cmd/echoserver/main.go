@@ -33,6 +33,14 @@ import (
 	"syscall"
 )
 
+// deflate: the servers accept permessage-deflate, all with the same
+// parameters: no context takeover in either direction (the only mode
+// gorilla supports) and compression level 1 (every library's default).
+var deflate bool
+
+// noDeflate lists the impls that cannot serve with -deflate.
+var noDeflate = map[string]bool{"gobwas": true, "ws6455-lean": true, "ws6455-nobuf": true, "ws6455-prewait": true, "ws6455-cork": true}
+
 // impls maps -impl names to servers. Each serve function runs the accept
 // loop on ln until it fails.
 var impls = map[string]func(ln net.Listener) error{}
@@ -47,6 +55,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "`address` to listen on")
 	memstats := flag.Bool("memstats", false, `answer "memstats" on stdin and SIGUSR1 with a "memstats {json}" line on stdout`)
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	flag.BoolVar(&deflate, "deflate", false, "accept permessage-deflate (RFC 7692) without context takeover, level 1, compressing every message (ws6455, ws6455-goroutine, gws, gorilla, coder)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "echoserver: one WebSocket echo server per library, for benchmarks\n\nUsage: echoserver [flags]\n\nFlags:\n")
 		flag.PrintDefaults()
@@ -56,6 +65,10 @@ func main() {
 	serve, ok := impls[*impl]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "echoserver: unknown -impl %q (have %s)\n", *impl, strings.Join(names, ", "))
+		os.Exit(2)
+	}
+	if deflate && noDeflate[*impl] {
+		fmt.Fprintf(os.Stderr, "echoserver: -impl %s has no -deflate here (gobwas needs wsflate wiring by hand; the others are experiments)\n", *impl)
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", *addr)

@@ -30,6 +30,7 @@ func serveWS6455Events(ln net.Listener) error {
 		Events: echoEvents{},
 		Config: frame.Config{MaxMessageSize: -1},
 	}
+	setDeflate(srv)
 	return srv.Serve(ln)
 }
 
@@ -53,5 +54,16 @@ func serveWS6455(ln net.Listener) error {
 		}),
 		Config: frame.Config{MaxMessageSize: -1},
 	}
+	setDeflate(srv)
 	return srv.Serve(ln)
+}
+
+// setDeflate turns permessage-deflate on for -deflate: no context
+// takeover, level 1, every message compressed.
+func setDeflate(srv *server.Server) {
+	if deflate {
+		srv.Upgrader.Compression = handshake.DeflateConfig{Mode: handshake.CompressionNoContextTakeover}
+		srv.Config.CompressionLevel = 1
+		srv.Config.CompressMinSize = -1
+	}
 }

@@ -57,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	count := fl.Int64("n", 0, "end the window after this many echoes instead of -duration")
 	rate := fl.Float64("rate", 0, "pace ping-pong connections to this many `msgs/s` in total (0: as fast as echoes return)")
 	quiet := fl.Bool("q", false, "no progress line")
+	deflate := fl.Bool("deflate", false, "offer permessage-deflate (no context takeover), and start -impl with -deflate")
+	payload := fl.String("payload", "random", "message contents: random or text (compressible log lines)")
 	fl.Usage = func() {
 		o := fl.Output()
 		fmt.Fprintf(o, "wsload: WebSocket echo load generator; reports msgs/s, latency and server CPU ns per message\n\n")
@@ -105,7 +107,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		root, _ := runner.ModuleDir()
-		srv, err := runner.Start(ctx, *impl, runner.Options{EchoServer: bin, NodeDir: filepath.Join(root, "node"), CPUs: *serverCPUs})
+		ro := runner.Options{EchoServer: bin, NodeDir: filepath.Join(root, "node"), CPUs: *serverCPUs}
+		if *deflate {
+			ro.ExtraArgs = []string{"-deflate"}
+		}
+		srv, err := runner.Start(ctx, *impl, ro)
 		if err != nil {
 			return err
 		}
@@ -116,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	prog := newProgressLine(stderr, *quiet)
 	prog.printf("dialing %d connections to %s", *conns, *url)
-	cs, err := load.Dial(ctx, *url, *conns)
+	cs, err := load.DialWith(ctx, *url, *conns, load.DialOptions{Deflate: *deflate})
 	if err != nil {
 		prog.done()
 		return err
@@ -128,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := load.Run(ctx, cs, load.Config{
 		Size: size, InFlight: *inflight, Warmup: *warmup, Duration: *duration, Messages: *count, Rate: *rate,
-		ServerPid: *pid,
+		ServerPid: *pid, Payload: *payload,
 		Progress: func(p load.Progress) {
 			ph := "warmup "
 			if p.Measuring {
@@ -150,6 +156,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "rate         %.0f msg/s\n", res.Rate)
 	fmt.Fprintf(stdout, "latency      p50 %v  p99 %v  max %v\n", res.Latency.P50, res.Latency.P99, res.Latency.Max)
 	fmt.Fprintf(stdout, "fairness     jain %.3f  min/max per conn %d/%d\n", res.Jain, res.MinConn, res.MaxConn)
+	fmt.Fprintf(stdout, "wire         %.3f bytes read per payload byte (%s payload, deflate %v)\n", res.WireRatio, *payload, *deflate)
 	if *pid != 0 {
 		fmt.Fprintf(stdout, "server cpu   %.0f ns/msg  (user %.0f, sys %.0f; %.1f%% of one core)\n",
 			res.CPUPerMsg, res.UserPerMsg, res.SysPerMsg, 100*res.CPU.Total.Seconds()/res.Elapsed.Seconds())

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,11 @@ type Config struct {
 	Rate float64
 
 	ServerPid int // process to charge CPU time to; 0 = none
+
+	// Payload is what the messages hold: "random" (the default: random
+	// bytes, which DEFLATE cannot shrink) or "text" (English-like log
+	// lines, which compress about 3:1), for runs with permessage-deflate.
+	Payload string
 
 	// Progress, if set, is called about every ProgressEvery (default
 	// 500 ms) from the controlling goroutine.
@@ -71,10 +77,28 @@ type Result struct {
 	// the smallest and largest share.
 	Jain             float64
 	MinConn, MaxConn int64
+	// WireBytes: bytes the clients read from their sockets in the window
+	// (the server's echoes as sent: frame headers, compressed payloads).
+	// WireRatio = WireBytes / (Messages * Size): about 1 without
+	// compression, the server's compression ratio with it.
+	WireBytes int64
+	WireRatio float64
+}
+
+// DialOptions are options of DialWith.
+type DialOptions struct {
+	// Deflate offers permessage-deflate (RFC 7692) with no context
+	// takeover in either direction; the dial fails if a server declines.
+	Deflate bool
 }
 
 // Dial opens n connections to url, dialing up to 32 at a time.
 func Dial(ctx context.Context, url string, n int) ([]*frame.Conn, error) {
+	return DialWith(ctx, url, n, DialOptions{})
+}
+
+// DialWith is Dial with options.
+func DialWith(ctx context.Context, url string, n int, o DialOptions) ([]*frame.Conn, error) {
 	conns := make([]*frame.Conn, n)
 	var (
 		wg       sync.WaitGroup
@@ -83,6 +107,10 @@ func Dial(ctx context.Context, url string, n int) ([]*frame.Conn, error) {
 		firstErr error
 	)
 	d := &handshake.Dialer{HandshakeTimeout: 10 * time.Second}
+	if o.Deflate {
+		d.Compression = &handshake.DeflateOffer{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+		d.FrameConfig.CompressMinSize = -1
+	}
 	for range min(n, 32) {
 		wg.Go(func() {
 			for {
@@ -91,6 +119,10 @@ func Dial(ctx context.Context, url string, n int) ([]*frame.Conn, error) {
 					return
 				}
 				c, _, err := d.Dial(ctx, url)
+				if err == nil && o.Deflate && !c.Compressed() {
+					c.CloseNow()
+					err = errors.New("the server declined permessage-deflate")
+				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("load: dial %d: %w", i, err) })
 					return
@@ -151,11 +183,18 @@ func Run(ctx context.Context, conns []*frame.Conn, cfg Config) (Result, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 500 * time.Millisecond
 	}
-	payload := make([]byte, cfg.Size)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range payload {
-		payload[i] = byte(r.Uint32())
+	payload, err := makePayload(cfg.Payload, cfg.Size)
+	if err != nil {
+		return res, err
 	}
+	wire := func() int64 {
+		var n uint64
+		for _, c := range conns {
+			n += c.Activity()
+		}
+		return int64(n)
+	}
+	var wire0 int64
 
 	var (
 		phase    atomic.Int32
@@ -237,6 +276,7 @@ loop:
 				// Start of the measured window.
 				cpu0 = readCPU()
 				count0 = total()
+				wire0 = wire()
 				perConn0 = make([]int64, len(states))
 				for i := range states {
 					perConn0[i] = states[i].count.Load()
@@ -258,6 +298,7 @@ loop:
 	end := time.Now()
 	cpu1 := readCPU()
 	count1 := total()
+	wire1 := wire()
 	perConn := make([]int64, len(states))
 	for i := range states {
 		perConn[i] = states[i].count.Load()
@@ -289,6 +330,10 @@ loop:
 		res.CPUPerMsg = float64(res.CPU.Total) / float64(res.Messages)
 		res.UserPerMsg = float64(res.CPU.User) / float64(res.Messages)
 		res.SysPerMsg = float64(res.CPU.Sys) / float64(res.Messages)
+	}
+	res.WireBytes = wire1 - wire0
+	if res.Messages > 0 && cfg.Size > 0 {
+		res.WireRatio = float64(res.WireBytes) / float64(res.Messages*int64(cfg.Size))
 	}
 	var sum, sumSq float64
 	res.MinConn = 1<<63 - 1
@@ -397,4 +442,35 @@ func pipelined(c *frame.Conn, id, k int, payload []byte, phase *atomic.Int32, st
 			hist.Record(id, lat)
 		}
 	}
+}
+
+// words make the "text" payload: log lines of a made-up service, the kind
+// of message that permessage-deflate is for.
+var words = strings.Fields(`the user session request response server client message
+	connection timeout error retry accepted closed opened payload frame order account
+	balance updated created deleted status pending complete failed queue worker cache
+	hit miss latency region east west north south api v1 v2 id name email price total`)
+
+// makePayload returns size bytes of the given kind ("" or "random", "text").
+func makePayload(kind string, size int) ([]byte, error) {
+	r := rand.New(rand.NewPCG(1, 2))
+	switch kind {
+	case "", "random":
+		p := make([]byte, size)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		return p, nil
+	case "text":
+		var b strings.Builder
+		for b.Len() < size {
+			fmt.Fprintf(&b, "%d level=info msg=%q", 1700000000+r.IntN(1000000), words[r.IntN(len(words))])
+			for range 3 + r.IntN(5) {
+				fmt.Fprintf(&b, " %s=%s", words[r.IntN(len(words))], words[r.IntN(len(words))])
+			}
+			fmt.Fprintf(&b, " n=%d\n", r.IntN(10000))
+		}
+		return []byte(b.String()[:size]), nil
+	}
+	return nil, fmt.Errorf("load: unknown payload %q (random or text)", kind)
 }
