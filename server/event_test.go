@@ -546,3 +546,39 @@ func TestEvents_NoFileDescriptorFallback(t *testing.T) {
 	}
 	rec.check(t, true)
 }
+
+// RFC 6455 §4.2.2 through net/http in event mode: a hijacked connection is
+// polled like an accepted one, frames that arrived with the handshake (in
+// net/http's buffer) are delivered, and Shutdown sends 1001 (§7.4.1).
+func TestEvents_ServeHTTP_RFC6455_4_2_2(t *testing.T) {
+	checkGoroutines(t)
+	rec := newRecorder(t)
+	s := &Server{Events: rec}
+	addr := serveMux(t, s, nil)
+	c := dial(t, addr, "/ws", frame.Config{})
+	for _, m := range []string{"one", strings.Repeat("large ", 5000)} {
+		roundTrip(t, c, m)
+	}
+	r := dialRaw(t, addr)
+	r.upgrade(addr, "/ws", clientFrame(true, frame.OpText, []byte("early")))
+	if p := r.expectFrame(frame.OpText); string(p) != "early" {
+		t.Fatalf("echo %q", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() { got <- readUntilClose(c) }()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+	r.expectClose(frame.CloseGoingAway)
+	r.write(closeFrame(frame.CloseGoingAway, ""))
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-got; frame.CloseStatus(err) != frame.CloseGoingAway {
+		t.Errorf("client saw %v, want 1001", err)
+	}
+	rec.waitClosed(t)
+	rec.waitClosed(t)
+	rec.check(t, true)
+}
