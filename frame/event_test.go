@@ -38,6 +38,23 @@ func tryReadAll(t *testing.T, c *Conn) (msgs []string, err error) {
 	}
 }
 
+// tryResult is what tryReadAsync's TryReadMessage returned.
+type tryResult struct {
+	msg string
+	err error
+}
+
+// tryReadAsync calls TryReadMessage(nil, true) in a goroutine, for tests
+// that check whether it blocks.
+func tryReadAsync(c *Conn) <-chan tryResult {
+	ch := make(chan tryResult, 1)
+	go func() {
+		_, m, err := c.TryReadMessage(nil, true)
+		ch <- tryResult{string(m), err}
+	}()
+	return ch
+}
+
 // waitArrived waits until n bytes sent by the client are in the server's
 // socket receive buffer (loopback delivers a write at once, but not in
 // the same instant).
@@ -121,15 +138,7 @@ func TestTryReadMessage_BlocksInsideAMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitArrived()
-	type result struct {
-		msg string
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		_, m, err := srv.TryReadMessage(nil, true)
-		ch <- result{string(m), err}
-	}()
+	ch := tryReadAsync(srv)
 	select {
 	case r := <-ch:
 		t.Fatalf("returned before the message was complete: %q, %v", r.msg, r.err)
@@ -390,7 +399,9 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("flushed when idle", func(t *testing.T) {
+	// heldAnswer: messages "a" and "b" arrive together; the answer "A"
+	// to "a" is written while "b" is still buffered, so it is held.
+	heldAnswer := func(t *testing.T) (*Conn, net.Conn) {
 		srv, _, cn := eventPair(t, Config{})
 		if !srv.CanTryRead() {
 			t.Skip("no file descriptor on this platform")
@@ -399,7 +410,11 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		p.write(append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...))
 		waitArrived()
 		srv.TryReadMessage(nil, true)
-		srv.WriteMessage(OpText, []byte("A")) // held: "b" is buffered
+		srv.WriteMessage(OpText, []byte("A"))
+		return srv, cn
+	}
+	t.Run("flushed when idle", func(t *testing.T) {
+		srv, cn := heldAnswer(t)
 		expectNothing(t, cn, "A")
 		srv.TryReadMessage(nil, false) // "b", no answer
 		if _, _, err := srv.TryReadMessage(nil, false); err != ErrWouldBlock {
@@ -440,15 +455,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		}
 	})
 	t.Run("pong not held", func(t *testing.T) {
-		srv, _, cn := eventPair(t, Config{})
-		if !srv.CanTryRead() {
-			t.Skip("no file descriptor on this platform")
-		}
-		p := newPeerNoRead(t, cn)
-		p.write(append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...))
-		waitArrived()
-		srv.TryReadMessage(nil, true)
-		srv.WriteMessage(OpText, []byte("A"))
+		srv, cn := heldAnswer(t)
 		srv.Pong([]byte("P"))
 		cn.SetReadDeadline(time.Now().Add(testTimeout))
 		var got [6]byte
@@ -492,15 +499,7 @@ func TestTryReadMessage_ControlFramesFillTheBuffer(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitArrived()
-			type result struct {
-				msg string
-				err error
-			}
-			ch := make(chan result, 1)
-			go func() {
-				_, m, err := srv.TryReadMessage(nil, true)
-				ch <- result{string(m), err}
-			}()
+			ch := tryReadAsync(srv)
 			select {
 			case r := <-ch:
 				if behind && (r.err != nil || r.msg != "after") {
