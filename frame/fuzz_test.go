@@ -162,7 +162,7 @@ func FuzzReadMessage(f *testing.F) {
 	})
 }
 
-// FuzzUTF8: UTF8Validator fed in random pieces agrees with utf8.Valid,
+// FuzzUTF8: UTF8Validator fed in random pieces, and whole, agrees with utf8.Valid,
 // and rejects at the first invalid byte of the maximal-subpart reference.
 func FuzzUTF8(f *testing.F) {
 	for _, s := range adversarialUTF8[:20] {
@@ -175,5 +175,6 @@ func FuzzUTF8(f *testing.F) {
 			cuts = append(cuts, c)
 		}
 		checkValidator(t, p, cuts)
+		checkValidator(t, p, nil) // whole: the utf8.Valid fast path for p of 16 bytes or more
 	})
 }

@@ -1,6 +1,9 @@
 package frame
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // UTF8Validator checks that a byte stream is well-formed UTF-8 (RFC 3629)
 // while it arrives in arbitrary pieces, as RFC 6455 §8.1 requires of text
@@ -122,8 +125,28 @@ func init() {
 func (v *UTF8Validator) Write(p []byte) (n int, ok bool) {
 	s := v.state
 	i := 0
+	bulk := len(p) >= 16
 	for i < len(p) {
 		if s == u8Accept {
+			if bulk {
+				// Once between code points (at once, or after the end
+				// of a sequence begun in an earlier piece), the bulk of
+				// p up to its last code point boundary goes to
+				// utf8.Valid, which is several times faster than this
+				// byte-at-a-time automaton and accepts exactly the same
+				// sequences (RFC 3629). If the bulk is valid, only an
+				// incomplete sequence at the end is left for the
+				// automaton; if not, the automaton goes on over the rest
+				// to find the first bad byte, so the position reported
+				// is the same.
+				bulk = false
+				if b := i + lastBoundary(p[i:]); utf8.Valid(p[i:b]) {
+					i = b
+					if i == len(p) {
+						break
+					}
+				}
+			}
 			// ASCII fast path: eight bytes at a time.
 			for len(p)-i >= 8 && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
 				i += 8
@@ -160,4 +183,29 @@ func ValidUTF8(p []byte) bool {
 	var v UTF8Validator
 	_, ok := v.Write(p)
 	return ok && v.Complete()
+}
+
+// lastBoundary returns the index where the last, incomplete UTF-8 sequence
+// of p begins, or len(p) if p ends on what is, by its length, a complete
+// sequence (whether its bytes are valid is utf8.Valid's business).
+func lastBoundary(p []byte) int {
+	j := len(p) - 1
+	for back := 0; j > 0 && back < 3 && p[j]&0xC0 == 0x80; back++ {
+		j--
+	}
+	var need int
+	switch c := p[j]; {
+	case c < 0xC0:
+		return len(p) // ASCII, or a stray continuation byte: not a lead
+	case c < 0xE0:
+		need = 2
+	case c < 0xF0:
+		need = 3
+	default:
+		need = 4
+	}
+	if j+need > len(p) {
+		return j
+	}
+	return len(p)
 }

@@ -5,6 +5,7 @@ package frame
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -255,6 +256,25 @@ func TestUTF8Validator_MaximalSubpart_RejectPosition(t *testing.T) {
 			}
 		} else if ok || n != tc.idx {
 			t.Errorf("% x: Write = %d, %v; want %d, false", tc.in, n, ok, tc.idx)
+		}
+	}
+}
+
+// RFC 6455 §8.1 with the utf8.Valid fast path: each adversarial sequence
+// inside and at the end of long text (so that Write hands the bulk to
+// utf8.Valid), whole and cut in two everywhere, is judged as the
+// maximal-subpart reference judges it, at the same first bad byte.
+func TestUTF8Validator_RFC6455_8_1_FastPathPositions(t *testing.T) {
+	head := []byte(strings.Repeat("ascii and κόσμε ", 4))
+	for _, s := range adversarialUTF8 {
+		for _, p := range [][]byte{
+			append(append(append([]byte(nil), head...), s...), "tail, long enough"...),
+			append(append([]byte(nil), head...), s...),
+		} {
+			checkValidator(t, p, nil)
+			for cut := 1; cut < len(p); cut++ {
+				checkValidator(t, p, []int{cut})
+			}
 		}
 	}
 }
