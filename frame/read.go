@@ -455,7 +455,11 @@ func (c *Conn) beginMessage() (Opcode, error) {
 // When the connection ends, the error is a *CloseError: the peer's close
 // code after a close handshake, the code we failed the connection with
 // (Local), or 1006 when TCP ended without a close frame. A read deadline
-// error (os.ErrDeadlineExceeded) is not fatal.
+// (os.ErrDeadlineExceeded) that passes while no message has begun (idle,
+// or inside the first frame's header) is not fatal: move the deadline and
+// call again. One that passes inside a message fails the connection with
+// 1008, because this whole-message call cannot resume the message and
+// skipping its rest would drop it silently; NextReader's reader resumes.
 func (c *Conn) ReadMessage(dst []byte) (Opcode, []byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -490,6 +494,15 @@ func (c *Conn) readMessage(dst []byte) (Opcode, []byte, error) {
 			if err == io.EOF {
 				c.releaseRead()
 				return op, dst, nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The message has begun and a whole-message read cannot
+				// resume it: the next call would have to skip its rest,
+				// losing it without the peer knowing. Fail the
+				// connection instead, so the peer learns that the
+				// message was not taken. (NextReader's reader resumes
+				// after a deadline.)
+				return op, dst, c.fail(violation(ClosePolicyViolation, "read deadline passed in the middle of a message"))
 			}
 			return op, dst, err
 		}

@@ -8,6 +8,7 @@ package frame
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -548,4 +549,36 @@ func TestReadMessage_EmptyReadsAreNotEOF(t *testing.T) {
 		go p.send(true, OpText, []byte("after"))
 		expectMessage(t, msgs, OpText, []byte("after"))
 	})
+}
+
+// RFC 6455 §7.4.1 (1008): a read deadline that passes in the middle of a
+// message read with ReadMessage cannot be resumed by the next call, which
+// would have to skip the rest of the message and lose it silently. The
+// connection is failed instead, and the peer learns it from the 1008 close
+// frame. (Between messages the deadline is not fatal: see
+// TestReadMessage_ReadDeadlineNotFatal.)
+func TestReadMessage_RFC6455_7_4_1_DeadlineInsideAMessageFails(t *testing.T) {
+	for _, fragmented := range []bool{false, true} {
+		t.Run(fmt.Sprint("fragmented=", fragmented), func(t *testing.T) {
+			s, c := tcpPair(t)
+			conn := newTestConn(t, s, Config{Role: RoleServer, CloseTimeout: time.Second})
+			p := newPeer(t, c, RoleClient)
+			var wire []byte
+			if fragmented {
+				wire = p.frame(false, OpText, []byte("first half, "))
+			} else {
+				wire = p.frame(true, OpText, bytes.Repeat([]byte("x"), 1000))[:500]
+			}
+			if err := p.write(wire); err != nil {
+				t.Fatal(err)
+			}
+			conn.NetConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			_, _, err := conn.ReadMessage(nil)
+			ce := checkCloseError(t, err, ClosePolicyViolation, true)
+			if ce.Code != ClosePolicyViolation {
+				t.Fatal(ce)
+			}
+			p.expectClose(ClosePolicyViolation)
+		})
+	}
 }
