@@ -141,9 +141,8 @@ func (s *Server) runEvents(e *evConn, readable bool) {
 const maxIdleWorkers = 64
 
 // dispatch hands e, which has input, to an idle worker, or starts one.
-// Workers are reused rather than a goroutine started per event: a new
-// goroutine's small stack would grow (and be copied) on every event, and
-// the message buffer would come from a pool every time.
+// Workers are reused rather than a goroutine started per event, because a
+// new goroutine's small stack would grow (and be copied) on every event.
 func (s *Server) dispatch(e *evConn) {
 	select {
 	case s.work <- e:
@@ -152,9 +151,9 @@ func (s *Server) dispatch(e *evConn) {
 	}
 }
 
-// worker serves connections that have input, one at a time, with one
-// message buffer, until it has been idle while maxIdleWorkers others were
-// too, or the poller stops.
+// worker serves connections that have input, one at a time, until it
+// finds maxIdleWorkers others idle when it becomes idle, or the poller
+// stops.
 func (s *Server) worker(e *evConn) {
 	for {
 		// The message buffer goes back to the pool between connections,
@@ -175,7 +174,8 @@ func (s *Server) worker(e *evConn) {
 	}
 }
 
-// readEvents is runEvents with a message buffer.
+// readEvents is runEvents with its message buffer, which it may grow
+// (*bp is the grown buffer when it returns).
 func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
 	c := e.t.c
 	poll := e.fd >= 0
