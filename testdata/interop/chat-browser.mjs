@@ -71,6 +71,11 @@ async function sendFrom(tab, text, { button = false } = {}) {
   return row;
 }
 
+// settled waits until this row (not merely some row) has the status.
+async function settled(tab, row, status) {
+  await row.and(tab.page.locator(`.row.out[data-status=${status}]`)).waitFor();
+}
+
 async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
@@ -112,7 +117,7 @@ async function main() {
   await check('A → B: shown at B from A, "delivered" at A', async () => {
     const text = 'Hello from tab A ☺ — héllo';
     const row = await sendFrom(a, text);
-    await a.page.locator('.row.out[data-status=delivered]').last().waitFor();
+    await settled(a, row, 'delivered');
     assert(await row.getAttribute('data-status') === 'delivered', `status ${await row.getAttribute('data-status')}`);
     const inRow = b.page.locator(`.row.in[data-from="${a.id}"]`).last();
     await inRow.waitFor();
@@ -124,7 +129,7 @@ async function main() {
   await check('B → A with the Send button: shown at A, "delivered" at B', async () => {
     const text = 'Hi A! Got it, B here.';
     const row = await sendFrom(b, text, { button: true });
-    await b.page.locator('.row.out[data-status=delivered]').last().waitFor();
+    await settled(b, row, 'delivered');
     assert(await row.getAttribute('data-status') === 'delivered', `status ${await row.getAttribute('data-status')}`);
     const inRow = a.page.locator(`.row.in[data-from="${b.id}"]`).last();
     await inRow.waitFor();
@@ -148,7 +153,7 @@ async function main() {
   await check('a message to an id nobody has shows why it was not delivered', async () => {
     await a.page.fill('#peer', 'AAAAAAAAAAAAAAAAAAAAAA');
     const row = await sendFrom(a, 'anyone there?');
-    await a.page.locator('.row.out[data-status=failed]').last().waitFor();
+    await settled(a, row, 'failed');
     const code = await row.getAttribute('data-code');
     assert(code === 'unknown_recipient', `data-code ${code}`);
     const words = (await row.locator('.state').textContent()).trim();
@@ -157,9 +162,9 @@ async function main() {
   });
 
   await check('B replies once more, so both tabs show a conversation', async () => {
-    await sendFrom(b, 'Talk soon! ✓', { button: true });
+    const row = await sendFrom(b, 'Talk soon! ✓', { button: true });
     await a.page.locator('.row.in .text', { hasText: 'Talk soon!' }).waitFor();
-    await b.page.locator('.row.out[data-status=delivered]').last().waitFor();
+    await settled(b, row, 'delivered');
     return '';
   });
 
@@ -188,7 +193,7 @@ async function main() {
     await a.page.locator(`#online button[data-id="${b.id}"]`).waitFor({ state: 'detached' });
     await a.page.locator('.row.sys[data-kind=leave]').last().waitFor();
     const row = await sendFrom(a, 'are you still there?');
-    await a.page.locator('.row.out[data-status=failed]').last().waitFor();
+    await settled(a, row, 'failed');
     const code = await row.getAttribute('data-code');
     assert(code === 'unknown_recipient', `data-code ${code}`);
     return `leave shown; then ${code}`;
