@@ -34,40 +34,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/interop"
+
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 )
-
-const requireInteropEnv = "WS6455_REQUIRE_INTEROP"
-
-// interopDir is testdata/interop, from this package's directory.
-var interopDir = filepath.Join("..", "..", "testdata", "interop")
-
-// interopSkipOrFatal skips the test with msg, or fails it when the environment requires interop tests.
-func interopSkipOrFatal(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(requireInteropEnv) == "1" {
-		t.Fatalf("%s (%s=1, so this is a failure)", msg, requireInteropEnv)
-	}
-	t.Skip(msg)
-}
-
-// interopNode returns the node binary, or skips when node or the ws package is missing.
-func interopNode(t *testing.T) string {
-	t.Helper()
-	if testing.Short() && os.Getenv(requireInteropEnv) != "1" {
-		t.Skip("interop: skipped in -short mode")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		interopSkipOrFatal(t, "interop: missing node (Node.js >= 20) in PATH; install it and the test packages with: bash testdata/interop/install.sh")
-	}
-	if _, err := os.Stat(filepath.Join(interopDir, "node_modules", "ws", "package.json")); err != nil {
-		interopSkipOrFatal(t, "interop: missing testdata/interop/node_modules/ws; install with: (cd testdata/interop && npm ci), or bash testdata/interop/install.sh")
-	}
-	return node
-}
 
 // nodeEvent is one JSON line of wsc-server.mjs.
 type nodeEvent struct {
@@ -106,7 +77,7 @@ func startNodeServer(t *testing.T, node string) *nodeServer {
 	s := &nodeServer{change: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, node, "wsc-server.mjs")
-	cmd.Dir = interopDir
+	cmd.Dir = interop.Dir
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -295,7 +266,7 @@ func closeNormally(t *testing.T, s *nodeServer, c *interopConn, path string) {
 }
 
 func TestInterop_NodeWSServer_Dialer(t *testing.T) {
-	node := interopNode(t)
+	node := interop.Node(t, []string{"ws"}, "wsc-server.mjs")
 	s := startNodeServer(t, node)
 
 	// RFC 6455 §5.6: text and binary messages, each echoed with its own type.
@@ -487,7 +458,7 @@ func wscBinary(t *testing.T) string {
 // out, echoes on stdout, a header and a subprotocol in the handshake, masked frames shown by
 // --show-frames, and the --close code received by Node.
 func TestInterop_NodeWSServer_WscBinary(t *testing.T) {
-	node := interopNode(t)
+	node := interop.Node(t, []string{"ws"}, "wsc-server.mjs")
 	s := startNodeServer(t, node)
 	bin := wscBinary(t)
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/interop"
+
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 )
@@ -43,19 +45,9 @@ func TestRun_BadFlags(t *testing.T) {
 // TestRun_PageRelayShutdown_RFC6455_7_4_1: wschat serves the page at /, relays between two
 // clients at /ws, and on shutdown closes them with 1001.
 func TestRun_PageRelayShutdown_RFC6455_7_4_1(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &chatServer{addrc: make(chan string, 1)}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-log", "debug"}, io.Discard, s) }()
-	select {
-	case s.addr = <-s.addrc:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not listening")
-	}
+	s := interop.StartServer(t, "wschat", "", run, "-log", "debug")
 
-	resp, err := http.Get("http://" + s.addr + "/")
+	resp, err := http.Get("http://" + s.Addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +62,7 @@ func TestRun_PageRelayShutdown_RFC6455_7_4_1(t *testing.T) {
 	var conns [2]*frame.Conn
 	var ids [2]string
 	for i := range conns {
-		c, _, err := (&handshake.Dialer{}).Dial(dialCtx, "ws://"+s.addr+"/ws")
+		c, _, err := (&handshake.Dialer{}).Dial(dialCtx, "ws://"+s.Addr+"/ws")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +78,7 @@ func TestRun_PageRelayShutdown_RFC6455_7_4_1(t *testing.T) {
 		t.Fatalf("sender got %v", m)
 	}
 
-	cancel()
+	s.Stop()
 	for _, c := range conns {
 		c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, _, err := c.ReadMessage(nil)
@@ -94,13 +86,8 @@ func TestRun_PageRelayShutdown_RFC6455_7_4_1(t *testing.T) {
 			t.Errorf("on shutdown: %v, want close 1001", err)
 		}
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after shutdown")
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	if !strings.Contains(s.Log(), "relay: client joined") {
 		t.Errorf("no debug log of joins:\n%s", s.Log())
