@@ -45,14 +45,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server"
 )
@@ -60,17 +55,7 @@ import (
 //go:embed static
 var static embed.FS
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "wschat:", err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main("wschat", run) }
 
 const usageProtocol = `
 Protocol (JSON objects in text messages; see the server.Relay docs for every rule):
@@ -101,11 +86,7 @@ Delivery rules:
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("wschat", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	defAddr := ":8080"
-	if p := os.Getenv("PORT"); p != "" {
-		defAddr = ":" + p
-	}
-	addr := fl.String("addr", defAddr, "`address` to listen on (host:port); default :8080 or :$PORT")
+	addr := fl.String("addr", serve.DefaultAddr(), "`address` to listen on (host:port); default :8080 or :$PORT")
 	queue := fl.Int("queue", server.DefaultRelayQueueSize, "`messages` that may wait to be written to one connection")
 	queueBytes := fl.Int("queue-bytes", server.DefaultRelayQueueBytes, "`bytes` of messages that may wait to be written to one connection")
 	maxPending := fl.Int("max-pending", server.DefaultRelayMaxPending, "`requests` of one connection whose answers are not yet written to it; beyond, its requests wait")
@@ -136,11 +117,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *stuck <= 0 {
 		return errors.New("-stuck-timeout must be positive")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log: %w", err)
+	log, err := serve.Logger(stderr, *logLevel)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
@@ -165,26 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *deflate {
 		srv.Upgrader.Compression = handshake.DeflateConfig{Mode: handshake.CompressionFull}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := serve.Listen(*addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w (is another process using the port? try -addr 127.0.0.1:0)", err)
+		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/",
 		"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: sending 1001 to every connection", "clients", relay.NumClients())
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown incomplete", "err", err)
-	}
-	<-errc
-	log.Info("stopped")
-	return nil
+	return serve.Run(ctx, log, srv, ln)
 }

@@ -23,7 +23,6 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,12 +30,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server"
@@ -45,27 +42,13 @@ import (
 //go:embed static
 var static embed.FS
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "wsecho:", err)
-		os.Exit(1)
-	}
-}
+func main() { serve.Main("wsecho", run) }
 
 // run starts the server and blocks until ctx ends, then shuts down.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("wsecho", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	defAddr := ":8080"
-	if p := os.Getenv("PORT"); p != "" {
-		defAddr = ":" + p
-	}
-	addr := fl.String("addr", defAddr, "`address` to listen on (host:port); default :8080 or :$PORT")
+	addr := fl.String("addr", serve.DefaultAddr(), "`address` to listen on (host:port); default :8080 or :$PORT")
 	trace := fl.Bool("trace", false, "print every frame read and written (to stdout)")
 	deflate := fl.Bool("deflate", true, "accept permessage-deflate compression (RFC 7692)")
 	maxMsg := fl.Int64("max-message", frame.DefaultMaxMessageSize, "largest message accepted, in `bytes` (after decompression); -1 for no limit")
@@ -84,11 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see wsecho -h)", fl.Arg(0))
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log: %w", err)
+	log, err := serve.Logger(stderr, *logLevel)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
@@ -122,27 +104,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			mu.Unlock()
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := serve.Listen(*addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w (is another process using the port? try -addr 127.0.0.1:0)", err)
+		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/", "deflate", *deflate, "mode", *mode)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: sending 1001 to every connection", "conns", srv.NumConns())
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown incomplete", "err", err)
-	}
-	<-errc
-	log.Info("stopped")
-	return nil
+	return serve.Run(ctx, log, srv, ln)
 }
 
 // echo sends every message back with its own opcode (RFC 6455 §5.6) until
