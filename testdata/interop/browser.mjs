@@ -8,63 +8,16 @@
 // shown, then saves a full-page screenshot (and SCREENSHOT-mobile.png at a phone's width).
 // Prints one line per check and a final "N passed, M failed" line; exits 1 if any check failed.
 
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { assert, check, runBrowser, stepTimeout } from './lib/browser.mjs';
 
 const [pageURL, shotPath] = process.argv.slice(2);
 if (!pageURL || !shotPath || !/^https?:\/\//.test(pageURL)) {
   console.error('usage: node browser.mjs http://HOST:PORT/ SCREENSHOT.png');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const stepTimeout = Number(process.env.BROWSER_STEP_TIMEOUT_MS || 15000);
-
-const counts = { passed: 0, failed: 0 };
-let fatal = false;
-
-async function check(name, fn) {
-  const start = performance.now();
-  try {
-    const detail = await fn();
-    counts.passed++;
-    console.log(`PASS ${name}${detail ? `: ${detail}` : ''} (${(performance.now() - start).toFixed(0)} ms)`);
-    return true;
-  } catch (err) {
-    counts.failed++;
-    console.log(`FAIL ${name}: ${String(err && err.message ? err.message : err).split('\n')[0]}`);
-    return false;
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws6455-chromium-'));
-let context;
-
-async function main() {
-  // Playwright refuses --user-data-dir in args; launchPersistentContext is how it takes one.
-  // The profile is a fresh temporary directory, removed at the end.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 60000,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const version = context.browser() ? context.browser().version() : '?';
-  console.log(`browser: chromium ${version} (${executablePath}, profile ${userDataDir}) against ${pageURL}`);
+async function main(context) {
+  console.log(`page: ${pageURL}`);
   const page = await context.newPage();
   page.setDefaultTimeout(stepTimeout);
   const pageErrors = [];
@@ -82,7 +35,7 @@ async function main() {
     assert(url === want, `#url defaults to "${url}", want "${want}"`);
     return `title "${await page.title()}", #url = ${url}`;
   });
-  if (!loaded) { fatal = true; return; }
+  if (!loaded) return true;
 
   const connected = await check('connect via the page (#connect → #status open)', async () => {
     await page.click('#connect');
@@ -94,7 +47,7 @@ async function main() {
     assert(states.length >= 2, `readyState transitions shown: ${JSON.stringify(states)}`);
     return `protocol: ${proto}; extensions: ${ext}; ${(await page.textContent('#compression')).trim()}`;
   });
-  if (!connected) { fatal = true; await page.screenshot({ path: shotPath, fullPage: true }).catch(() => {}); return; }
+  if (!connected) { await page.screenshot({ path: shotPath, fullPage: true }).catch(() => {}); return true; }
 
   await check('text echo shown in the log', async () => {
     const text = 'Hello from Chromium ✓ — héllo';
@@ -222,16 +175,4 @@ async function main() {
 
 }
 
-try {
-  await main();
-} catch (err) {
-  counts.failed++;
-  fatal = true;
-  console.log(`FAIL browser run: ${String(err && err.message ? err.message : err).split('\n')[0]}`);
-} finally {
-  if (context) await context.close().catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
-if (fatal) console.log('(stopped early: later checks were not run)');
-console.log(`${counts.passed} passed, ${counts.failed} failed`);
-process.exit(counts.failed > 0 ? 1 : 0);
+await runBrowser({ profilePrefix: 'ws6455-chromium-', viewport: { width: 1280, height: 900 } }, main);

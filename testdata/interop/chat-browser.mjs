@@ -9,41 +9,14 @@
 // saved side by side in one screenshot (SCREENSHOT.png); finally B's tab closes and A must see B
 // leave. Prints one line per check and a final "N passed, M failed" line; exits 1 if any failed.
 
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { assert, check, runBrowser, stepTimeout } from './lib/browser.mjs';
 
 const [pageURL, shotPath] = process.argv.slice(2);
 if (!pageURL || !shotPath || !/^https?:\/\//.test(pageURL)) {
   console.error('usage: node chat-browser.mjs http://HOST:PORT/ SCREENSHOT.png');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const stepTimeout = Number(process.env.BROWSER_STEP_TIMEOUT_MS || 15000);
-
-const counts = { passed: 0, failed: 0 };
-let fatal = false;
-
-async function check(name, fn) {
-  const start = performance.now();
-  try {
-    const detail = await fn();
-    counts.passed++;
-    console.log(`PASS ${name}${detail ? `: ${detail}` : ''} (${(performance.now() - start).toFixed(0)} ms)`);
-    return true;
-  } catch (err) {
-    counts.failed++;
-    console.log(`FAIL ${name}: ${String(err && err.message ? err.message : err).split('\n')[0]}`);
-    return false;
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws6455-chat-chromium-'));
 let context;
 
 // openTab loads the chat page and waits for the relay's welcome.
@@ -76,18 +49,9 @@ async function settled(tab, row, status) {
   await row.and(tab.page.locator(`.row.out[data-status=${status}]`)).waitFor();
 }
 
-async function main() {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 60000,
-    viewport: { width: 900, height: 760 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
-  });
-  const version = context.browser() ? context.browser().version() : '?';
-  console.log(`browser: chromium ${version} (${executablePath}) against ${pageURL}`);
+async function main(ctx) {
+  context = ctx;
+  console.log(`page: ${pageURL}`);
   const errors = [];
   let a, b;
 
@@ -97,7 +61,7 @@ async function main() {
     assert(a.id !== b.id, 'both tabs got the same id');
     return `A=${a.id} B=${b.id}`;
   });
-  if (!ready) { fatal = true; return; }
+  if (!ready) return true;
 
   await check('A sees B in the Online list and picks it', async () => {
     const item = a.page.locator(`#online button[data-id="${b.id}"]`);
@@ -213,16 +177,9 @@ async function main() {
   });
 }
 
-try {
-  await main();
-} catch (err) {
-  counts.failed++;
-  fatal = true;
-  console.log(`FAIL browser run: ${String(err && err.message ? err.message : err).split('\n')[0]}`);
-} finally {
-  if (context) await context.close().catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-}
-if (fatal) console.log('(stopped early: later checks were not run)');
-console.log(`${counts.passed} passed, ${counts.failed} failed`);
-process.exit(counts.failed > 0 ? 1 : 0);
+await runBrowser({
+  profilePrefix: 'ws6455-chat-chromium-',
+  viewport: { width: 900, height: 760 },
+  // Two tabs: keep the one in the background running at full speed.
+  extraArgs: ['--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
+}, main);
