@@ -231,13 +231,7 @@ func TestClose_RFC6455_7_1_7_NothingProcessedAfterFailure(t *testing.T) {
 // once.
 func TestWrite_RFC6455_5_5_1_NoDataAfterClose(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role})
 		if err := conn.WriteClose(CloseGoingAway, "bye"); err != nil {
 			t.Fatal(err)
 		}
@@ -282,13 +276,7 @@ func TestCloseWith_RFC6455_7_1_2(t *testing.T) {
 				name = "active-reader"
 			}
 			t.Run(name, func(t *testing.T) {
-				s, c := tr.pair(t)
-				mine, theirs := s, c
-				if role == RoleClient {
-					mine, theirs = c, s
-				}
-				conn := newTestConn(t, mine, Config{Role: role})
-				p := newPeer(t, theirs, role.other())
+				conn, p := connAndPeer(t, tr, role, Config{Role: role})
 				var msgs <-chan readResult
 				if reader {
 					msgs = readLoop(conn)
@@ -362,11 +350,7 @@ func TestCloseWith_PeerNeverAnswers(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
 		for _, reader := range []bool{false, true} {
 			conn, p := func() (*Conn, *peer) {
-				s, c := tr.pair(t)
-				mine, theirs := s, c
-				if role == RoleClient {
-					mine, theirs = c, s
-				}
+				mine, theirs := sides(t, tr, role)
 				return newTestConn(t, mine, Config{Role: role, CloseTimeout: 50 * time.Millisecond}), newPeer(t, theirs, role.other())
 			}()
 			var msgs <-chan readResult

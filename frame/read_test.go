@@ -22,11 +22,7 @@ import (
 // rawConnPair starts a Conn of the given role and a raw peer on a fresh
 // connection of transport tr; the Conn reads in a background loop.
 func rawConnPair(t *testing.T, tr transport, role Role, cfg Config) (*Conn, *peer, <-chan readResult) {
-	s, c := tr.pair(t)
-	mine, theirs := s, c
-	if role == RoleClient {
-		mine, theirs = c, s
-	}
+	mine, theirs := sides(t, tr, role)
 	cfg.Role = role
 	conn := newTestConn(t, mine, cfg)
 	return conn, newPeer(t, theirs, role.other()), readLoop(conn)
@@ -39,6 +35,23 @@ func forEachRole(t *testing.T, f func(t *testing.T, tr transport, role Role)) {
 			t.Run(role.String(), func(t *testing.T) { f(t, tr, role) })
 		}
 	})
+}
+
+// sides returns the two ends of a new tr pair: mine for the Conn under
+// test in role, theirs for its peer.
+func sides(t *testing.T, tr transport, role Role) (mine, theirs net.Conn) {
+	s, c := tr.pair(t)
+	if role == RoleClient {
+		return c, s
+	}
+	return s, c
+}
+
+// connAndPeer returns a Conn in role with cfg over a new tr pair, and a
+// test peer of the other role on the other end.
+func connAndPeer(t *testing.T, tr transport, role Role, cfg Config) (*Conn, *peer) {
+	mine, theirs := sides(t, tr, role)
+	return newTestConn(t, mine, cfg), newPeer(t, theirs, role.other())
 }
 
 // lengths around every boundary of the §5.2 length encoding.
@@ -307,13 +320,7 @@ func TestReadMessage_RFC6455_7_1_5_AbruptEOF(t *testing.T) {
 // goes on, and a streaming reader resumes where it stopped.
 func TestReadMessage_ReadDeadlineNotFatal(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role})
 		expired := func() {
 			t.Helper()
 			conn.NetConn().SetReadDeadline(time.Now().Add(20 * time.Millisecond))
@@ -418,11 +425,7 @@ func TestReadMessage_ReadDeadlineNotFatal(t *testing.T) {
 // may send right after its 101) are read before the socket.
 func TestNewConn_RFC6455_4_BufferedBytes(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
+		mine, theirs := sides(t, tr, role)
 		p := newPeer(t, theirs, role.other())
 		wire := slices.Concat(p.frame(true, OpText, []byte("first")), p.frame(true, OpBinary, pattern(5000, 1)))
 		cut := len(wire) - 1000 // the handshake reader got all but the last 1000 bytes
@@ -531,11 +534,7 @@ func (c *stutterConn) Read(p []byte) (int, error) {
 // error is not the end of the connection.
 func TestReadMessage_EmptyReadsAreNotEOF(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
+		mine, theirs := sides(t, tr, role)
 		conn := newTestConn(t, &stutterConn{Conn: mine}, Config{Role: role})
 		p := newPeer(t, theirs, role.other())
 		msgs := readLoop(conn)

@@ -47,11 +47,7 @@ func runBadStreams(t *testing.T, cases []badStream) {
 }
 
 func runBadStream(t *testing.T, tr transport, role Role, bc badStream) {
-	s, c := tr.pair(t)
-	mine, theirs := s, c
-	if role == RoleClient {
-		mine, theirs = c, s
-	}
+	mine, theirs := sides(t, tr, role)
 	cfg := bc.cfg
 	cfg.Role = role
 	conn := newTestConn(t, mine, cfg)

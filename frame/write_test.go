@@ -24,13 +24,7 @@ import (
 // (a repeat would have probability about 3e-5 with random keys).
 func TestWriteMessage_RFC6455_5_1_Masking(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role})
 		const n = 100
 		go func() {
 			for i := range n {
@@ -63,13 +57,7 @@ func TestWriteMessage_RFC6455_5_1_Masking(t *testing.T) {
 // non-minimal length, and the payload must survive masking.
 func TestWriteMessage_RFC6455_5_2_LengthEncodings(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role, WriteBufferSize: 1000})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role, WriteBufferSize: 1000})
 		go func() {
 			for _, n := range boundaryLengths {
 				conn.WriteMessage(OpBinary, pattern(n, uint64(n)))
@@ -161,13 +149,7 @@ func TestWriteFragmented_RFC6455_5_4(t *testing.T) {
 		{70000, 4096}, {200_000, 65536}, {300, 299},
 	}
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role})
 		go func() {
 			for i, tc := range cases {
 				conn.WriteFragmented(OpText, textPattern(tc.n, uint64(i)), tc.size)
@@ -209,13 +191,7 @@ func TestWriteFragmented_RFC6455_5_4(t *testing.T) {
 // messages MUST NOT be interleaved).
 func TestNextWriter_RFC6455_5_4_Streaming(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
-		s, c := tr.pair(t)
-		mine, theirs := s, c
-		if role == RoleClient {
-			mine, theirs = c, s
-		}
-		conn := newTestConn(t, mine, Config{Role: role, WriteBufferSize: 1024})
-		p := newPeer(t, theirs, role.other())
+		conn, p := connAndPeer(t, tr, role, Config{Role: role, WriteBufferSize: 1024})
 		msg := textPattern(5000, 1)
 
 		w, err := conn.NextWriter(OpText)
