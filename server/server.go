@@ -198,24 +198,31 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-func (s *Server) track(l net.Listener) bool {
+// addTo adds k to the set *m, under mu, unless the server is closing:
+// listeners, connections in their handshake and open connections are all
+// tracked this way, so that Shutdown and Close find every one of them.
+func addTo[K comparable](s *Server, m *map[K]struct{}, k K) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
 		return false
 	}
-	if s.listeners == nil {
-		s.listeners = make(map[net.Listener]struct{})
+	if *m == nil {
+		*m = make(map[K]struct{})
 	}
-	s.listeners[l] = struct{}{}
+	(*m)[k] = struct{}{}
 	return true
 }
 
-func (s *Server) untrack(l net.Listener) {
+// removeFrom deletes k from the set *m, under mu.
+func removeFrom[K comparable](s *Server, m *map[K]struct{}, k K) {
 	s.mu.Lock()
-	delete(s.listeners, l)
+	delete(*m, k)
 	s.mu.Unlock()
 }
+
+func (s *Server) track(l net.Listener) bool { return addTo(s, &s.listeners, l) }
+func (s *Server) untrack(l net.Listener)    { removeFrom(s, &s.listeners, l) }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
@@ -348,43 +355,22 @@ func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
 	s.Handler.ServeWS(c, res)
 }
 
-func (s *Server) addPending(nc net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return false
-	}
-	if s.pending == nil {
-		s.pending = make(map[net.Conn]struct{})
-	}
-	s.pending[nc] = struct{}{}
-	return true
-}
-
-func (s *Server) removePending(nc net.Conn) {
-	s.mu.Lock()
-	delete(s.pending, nc)
-	s.mu.Unlock()
-}
+func (s *Server) addPending(nc net.Conn) bool { return addTo(s, &s.pending, nc) }
+func (s *Server) removePending(nc net.Conn)   { removeFrom(s, &s.pending, nc) }
 
 func (s *Server) addConn(t *tracked) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
+	// Counted first: Shutdown waits for NumConns to reach 0, so a
+	// connection in the set must never be missing from the count.
+	s.nconns.Add(1)
+	if !addTo(s, &s.conns, t) {
+		s.nconns.Add(-1)
 		return false
 	}
-	if s.conns == nil {
-		s.conns = make(map[*tracked]struct{})
-	}
-	s.conns[t] = struct{}{}
-	s.nconns.Add(1)
 	return true
 }
 
 func (s *Server) removeConn(t *tracked) {
-	s.mu.Lock()
-	delete(s.conns, t)
-	s.mu.Unlock()
+	removeFrom(s, &s.conns, t)
 	s.nconns.Add(-1)
 }
 
