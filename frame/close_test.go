@@ -345,8 +345,9 @@ func waitReading(c *Conn) {
 // TestCloseWith_PeerNeverAnswers: CloseWith gives up after CloseTimeout
 // and closes TCP anyway (§7.1.1: "In abnormal cases (such as not having
 // received a TCP Close from the server after a reasonable amount of time)
-// a client MAY initiate the TCP Close").
-func TestCloseWith_PeerNeverAnswers(t *testing.T) {
+// a client MAY initiate the TCP Close"), and says so: it returns the 1006
+// (§7.1.5) with ErrCloseTimeout instead of nil, as do Err and the reader.
+func TestCloseWith_PeerNeverAnswers_RFC6455_7_1_5(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
 		for _, reader := range []bool{false, true} {
 			conn, p := func() (*Conn, *peer) {
@@ -357,15 +358,20 @@ func TestCloseWith_PeerNeverAnswers(t *testing.T) {
 			if reader {
 				msgs = readLoop(conn)
 			}
-			if err := conn.CloseWith(CloseNormal, ""); err != nil {
-				t.Fatal(err)
+			err := conn.Close()
+			if ce := checkCloseError(t, err, CloseAbnormal, true); !errors.Is(ce, ErrCloseTimeout) {
+				t.Fatalf("Close: %v, want ErrCloseTimeout", err)
 			}
 			waitDone(t, conn)
 			p.expectClose(CloseNormal)
 			p.expectEOF()
+			if !errors.Is(conn.Err(), ErrCloseTimeout) {
+				t.Fatalf("Err() = %v, want ErrCloseTimeout", conn.Err())
+			}
 			if reader {
-				if r := recv(t, msgs); r.err == nil {
-					t.Fatal("reader got a message")
+				r := recv(t, msgs)
+				if ce := checkCloseError(t, r.err, CloseAbnormal, true); !errors.Is(ce, ErrCloseTimeout) {
+					t.Fatalf("reader: %v, want ErrCloseTimeout", r.err)
 				}
 			}
 		}

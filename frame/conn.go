@@ -44,6 +44,8 @@ const (
 	DefaultBufferSize      = 4096
 	DefaultCloseTimeout    = 5 * time.Second
 	DefaultCompressMinSize = 64 // messages shorter than this are sent uncompressed
+	DefaultMessageTimeout  = 20 * time.Second
+	DefaultMinMessageRate  = 1024 // bytes per second
 )
 
 // Config holds the options of a Conn. The zero value is a server with safe
@@ -66,15 +68,39 @@ type Config struct {
 	// a frame is being read or written. 0 means DefaultBufferSize.
 	ReadBufferSize, WriteBufferSize int
 
-	// CloseTimeout bounds how long the close handshake waits for the peer
-	// (RFC 6455 §7.1.1, §7.1.2). 0 means DefaultCloseTimeout.
+	// CloseTimeout bounds the close handshake (RFC 6455 §7.1.1, §7.1.2):
+	// from the moment this end sends or must answer a close frame, the
+	// TCP connection is closed within CloseTimeout, whatever the peer does
+	// and whatever writes are still in progress. 0 means
+	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
 	// WriteTimeout, if positive, bounds each frame write: a peer that stops
 	// reading cannot block a writer longer than this. The deadline is
 	// refreshed only when half of it has passed, so it costs a clock read
-	// per frame rather than a timer update. The error is sticky.
+	// per frame rather than a timer update: a write fails between
+	// WriteTimeout/2 and WriteTimeout after it began to block. A write
+	// that fails or times out fails the connection at once (the stream
+	// may hold half a frame, so no close frame can follow): TCP is
+	// closed, and reads and Err report 1006 with the write error.
 	WriteTimeout time.Duration
+
+	// MessageTimeout and MinMessageRate are the progress rule for
+	// incoming data (RFC 6455 §10.4 lets an endpoint limit the resources a
+	// peer can hold): once the first bytes of a frame have arrived, the
+	// time spent waiting for the rest of it, and for the rest of its
+	// message, may not exceed MessageTimeout plus one second for every
+	// MinMessageRate bytes received meanwhile. A peer that trickles a
+	// message (one byte every few seconds, say) fails the connection with
+	// 1008 when its budget runs out, instead of holding a buffer and a
+	// goroutine for as long as it likes; a peer that sends at least
+	// MinMessageRate bytes per second is never cut. Time spent between
+	// messages, and time the application takes to call the next read, do
+	// not count. 0 means DefaultMessageTimeout (20 s) and
+	// DefaultMinMessageRate (1 KiB/s); a negative MessageTimeout disables
+	// the rule.
+	MessageTimeout time.Duration
+	MinMessageRate int
 
 	// Deflate holds the negotiated permessage-deflate parameters (RFC
 	// 7692); nil if the extension was not negotiated.
@@ -113,6 +139,11 @@ var (
 	// ErrBadOpcode is returned when a data write names a control opcode or
 	// a control write names a data opcode.
 	ErrBadOpcode = errors.New("frame: opcode not allowed here")
+	// ErrCloseTimeout is the cause (CloseError.Err) of a 1006 when the
+	// close handshake did not finish within CloseTimeout.
+	ErrCloseTimeout = errors.New("frame: close handshake timed out (no close frame from the peer within the close timeout)")
+	// ErrClosedLocally is the cause of a 1006 after CloseNow.
+	ErrClosedLocally = errors.New("frame: connection closed with CloseNow")
 )
 
 // Conn is a WebSocket connection after the opening handshake: it reads and
@@ -141,6 +172,8 @@ type Conn struct {
 	rbufSize, wbufSize int
 	closeTimeout       time.Duration
 	writeTimeout       time.Duration
+	msgTimeout         time.Duration // progress rule; <= 0: off
+	minRate            int64
 	wdeadline          time.Time // write deadline in force (under wmu)
 	cfg                *Config   // for hooks and compression settings
 
@@ -198,12 +231,16 @@ type Conn struct {
 	mw          messageWriter
 	defl        *deflater // permessage-deflate send side, nil if off
 
-	closeOnce sync.Once
-	done      chan struct{}
-	closeErr  atomic.Pointer[CloseError]
-	doneMu    sync.Mutex // guards ended and afterDone
-	ended     bool
-	afterDone func()
+	closeOnce  sync.Once
+	done       chan struct{}
+	closeErr   atomic.Pointer[CloseError]
+	peerClose  atomic.Pointer[CloseError] // the peer's close frame, once received
+	deferClose atomic.Bool                // see DeferCloseReply
+	closing    atomic.Pointer[closing]    // set when the close handshake begins
+	prog       *progress                  // reader: the progress rule, once needed
+	doneMu     sync.Mutex                 // guards ended and afterDone
+	ended      bool
+	afterDone  func()
 }
 
 // NewConn returns a Conn over nc, which has completed the opening handshake.
@@ -246,6 +283,15 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	c.wbufSize = max(c.wbufSize, 256)
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
+	}
+	switch c.msgTimeout = cfg.MessageTimeout; {
+	case c.msgTimeout == 0:
+		c.msgTimeout = DefaultMessageTimeout
+	case c.msgTimeout < 0:
+		c.msgTimeout = 0
+	}
+	if c.minRate = int64(cfg.MinMessageRate); c.minRate <= 0 {
+		c.minRate = DefaultMinMessageRate
 	}
 	if sc, ok := nc.(syscall.Conn); ok && canWaitRaw {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -296,25 +342,38 @@ func (c *Conn) Activity() uint64 { return c.activity.Load() }
 // Err reports how the connection ended: nil while it is open, else a
 // *CloseError: the peer's close code after a close handshake, the code we
 // failed the connection with (Local), or 1006 when TCP ended without a
-// close frame or was closed with CloseNow.
+// close frame: Local when this end cut it (a write that failed or timed
+// out, a close handshake that timed out, CloseNow), not Local when the
+// peer went away.
 func (c *Conn) Err() error {
 	if ce := c.closeErr.Load(); ce != nil {
 		return ce
 	}
-	select {
-	case <-c.done:
+	if c.isDone() {
 		if ce := c.closeErr.Load(); ce != nil {
 			return ce
 		}
 		return &CloseError{Code: CloseAbnormal, Err: net.ErrClosed}
+	}
+	return nil
+}
+
+// isDone reports whether the TCP connection has been closed.
+func (c *Conn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
 	default:
-		return nil
+		return false
 	}
 }
 
 // closeNet closes the TCP connection once.
 func (c *Conn) closeNet() {
 	c.closeOnce.Do(func() {
+		if cl := c.closing.Load(); cl != nil {
+			cl.timer.Stop()
+		}
 		c.nc.Close()
 		close(c.done)
 		c.doneMu.Lock()
@@ -326,6 +385,14 @@ func (c *Conn) closeNet() {
 			go f()
 		}
 	})
+}
+
+// abort ends the connection at once, without a close handshake or the
+// rest of one: ce is how it ended, unless that was already decided.
+// Closing the socket also ends any read or write blocked on it.
+func (c *Conn) abort(ce *CloseError) {
+	c.closeErr.CompareAndSwap(nil, ce)
+	c.closeNet()
 }
 
 // AfterDone arranges for f to run in a goroutine of its own once the
@@ -345,50 +412,158 @@ func (c *Conn) AfterDone(f func()) {
 }
 
 // CloseNow closes the TCP connection at once, without a close handshake.
-// Use it to abort; Close and CloseWith close gracefully.
+// Use it to abort; Close and CloseWith close gracefully. Err then reports
+// 1006 (Local, ErrClosedLocally) unless the connection had ended before.
 func (c *Conn) CloseNow() error {
-	c.closeNet()
+	c.abort(&CloseError{Code: CloseAbnormal, Local: true, Err: ErrClosedLocally})
 	return nil
 }
 
-// Close runs the close handshake with status 1000 (normal closure) and then
-// closes the TCP connection. See CloseWith.
-func (c *Conn) Close() error { return c.CloseWith(CloseNormal, "") }
+// Close runs the close handshake with status 1000 (normal closure), or,
+// when the peer's close frame is waiting for its answer (DeferCloseReply),
+// with the peer's code. See CloseWith.
+func (c *Conn) Close() error {
+	if pc := c.peerClose.Load(); pc != nil && !c.closeSent.Load() {
+		return c.CloseWith(echoCode(pc.Code), pc.Reason)
+	}
+	return c.CloseWith(CloseNormal, "")
+}
 
-// CloseWith starts the close handshake of RFC 6455 §7.1.2: it sends a close
-// frame with code and reason, waits up to the close timeout for the peer's
-// close frame, then closes the TCP connection (§7.1.1). Data messages that
-// arrive meanwhile are discarded. If another goroutine is reading, that
-// reader receives the peer's close frame and returns a *CloseError, and
-// CloseWith waits for it. A zero code sends a close frame with no body.
+// echoCode is the code of the close frame that answers one with code
+// (RFC 6455 §5.5.1: "the endpoint typically echos the status code it
+// received"): a close frame without a body is answered without one.
+func echoCode(code CloseCode) CloseCode {
+	if code == CloseNoStatus {
+		return 0
+	}
+	return code
+}
+
+// CloseWith runs the close handshake of RFC 6455 §7.1.2: it sends a close
+// frame with code and reason (unless one was sent already), waits for the
+// peer's close frame, then closes the TCP connection (§7.1.1: a server at
+// once, a client after the server). The whole handshake takes at most
+// CloseTimeout; then the TCP connection is closed regardless. Data
+// messages that arrive meanwhile are discarded. If another goroutine is
+// reading, that reader receives the peer's close frame and returns a
+// *CloseError, and CloseWith waits for it. A zero code sends a close frame
+// with no body.
+//
+// It returns nil when the close handshake completed (a close frame went
+// each way, in either order), and otherwise how the connection ended, as
+// Err reports it: 1006 with ErrCloseTimeout when the peer never answered,
+// 1006 with the write error when our close frame could not be sent, or
+// the code this end failed the connection with before.
 func (c *Conn) CloseWith(code CloseCode, reason string) error {
-	werr := c.WriteClose(code, reason)
+	c.WriteClose(code, reason)
 	if c.rmu.TryLock() {
 		// No reader is active: read the peer's answer ourselves.
-		if c.readErr == nil {
-			ce := &CloseError{Code: CloseAbnormal, Err: werr}
-			if werr == nil {
-				c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
-				ce = c.drainUntilClose()
-			}
+		switch {
+		case c.readErr == nil && !c.isDone():
+			// No deadline is needed: the close timer (beginClose) closes
+			// the socket under the read if the answer does not come.
+			c.closeErr.CompareAndSwap(nil, c.drainUntilClose())
 			// Later reads report how the connection ended instead of
 			// parsing what is left in the buffer.
-			c.readErr = ce
-			c.closeErr.CompareAndSwap(nil, ce)
+			c.readErr = c.closeErr.Load()
+		case c.role == RoleClient && c.peerClose.Load() != nil && !c.isDone():
+			// The peer's close came first (DeferCloseReply) and we just
+			// answered: a client waits for the server to close TCP.
+			c.awaitTCPClose()
+		}
+		if ce := c.closeErr.Load(); ce == nil && c.readErr != nil {
+			if rce, ok := c.readErr.(*CloseError); ok {
+				c.closeErr.CompareAndSwap(nil, rce)
+			}
 		}
 		c.closeNet()
 		c.r, c.w = 0, 0 // the rest is discarded (§7.1.1)
 		c.releaseRead()
 		c.rmu.Unlock()
-		return werr
+	} else {
+		// The reader gets the peer's close frame and ends the connection,
+		// or the close timer does (beginClose).
+		<-c.done
 	}
-	select {
-	case <-c.done:
-	case <-time.After(c.closeTimeout + 100*time.Millisecond):
-		c.closeNet()
-	}
-	return werr
+	return c.closeResult()
 }
+
+// closeResult is what CloseWith returns once the connection has ended:
+// nil when the close handshake completed, else how it ended.
+func (c *Conn) closeResult() error {
+	ce := c.closeErr.Load()
+	if ce == nil {
+		return c.Err()
+	}
+	if !ce.Local && ce.Code != CloseAbnormal && c.closeSent.Load() && c.peerClose.Load() != nil {
+		return nil
+	}
+	return ce
+}
+
+// closing is the state of a close handshake under way.
+type closing struct {
+	timer  *time.Timer
+	forced atomic.Bool // the timer answered a deferred close itself
+}
+
+// beginClose starts the close handshake's clock, once (RFC 6455 §7.1.1:
+// an endpoint may close TCP itself "after a reasonable amount of time"):
+// CloseTimeout from now the TCP connection is closed, whatever the peer
+// does and whatever write is still in progress. Closing the socket is what
+// bounds every wait of the handshake in one place: a close frame that
+// never comes back, a close frame that cannot be written to a peer that
+// does not read, a writer ahead of it holding the write lock, and a
+// reader failing the connection behind such a writer.
+func (c *Conn) beginClose() {
+	if c.closing.Load() != nil || c.isDone() {
+		return
+	}
+	t := time.AfterFunc(c.closeTimeout, c.closeTimedOut)
+	if !c.closing.CompareAndSwap(nil, &closing{timer: t}) {
+		t.Stop()
+	}
+}
+
+// closeTimedOut runs when CloseTimeout has passed since the close
+// handshake began.
+func (c *Conn) closeTimedOut() {
+	pc := c.peerClose.Load()
+	if pc == nil {
+		// The peer's close frame never came (§7.1.5: 1006).
+		c.abort(&CloseError{Code: CloseAbnormal, Local: true, Err: ErrCloseTimeout})
+		return
+	}
+	cl := c.closing.Load()
+	if !c.closeSent.Load() && cl.forced.CompareAndSwap(false, true) {
+		// DeferCloseReply, and the application did not answer in time:
+		// answer for it (§5.5.1: the endpoint MUST send a close frame in
+		// response), within one more CloseTimeout, then close TCP.
+		cl.timer.Reset(c.closeTimeout)
+		go func() {
+			c.WriteClose(echoCode(pc.Code), pc.Reason)
+			c.abort(pc)
+		}()
+		return
+	}
+	// Both close frames went (or ours could not): only the TCP close is
+	// missing, and the peer's code is how the connection ended.
+	c.abort(pc)
+}
+
+// DeferCloseReply makes the Conn hold back its answer to the peer's close
+// frame, which RFC 6455 §5.5.1 allows ("An endpoint MAY delay sending a
+// Close frame until its current message is sent"): when the close frame
+// arrives, the read returns its *CloseError at once, but writes go on, so
+// that the application can send what it still has queued for the peer;
+// then Close (or CloseWith) answers with the peer's code and closes the
+// connection. If the application has not answered within CloseTimeout,
+// the Conn answers itself, and closes TCP at the latest one more
+// CloseTimeout later. Without it (the default) the Conn answers as soon as
+// the close frame is read, and later writes fail with ErrCloseSent. Call
+// it before the peer's close frame can be read: in a Handler before the
+// first read, in event mode in OnOpen.
+func (c *Conn) DeferCloseReply() { c.deferClose.Store(true) }
 
 // fail fails the WebSocket connection (RFC 6455 §7.1.7) because of a
 // protocol violation detected by the reader: it sends a close frame with the
@@ -414,7 +589,7 @@ func (c *Conn) fail(pe *ProtocolError) error {
 // on prevents the TCP reset that closing with unread data would cause,
 // which could destroy our close frame before the peer reads it.
 func (c *Conn) lingerClose() {
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && !c.isDone() && cw.CloseWrite() == nil {
 		c.nc.SetReadDeadline(time.Now().Add(min(c.closeTimeout, lingerTimeout)))
 		c.r, c.w = 0, 0
 		c.acquireRead(0)
@@ -430,6 +605,18 @@ func (c *Conn) lingerClose() {
 
 // lingerTimeout bounds lingerClose.
 const lingerTimeout = 2 * time.Second
+
+// awaitTCPClose is a client's last step of the close handshake: after
+// both close frames, it waits for the server to close the TCP connection
+// (RFC 6455 §7.1.1), reading and discarding, within CloseTimeout.
+func (c *Conn) awaitTCPClose() {
+	c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	for {
+		if _, err := c.nc.Read(c.ctrl[:]); err != nil {
+			return
+		}
+	}
+}
 
 // drainUntilClose reads and discards frames until the peer's close frame,
 // an error, or the read deadline set by the caller. It returns the error
@@ -463,13 +650,10 @@ func (c *Conn) drainUntilClose() *CloseError {
 			ce.Code, ce.Local, ce.Err = CloseStatus(err), true, err
 		} else {
 			ce.Code, ce.Reason = code, string(reason)
+			c.peerClose.CompareAndSwap(nil, ce)
 		}
 		if c.role == RoleClient {
-			for {
-				if _, err := c.nc.Read(c.ctrl[:]); err != nil {
-					break
-				}
-			}
+			c.awaitTCPClose()
 		}
 		return ce
 	}

@@ -3,6 +3,7 @@ package frame
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"time"
@@ -62,21 +63,23 @@ func (c *Conn) fill(need int) error {
 	empty := 0
 	for c.w-c.r < need {
 		c.flushHeld() // never wait for the peer with answers held back
-		if c.raw != nil && !c.mayHaveMore {
-			c.releaseRead()
-			if err := c.waitReadable(); err != nil {
+		// A frame is incomplete (part of a header is buffered, or a
+		// message has begun): this wait counts against the progress
+		// rule. Otherwise the reader is between messages.
+		var start time.Time
+		if c.w > c.r || c.inMessage {
+			var err error
+			if start, err = c.progressStart(); err != nil {
 				return err
 			}
+		} else {
+			c.progressEnd()
 		}
-		c.acquireRead(need)
-		if c.r == c.w {
-			c.r, c.w = 0, 0
-		} else if len(c.rbuf)-c.r < need {
-			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
-			c.r = 0
+		n, free, err := c.fillOnce(need)
+		c.progressStop(start)
+		if err != nil {
+			return err
 		}
-		free := len(c.rbuf) - c.w
-		n, err := c.nc.Read(c.rbuf[c.w:])
 		c.w += n
 		c.mayHaveMore = n == free
 		if n > 0 {
@@ -96,6 +99,31 @@ func (c *Conn) fill(need int) error {
 	return nil
 }
 
+// fillOnce makes room for need bytes and reads once into the buffer, first
+// waiting for readability without holding the buffer when the last read
+// emptied the socket. It returns the bytes read and the room there was.
+func (c *Conn) fillOnce(need int) (n, free int, err error) {
+	if c.raw != nil && !c.mayHaveMore {
+		c.releaseRead()
+		if err := c.waitReadable(); err != nil {
+			return 0, 0, err
+		}
+	}
+	c.acquireRead(need)
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	} else if len(c.rbuf)-c.r < need {
+		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.r = 0
+	}
+	free = len(c.rbuf) - c.w
+	n, err = c.nc.Read(c.rbuf[c.w:])
+	if n > 0 {
+		err = nil // the bytes count; an error comes back on the next read
+	}
+	return n, free, err
+}
+
 // maxEmptyReads bounds consecutive (0, nil) reads, as bufio does.
 const maxEmptyReads = 100
 
@@ -103,6 +131,26 @@ const maxEmptyReads = 100
 // is used for large payloads when nothing is buffered.
 func (c *Conn) readDirect(p []byte) (int, error) {
 	c.flushHeld()
+	start, err := c.progressStart() // always inside a message
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.readDirectOnce(p)
+	c.progressStop(start)
+	c.mayHaveMore = n == len(p)
+	if n > 0 {
+		c.activity.Add(uint64(n))
+		return n, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return 0, err
+}
+
+// readDirectOnce waits for readability if the socket was emptied, then
+// reads into p.
+func (c *Conn) readDirectOnce(p []byte) (int, error) {
 	if c.raw != nil && !c.mayHaveMore {
 		c.releaseRead()
 		if err := c.waitReadable(); err != nil {
@@ -113,15 +161,7 @@ func (c *Conn) readDirect(p []byte) (int, error) {
 	for empty := 1; n == 0 && err == nil && empty < maxEmptyReads; empty++ {
 		n, err = c.nc.Read(p) // (0, nil): nothing happened; see fill
 	}
-	c.mayHaveMore = n == len(p)
-	if n > 0 {
-		c.activity.Add(uint64(n))
-		return n, nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return 0, err
+	return n, err
 }
 
 // skip discards n payload bytes.
@@ -179,10 +219,20 @@ func (c *Conn) readHeaderRaw() (Header, error) {
 // close frame that is status 1006 (RFC 6455 §7.1.5).
 func (c *Conn) ioError(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if c.progressExpired() {
+			// The progress rule (progress.go) cut a read inside a
+			// frame or message.
+			return c.fail(violation(ClosePolicyViolation, "message arrived too slowly"))
+		}
 		return err
 	}
 	if c.readErr != nil {
 		return c.readErr
+	}
+	if ce := c.closeErr.Load(); ce != nil {
+		// This end closed the connection under the reader: a write
+		// failed, the close handshake timed out, or CloseNow.
+		return c.terminate(ce)
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
@@ -238,6 +288,9 @@ func (c *Conn) nextFrame() error {
 		if h.Opcode.IsControl() {
 			if err := c.readControl(h); err != nil {
 				return err
+			}
+			if !c.inMessage {
+				c.progressEnd() // a control frame between messages is complete
 			}
 			if c.tryMode && !c.inMessage && c.r == c.w {
 				// TryReadMessage between messages, and the control frame
@@ -322,7 +375,8 @@ func (c *Conn) readControl(h Header) error {
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response, unless it already received a Close
 		// frame." The pong carries the ping's payload (§5.5.3). A write
-		// error here surfaces on the next write; reading goes on.
+		// that fails here fails the connection (writeErr), and the next
+		// read reports it.
 		c.queuePong(p)
 	case OpPong:
 		// §5.5.3: an unsolicited pong is allowed and needs no answer.
@@ -342,24 +396,28 @@ func (c *Conn) readClose(p []byte) error {
 		return c.protocolError(err)
 	}
 	ce := &CloseError{Code: code, Reason: string(reason)}
+	c.peerClose.CompareAndSwap(nil, ce)
+	if c.deferClose.Load() && !c.closeSent.Load() {
+		// DeferCloseReply: the application sends what it still has, then
+		// answers with Close, within CloseTimeout (beginClose). Reads are
+		// over: what follows a close frame is not data (§5.5.1).
+		c.beginClose()
+		c.readErr = ce
+		c.r, c.w = 0, 0
+		c.releaseRead()
+		c.releaseDeflate()
+		return ce
+	}
 	// §5.5.1: "If an endpoint receives a Close frame and did not previously
 	// send a Close frame, the endpoint MUST send a Close frame in response.
 	// (When sending a Close frame in response, the endpoint typically echos
-	// the status code it received.)"
-	echo := code
-	if code == CloseNoStatus {
-		echo = 0 // a close frame without a body is answered without one
-	}
-	c.WriteClose(echo, ce.Reason)
+	// the status code it received.)" A close frame without a body is
+	// answered without one.
+	c.WriteClose(echoCode(code), ce.Reason)
 	if c.role == RoleClient {
 		// §7.1.1: the server closes the TCP connection first; the client
 		// waits for that, within the close timeout.
-		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
-		for {
-			if _, err := c.nc.Read(c.ctrl[:]); err != nil {
-				break
-			}
-		}
+		c.awaitTCPClose()
 	}
 	return c.terminate(ce)
 }
@@ -424,6 +482,7 @@ func (c *Conn) endMessage() error {
 		return c.fail(violation(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
 	}
 	c.inMessage = false
+	c.progressEnd()
 	return io.EOF
 }
 
@@ -432,6 +491,11 @@ func (c *Conn) endMessage() error {
 func (c *Conn) beginMessage() (Opcode, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
+	}
+	if c.isDone() {
+		// Closed by this end (a failed write, CloseNow, a close
+		// timeout): nothing still buffered is delivered.
+		return 0, c.ioError(net.ErrClosed)
 	}
 	for c.inMessage {
 		if _, err := c.readData(c.ctrl[:]); err != nil {
@@ -473,6 +537,7 @@ func (c *Conn) readMessage(dst []byte) (Opcode, []byte, error) {
 		// Idle between messages: park here, high in the call stack, with
 		// no buffer held, so that an idle connection's goroutine uses
 		// little stack and the garbage collector can shrink it.
+		c.progressEnd()
 		c.releaseRead()
 		c.flushHeld()
 		if err := c.waitReadable(); err != nil {
@@ -509,16 +574,17 @@ func (c *Conn) readMessage(dst []byte) (Opcode, []byte, error) {
 	}
 }
 
-// grow makes room in dst for more of the message: the rest of the current
-// frame when it is small, else doubling, so that memory follows the bytes
-// that really arrive rather than the length a header claims.
+// grow makes room in dst for more of the message. Memory follows the
+// bytes that really arrived, never the length a header claims (a peer may
+// declare 16 MiB and send one byte): dst grows by what it holds already
+// (doubling) or by what is buffered, whichever is more, with at least 512
+// bytes, and never by more than the rest of an uncompressed frame.
 func (c *Conn) grow(dst []byte) []byte {
-	want := c.remaining
-	if c.compressed || want == 0 {
-		want = int64(c.rbufSize)
+	want := max(int64(len(dst)), int64(c.w-c.r), 512)
+	if !c.compressed && c.remaining > 0 {
+		want = min(want, c.remaining)
 	}
-	want = min(want, max(int64(len(dst)), 64<<10))
-	return slices.Grow(dst, int(max(want, 512)))
+	return slices.Grow(dst, int(want))
 }
 
 // NextReader returns the type of the next data message and a reader of its

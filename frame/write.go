@@ -14,14 +14,27 @@ import (
 // maskChunk bounds the buffer a client masks large payloads through.
 const maskChunk = 64 << 10
 
-// writeErr records a write error: after a failed or partial write the
-// stream may hold half a frame, so every later write fails too.
+// writeErr handles the result of a write to the socket; wmu is held. A
+// write that failed or timed out may have left half a frame on the wire,
+// after which nothing more can be sent, not even a close frame: the
+// connection is failed at once (RFC 6455 §7.1.7 lets an endpoint drop the
+// connection when it cannot go on). Its TCP connection is closed, which
+// ends a read blocked on it, and Err and the reader report 1006 (Local)
+// with the write error. Every later write returns the same error.
 func (c *Conn) writeErr(err error) error {
 	if err != nil && c.werr == nil {
 		c.werr = err
+		c.abort(&CloseError{Code: CloseAbnormal, Local: true, Err: &WriteError{Err: err}})
 	}
 	return err
 }
+
+// WriteError is the cause (CloseError.Err) of a 1006 when a write failed
+// or timed out and the connection was failed because of it.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "frame: write failed: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // newMask returns a fresh masking key: RFC 6455 §5.3 "The masking key needs
 // to be unpredictable; thus, the masking key MUST be derived from a strong
@@ -192,7 +205,7 @@ func (c *Conn) flushHeld() {
 func (c *Conn) Flush() error {
 	c.flushHeld()
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	defer c.unlockWrite() // sends a pong queued meanwhile
 	return c.werr
 }
 
@@ -388,9 +401,14 @@ func (c *Conn) Pong(p []byte) error { return c.writeControl(OpPong, p) }
 // WriteClose sends a close frame with code and reason (RFC 6455 §5.5.1)
 // unless one was sent already, and then refuses data writes. It does not
 // wait for the peer: the reading goroutine receives the peer's close frame
-// and closes the connection. A zero code sends a close frame without a
-// body. The reason is cut to fit the 125-byte control frame limit.
+// and closes the connection. It starts the close handshake's clock,
+// though: CloseTimeout from now the TCP connection is closed, answered or
+// not (see CloseWith), so WriteClose itself never blocks longer than that,
+// even behind a write stuck on a peer that does not read. A zero code
+// sends a close frame without a body. The reason is cut to fit the
+// 125-byte control frame limit.
 func (c *Conn) WriteClose(code CloseCode, reason string) error {
+	c.beginClose()
 	c.wmu.Lock()
 	defer c.unlockWrite()
 	if c.closeSent.Load() {
@@ -406,10 +424,6 @@ func (c *Conn) WriteClose(code CloseCode, reason string) error {
 		h.Mask = c.newMask()
 	}
 	c.closeSent.Store(true)
-	// The close frame must not block the closing forever on a peer that
-	// does not read.
-	c.wdeadline = time.Now().Add(c.closeTimeout)
-	c.nc.SetWriteDeadline(c.wdeadline)
 	return c.writeHeaderPayload(h, p)
 }
 
