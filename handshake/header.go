@@ -53,6 +53,64 @@ func (l Limits) resolved() Limits {
 	}
 }
 
+// CheckRequest applies the limits to a request whose header block was read
+// by someone else, net/http for example, whose own limits are looser (1
+// MiB, any number of fields): it measures the block as ReadRequest would
+// have read it (request line, one line per field value, terminators) and
+// returns the *RequestError ReadRequest would have returned, 414 for an
+// over-long request line or 431, or nil. host is the Host field's value,
+// counted when header has no Host entry (net/http moves it to
+// Request.Host). Server adapters call it so that a handshake is held to
+// the same limits on every path.
+func (l Limits) CheckRequest(method, target, proto, host string, header map[string][]string) error {
+	lim := l.resolved()
+	line := len(method) + 1 + len(target) + 1 + len(proto)
+	if line > lim.MaxLineBytes {
+		return readErr(&parseError{status: 414, msg: "request line too long"})
+	}
+	total, n := line+2, 0
+	field := func(name, value string) error {
+		n++
+		if n > lim.MaxHeaders {
+			return readErr(&parseError{status: 431, msg: "too many header fields"})
+		}
+		line := len(name) + 2 + len(value)
+		if line > lim.MaxLineBytes {
+			return readErr(&parseError{status: 431, msg: "header line too long"})
+		}
+		if total += line + 2; total > lim.MaxHeaderBytes {
+			return readErr(&parseError{status: 431, msg: "header block too large"})
+		}
+		return nil
+	}
+	if _, ok := header[hHost]; !ok && host != "" {
+		if err := field(hHost, host); err != nil {
+			return err
+		}
+	}
+	for name, values := range header {
+		for _, v := range values {
+			if err := field(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if total+2 > lim.MaxHeaderBytes {
+		return readErr(&parseError{status: 431, msg: "header block too large"})
+	}
+	return nil
+}
+
+// MaxHeaderBlock returns the resolved MaxHeaderBytes, for configuring
+// another reader of the header block (net/http's MaxHeaderBytes) to stop
+// near the same point; 0 when unlimited.
+func (l Limits) MaxHeaderBlock() int {
+	if l.MaxHeaderBytes < 0 {
+		return 0
+	}
+	return l.resolved().MaxHeaderBytes
+}
+
 // parseError is a malformed or oversized header block. status is the HTTP
 // status a server answers with; a client just reports msg.
 type parseError struct {

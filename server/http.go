@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -49,6 +50,12 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *
 // upgrade is Upgrade without tracking; ServeHTTP tracks the connection
 // while its handler runs.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
+	// net/http read the header block under its own, looser limits: hold
+	// the handshake to the Upgrader's, as on the server's own listener.
+	if err := s.Upgrader.Limits.CheckRequest(r.Method, r.RequestURI, r.Proto, r.Host, r.Header); err != nil {
+		writeHTTPError(w, err)
+		return nil, nil, err
+	}
 	req, err := handshake.NewRequestFromHeader(r.Method, r.RequestURI, r.Proto, r.Host, r.Header)
 	if err != nil {
 		writeHTTPError(w, err)
@@ -68,6 +75,12 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *
 	nc, brw, err := hj.Hijack()
 	if err != nil {
 		return nil, nil, fmt.Errorf("server: hijack: %w", err)
+	}
+	if rc, ok := nc.(*replayConn); ok && len(rc.pending) == 0 {
+		// A keep-alive connection of the HTTP fallback: its replayed
+		// bytes are used up, so the socket itself is what is left, and
+		// with its file descriptor in view event mode can poll it.
+		nc = rc.Conn
 	}
 	// Whatever the HTTP server read past the request is the start of the
 	// WebSocket stream.
@@ -170,10 +183,15 @@ func (s *Server) serveFallback(nc net.Conn) {
 		// IdleTimeout bounds a keep-alive connection waiting for its next
 		// request like the WebSocket idle timeout (-1, none, means the
 		// same to net/http).
+		// MaxHeaderBytes: net/http stops reading a header block near
+		// the Upgrader's limit (it allows itself 4 KiB more), and upgrade
+		// applies the exact limits (Limits.CheckRequest).
 		s.fallback = &fallbackServer{srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: durationOr(s.HandshakeTimeout, DefaultHandshakeTimeout),
 			IdleTimeout:       durationOr(s.IdleTimeout, DefaultIdleTimeout),
+			MaxHeaderBytes:    s.Upgrader.Limits.MaxHeaderBlock(),
+			ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 		}, ln: ln}
 		go s.fallback.srv.Serve(ln)
 	}
