@@ -3,10 +3,10 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -29,9 +29,10 @@ type poller struct {
 	file *os.File // the epoll descriptor; closing it stops the loop
 	rc   syscall.RawConn
 
-	mu    sync.Mutex
-	conns map[int32]*evConn // by file descriptor
-	done  chan struct{}
+	mu       sync.Mutex
+	conns    map[int32]*evConn // by file descriptor
+	done     chan struct{}
+	stopping atomic.Bool
 
 	// The loop's state, used in its RawConn.Read callback.
 	events []syscall.EpollEvent
@@ -65,31 +66,40 @@ func newPoller(s *Server) (*poller, error) {
 }
 
 // add registers e's socket. Events that arrive from now on wake e.
+//
+// The registration happens inside RawControl's callback, while the
+// runtime holds a reference to the descriptor: a connection closed at
+// that moment (by a write that failed, say) keeps its descriptor number
+// until the callback returns, so the number cannot be reused by a new
+// connection between reading it and registering it.
 func (p *poller) add(e *evConn) error {
-	var fd int32 = -1
-	if err := e.t.c.RawControl(func(f uintptr) { fd = int32(f) }); err != nil || fd < 0 {
-		return fmt.Errorf("no file descriptor: %v", err)
-	}
-	p.mu.Lock()
-	p.conns[fd] = e
-	p.mu.Unlock()
-	// EPOLLRDHUP and errors (always reported) wake the connection too, so
-	// that a peer that goes away is noticed while idle.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: fd}
 	var err error
-	if cerr := p.rc.Control(func(epfd uintptr) {
-		err = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	}); cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	cerr := e.t.c.RawControl(func(f uintptr) {
+		fd := int32(f)
 		p.mu.Lock()
-		delete(p.conns, fd)
+		p.conns[fd] = e
 		p.mu.Unlock()
-		return fmt.Errorf("epoll_ctl add: %w", err)
+		// EPOLLRDHUP and errors (always reported) wake the connection
+		// too, so that a peer that goes away is noticed while idle.
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: fd}
+		if cerr := p.rc.Control(func(epfd uintptr) {
+			err = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}); cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			p.mu.Lock()
+			delete(p.conns, fd)
+			p.mu.Unlock()
+			err = fmt.Errorf("epoll_ctl add: %w", err)
+			return
+		}
+		e.fd = fd
+	})
+	if cerr != nil {
+		return fmt.Errorf("no file descriptor: %w", cerr)
 	}
-	e.fd = fd
-	return nil
+	return err
 }
 
 // remove forgets e. Its socket is closed already, which took it out of
@@ -105,6 +115,7 @@ func (p *poller) remove(e *evConn) {
 
 // stop ends the loop and closes the epoll set.
 func (p *poller) stop() {
+	p.stopping.Store(true)
 	p.file.Close() // wakes the loop's RawConn.Read with an error
 	<-p.done
 }
@@ -117,7 +128,10 @@ func (p *poller) loop() {
 	// runtime recorded since collect last looked, so collect would have to
 	// call epoll_wait once more before every park to find out.
 	err := p.rc.Read(p.waitFn)
-	if err != nil && !errors.Is(err, os.ErrClosed) {
+	// Closing the descriptor (stop) is how the loop is meant to end; the
+	// error it gives is not os.ErrClosed but the poller's "use of closed
+	// file", so stop says so itself.
+	if err != nil && !p.stopping.Load() {
 		p.s.logger().Error("epoll: event mode stops", "err", err)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -235,18 +236,24 @@ func (s *Server) callback(e *evConn, f func()) (ok bool) {
 	return true
 }
 
-// finishEvents ends e once: it makes sure the connection is closed,
-// unregisters it, and calls OnClose.
+// finishEvents ends e once: it unregisters it, calls OnClose, and makes
+// sure the connection is closed. The connection is closed before OnClose
+// in every case but one: after the peer's close frame on a connection
+// with frame.Conn.DeferCloseReply, OnClose may still write (what it has
+// queued for the peer), and the close reply follows when it returns.
 func (s *Server) finishEvents(e *evConn, err error) {
 	if !e.finished.CompareAndSwap(false, true) {
 		return
 	}
 	c := e.t.c
-	c.CloseNow()
+	var ce *frame.CloseError
+	replyDeferred := errors.As(err, &ce) && !ce.Local && ce.Code != frame.CloseAbnormal && c.Err() == nil
+	if !replyDeferred {
+		c.CloseNow()
+	}
 	if p := s.poller.Load(); p != nil && e.fd >= 0 {
 		p.remove(e)
 	}
-	s.removeConn(e.t)
 	if err == nil {
 		err = c.Err()
 	}
@@ -258,6 +265,10 @@ func (s *Server) finishEvents(e *evConn, err error) {
 		}()
 		e.h.OnClose(c, err)
 	}()
+	if replyDeferred {
+		c.Close() // answers the peer's close; bounded by CloseTimeout
+	}
+	s.removeConn(e.t)
 }
 
 // eventPoller returns the server's poller, starting it on first use; nil

@@ -447,6 +447,14 @@ func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{
 // closes whatever is left and returns ctx.Err(). Connections upgraded
 // through ServeHTTP are included (http.Server.Shutdown does not track
 // hijacked connections).
+//
+// Bounds: every connection is sent its close frame at once and
+// concurrently, so a peer that does not read (whose close frame waits
+// behind a full socket or a blocked writer) delays only itself. Each
+// close handshake ends within the connections' CloseTimeout, answered or
+// not (frame.Config.CloseTimeout); Shutdown returns when the last one has
+// ended, or at ctx's deadline, whichever is first, after closing the
+// connections that are left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
@@ -469,8 +477,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if fb != nil {
 		go fb.srv.Shutdown(ctx)
 	}
+	// A goroutine each: WriteClose may block (for at most CloseTimeout)
+	// on a connection whose peer stopped reading, and one such peer must
+	// not hold back the close frames of all the others. The goroutines
+	// of healthy connections end as soon as their frame is written.
 	for _, c := range conns {
-		c.WriteClose(frame.CloseGoingAway, "server shutting down")
+		go c.WriteClose(frame.CloseGoingAway, "server shutting down")
 	}
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()

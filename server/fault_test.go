@@ -1,0 +1,431 @@
+//go:build unix
+
+package server
+
+// Faults that must end a connection in bounded time, in both serving
+// modes, and a Shutdown that keeps its deadline whatever some peers do.
+// No test asserts how long anything takes: each waits for the outcome
+// under the testTimeout ceiling and fails with what it was waiting for.
+// On the code before these fixes, each of them hit that ceiling.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// faultHandler serves in either mode with the same behaviour: open runs
+// first (in the connection's goroutine, or in OnOpen), then every message
+// is echoed; closed receives how each connection ended, as the reader
+// (Handler mode) or OnClose (event mode) saw it.
+type faultHandler struct {
+	open   func(c *frame.Conn, hs *handshake.Result)
+	closed chan error
+}
+
+func newFaultHandler(open func(c *frame.Conn, hs *handshake.Result)) *faultHandler {
+	return &faultHandler{open: open, closed: make(chan error, 1024)}
+}
+
+func (h *faultHandler) ServeWS(c *frame.Conn, hs *handshake.Result) {
+	h.OnOpen(c, hs)
+	var buf []byte
+	for {
+		op, msg, err := c.ReadMessage(buf)
+		if err != nil {
+			h.closed <- err
+			return
+		}
+		buf = msg
+		// A write error fails the connection; the next read reports it.
+		c.WriteMessage(op, msg)
+	}
+}
+
+func (h *faultHandler) OnOpen(c *frame.Conn, hs *handshake.Result) {
+	if h.open != nil {
+		h.open(c, hs)
+	}
+}
+func (h *faultHandler) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
+	c.WriteMessage(op, msg)
+}
+func (h *faultHandler) OnClose(_ *frame.Conn, err error) { h.closed <- err }
+
+// next returns how the next connection ended, or fails after testTimeout
+// saying what it waited for.
+func (h *faultHandler) next(t testing.TB, what string) error {
+	t.Helper()
+	select {
+	case err := <-h.closed:
+		return err
+	case <-time.After(testTimeout):
+		t.Fatalf("no connection ended within %v: %s", testTimeout, what)
+		return nil
+	}
+}
+
+// forEachMode runs f with a server serving h in Handler mode and in event
+// mode.
+func forEachMode(t *testing.T, f func(t *testing.T, s *Server, h *faultHandler), h func() *faultHandler) {
+	for _, events := range []bool{false, true} {
+		name := "handler"
+		if events {
+			name = "events"
+		}
+		t.Run(name, func(t *testing.T) {
+			fh := h()
+			s := &Server{Handler: fh, PingInterval: -1, IdleTimeout: -1}
+			if events {
+				s.Handler, s.Events = nil, fh
+			}
+			f(t, s, fh)
+		})
+	}
+}
+
+// dialRawSmall is dialRaw with a small socket receive buffer, so that a
+// client that does not read stops the server's writes after a few KiB.
+func dialRawSmall(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	// The buffer is set before the connection is made, so that TCP's
+	// window is negotiated for it: shrinking it on an established
+	// loopback connection makes the kernel drop segments and back off.
+	d := net.Dialer{Timeout: testTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// flood writes b over and over until the write fails (the server closed
+// the connection) or testTimeout passes; the error is sent on the result.
+func flood(nc net.Conn, b []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		nc.SetWriteDeadline(time.Now().Add(testTimeout))
+		for {
+			if _, err := nc.Write(b); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// expectFloodCut waits for a flood to end and checks that it ended because
+// the server closed the connection, not at the ceiling.
+func expectFloodCut(t testing.TB, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if isTimeout(err) {
+			t.Fatalf("the server never closed the connection (the client wrote for %v)", testTimeout)
+		}
+	case <-time.After(2 * testTimeout):
+		t.Fatal("the flood did not end")
+	}
+}
+
+// expectLocalWriteFailure checks the end of a connection failed by a write
+// that timed out: a local 1006 caused by a *frame.WriteError.
+func expectLocalWriteFailure(t testing.TB, err error) {
+	t.Helper()
+	var ce *frame.CloseError
+	var we *frame.WriteError
+	if !errors.As(err, &ce) || ce.Code != frame.CloseAbnormal || !ce.Local || !errors.As(err, &we) {
+		t.Fatalf("connection ended with %v, want a local 1006 caused by a failed write", err)
+	}
+}
+
+// RFC 6455 §7.1.7: a client sends 1 MiB messages and never reads their
+// echoes; the echo write times out, and that fails the connection at once
+// in both modes (before, event mode went back to reading and discarding
+// for as long as the client sent).
+func TestWriteTimeout_ClientNeverReads_RFC6455_7_1_7(t *testing.T) {
+	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
+		s.Config.WriteTimeout = 50 * time.Millisecond
+		addr := serveLocal(t, s)
+		r := dialRawSmall(t, addr)
+		r.upgrade(addr, "/", nil)
+		done := flood(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)))
+		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that does not read"))
+		expectFloodCut(t, done)
+	}, func() *faultHandler { return newFaultHandler(nil) })
+}
+
+// RFC 6455 §5.5.2: every ping owes a pong; a client that floods pings and
+// never reads the pongs is cut when a pong write times out (before, the
+// pongs were dropped and the connection lived until the idle timeout after
+// the flood stopped).
+func TestPingFlood_ClientNeverReads_RFC6455_5_5_2(t *testing.T) {
+	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
+		s.Config.WriteTimeout = 50 * time.Millisecond
+		addr := serveLocal(t, s)
+		r := dialRawSmall(t, addr)
+		r.upgrade(addr, "/", nil)
+		done := flood(r.nc, clientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)))
+		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that floods pings and reads no pongs"))
+		expectFloodCut(t, done)
+	}, func() *faultHandler { return newFaultHandler(nil) })
+}
+
+// RFC 6455 §10.4 (the progress rule, frame.Config.MessageTimeout): a
+// client that sends a frame header and then its payload one byte at a
+// time, far below MinMessageRate, is failed with 1008 and told so, in both
+// modes; in event mode the worker it held is released.
+func TestSlowSender_RFC6455_10_4(t *testing.T) {
+	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
+		s.Config.MessageTimeout = 100 * time.Millisecond
+		addr := serveLocal(t, s)
+		r := dialRaw(t, addr)
+		r.upgrade(addr, "/", nil)
+		f := clientFrame(true, frame.OpBinary, make([]byte, 64<<10))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range f {
+				if r.nc.Write(f[i : i+1]); i > 8 { // the header, then a byte now and then
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}
+		})
+		r.expectClose(frame.ClosePolicyViolation)
+		close(stop)
+		wg.Wait()
+		r.nc.Close()
+		err := h.next(t, "the server to cut a client that trickles a message")
+		var ce *frame.CloseError
+		if !errors.As(err, &ce) || ce.Code != frame.ClosePolicyViolation || !ce.Local {
+			t.Fatalf("connection ended with %v, want a local 1008", err)
+		}
+	}, func() *faultHandler { return newFaultHandler(nil) })
+}
+
+// RFC 6455 §7.4.1, with the bounds of STYLE.md habit 14: some clients do
+// not read, and the server's writes to them are blocked (no write timeout,
+// an hour of close timeout, so nothing else will end them). Shutdown must
+// still send 1001 to every healthy client at once, not one connection
+// after another behind the stuck ones; it keeps running while the stuck
+// connections remain, and returns as soon as its context ends, having
+// dropped them. Before, the healthy clients waited behind the first stuck
+// connection's write lock for as long as it was held.
+func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
+	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
+		s.Config.WriteTimeout = -1
+		s.Config.CloseTimeout = time.Hour
+		addr := serveLocal(t, s)
+
+		const healthy, stuck = 40, 3
+		var stuckClients []*rawConn
+		for range stuck {
+			r := dialRawSmall(t, addr)
+			r.upgrade(addr, "/stuck", nil)
+			stuckClients = append(stuckClients, r)
+		}
+		clients := make([]*frame.Conn, healthy)
+		for i := range clients {
+			clients[i] = dial(t, addr, "/", frame.Config{})
+			roundTrip(t, clients[i], "hello")
+		}
+		// Give the stuck connections' writers time to fill the socket
+		// buffers and block holding their write locks. (This only sets
+		// the stage; nothing below depends on how long it took.)
+		time.Sleep(200 * time.Millisecond)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		shut := make(chan error, 1)
+		go func() { shut <- s.Shutdown(ctx) }()
+		got := make(chan error, healthy)
+		for _, c := range clients {
+			go func() { got <- readUntilClose(c) }()
+		}
+		for range healthy {
+			if err := <-got; frame.CloseStatus(err) != frame.CloseGoingAway {
+				t.Fatalf("a healthy client saw %v while Shutdown was running, want 1001", err)
+			}
+		}
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned (%v) while stuck connections were open and its context was not done", err)
+		default:
+		}
+		cancel()
+		select {
+		case err := <-shut:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Shutdown: %v, want context.Canceled", err)
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("Shutdown did not return after its context ended")
+		}
+		for i, r := range stuckClients {
+			r.nc.SetReadDeadline(time.Now().Add(testTimeout))
+			if _, err := io.Copy(io.Discard, r.nc); isTimeout(err) {
+				t.Fatalf("stuck client %d: still connected after Shutdown returned", i)
+			}
+		}
+	}, func() *faultHandler {
+		return newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
+			if hs.Request.URL.Path == "/stuck" {
+				go c.WriteMessage(frame.OpBinary, make([]byte, 64<<20))
+			}
+		})
+	})
+}
+
+// RFC 6455 §4.2.1 with the HTTP fallback: a WebSocket handshake sent on a
+// keep-alive connection after a plain HTTP request is held to the same
+// header limits (handshake.Limits) as one sent first (before, net/http's
+// 1 MiB limit applied and no field count at all), and, in event mode, is
+// served by the poller like any other (before, the fallback's wrapper hid
+// the socket and the connection got a goroutine of its own).
+func TestHTTPFallback_SameLimitsAndMode_RFC6455_4_2_1(t *testing.T) {
+	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
+		s.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page") })
+		addr := serveLocal(t, s)
+		keepAlive := func() *rawConn {
+			r := dialRaw(t, addr)
+			r.write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
+			if resp := r.httpResponse("GET"); resp.StatusCode != 200 {
+				t.Fatalf("GET /: %s", resp.Status)
+			}
+			return r
+		}
+		for _, tc := range []struct {
+			name  string
+			extra []string
+		}{
+			{"a 500 KiB field", []string{"X-Big: " + strings.Repeat("b", 500<<10)}},
+			{"150 fields", func() (f []string) {
+				for i := range 150 {
+					f = append(f, fmt.Sprintf("X-F%d: v", i))
+				}
+				return f
+			}()},
+			{"an 8 KiB field", []string{"X-Long: " + strings.Repeat("l", 8<<10)}},
+		} {
+			for _, first := range []bool{true, false} {
+				var r *rawConn
+				if first {
+					r = dialRaw(t, addr)
+				} else {
+					r = keepAlive()
+				}
+				req, _ := upgradeRequest(t, addr, "/", tc.extra...)
+				go r.nc.Write(req) // the server may answer and close before reading it all
+				// The head only: the server closes while the request
+				// is still arriving, and TCP may reset the body.
+				resp, err := http.ReadResponse(r.br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Fatalf("%s, sent first=%v: %v", tc.name, first, err)
+				}
+				if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+					t.Errorf("%s, sent first=%v: %s, want 431", tc.name, first, resp.Status)
+				}
+			}
+		}
+		// A handshake within the limits on a keep-alive connection is
+		// served like any other.
+		r := keepAlive()
+		r.upgrade(addr, "/", nil)
+		r.write(clientFrame(true, frame.OpText, []byte("hi")))
+		if p := r.expectFrame(frame.OpText); string(p) != "hi" {
+			t.Fatalf("echo %q", p)
+		}
+		if s.Events != nil && pollerAvailable() {
+			s.mu.Lock()
+			polled := 0
+			for tc := range s.conns {
+				if tc.ev != nil && tc.ev.fd >= 0 {
+					polled++
+				}
+			}
+			s.mu.Unlock()
+			if polled != 1 {
+				t.Fatalf("%d connections registered with the poller, want the upgraded keep-alive connection", polled)
+			}
+		}
+	}, func() *faultHandler { return newFaultHandler(nil) })
+}
+
+// pollerAvailable reports whether event mode has an epoll poller here.
+func pollerAvailable() bool {
+	s := &Server{}
+	p := s.eventPoller()
+	if p == nil {
+		return false
+	}
+	s.stopPoller()
+	return true
+}
+
+// captureLogger records the records at Warn and above.
+type captureLogger struct {
+	mu      sync.Mutex
+	records []string
+}
+
+func (c *captureLogger) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (c *captureLogger) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	c.mu.Lock()
+	c.records = append(c.records, b.String())
+	c.mu.Unlock()
+	return nil
+}
+func (c *captureLogger) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *captureLogger) WithGroup(string) slog.Handler      { return c }
+
+// A clean Shutdown in event mode logs no error (before, every one logged
+// "epoll: event mode stops" with "use of closed file").
+func TestEvents_CleanShutdownLogsNoError(t *testing.T) {
+	logs := &captureLogger{}
+	rec := newRecorder(t)
+	s, addr := eventServer(t, rec, func(s *Server) { s.Logger = slog.New(logs) })
+	c := dial(t, addr, "/", frame.Config{})
+	roundTrip(t, c, "hello")
+	go readUntilClose(c)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.records) > 0 {
+		t.Fatalf("Shutdown logged:\n%s", strings.Join(logs.records, "\n"))
+	}
+}
