@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +62,12 @@ and exits once the server has answered. Flags may come after the URL.
 Messages:
   -b, --binary               send each stdin line as a binary message
       --raw                  print binary messages as raw bytes instead of hex
-  -x, --execute MESSAGE      send MESSAGE, print the first reply, close, exit
+  -x, --execute MESSAGE      send MESSAGE, print the first reply, close, exit.
+                             The reply is the first message received after
+                             connecting; a server that greets first (wschat
+                             sends a welcome) needs --match
+      --match REGEXP         with -x: the reply is the first message that
+                             matches REGEXP (Go syntax); others are skipped
       --timeout DURATION     with -x: how long to wait for the reply (default 10s);
                              without -x: close after DURATION (default: no limit)
       --close CODE[:REASON]  close status sent when stdin ends or after -x
@@ -111,6 +117,8 @@ Examples:
   wsc ws://localhost:8080/ws                       interactive
   echo hello | wsc ws://localhost:8080/ws          send one line, print the echo
   wsc -x '{"op":"status"}' --timeout 5s wss://example.com/api
+  wsc -x '{"type":"list","ref":1}' --match '"ref":1' ws://localhost:8080/ws
+                                                   ask wschat, skip its welcome
   wsc -H 'Authorization: Bearer TOKEN' -s chat.v1 wss://example.com/chat
   wsc --show-frames -x hi ws://localhost:8080/ws   watch the frames on the wire
   wsc -b --raw ws://localhost:8080/ws < lines > replies.bin
@@ -133,6 +141,7 @@ type options struct {
 	binary      bool
 	raw         bool
 	execute     *string
+	match       *regexp.Regexp
 	timeout     time.Duration
 	timeoutSet  bool
 	closeCode   frame.CloseCode
@@ -204,6 +213,20 @@ type executeFlag struct{ o *options }
 
 func (f executeFlag) String() string     { return "" }
 func (f executeFlag) Set(s string) error { f.o.execute = &s; return nil }
+
+// matchFlag parses --match.
+type matchFlag struct{ o *options }
+
+func (f matchFlag) String() string { return "" }
+
+func (f matchFlag) Set(s string) error {
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return fmt.Errorf("not a regular expression: %w", err)
+	}
+	f.o.match = re
+	return nil
+}
 
 // timeoutFlag records --timeout and whether it was given.
 type timeoutFlag struct{ o *options }
@@ -279,6 +302,9 @@ func parseArgs(args []string) (*options, error) {
 		}
 		o.header["Origin"] = []string{o.origin}
 	}
+	if o.match != nil && o.execute == nil {
+		return nil, errors.New("--match goes with -x: it picks which message is the reply")
+	}
 	if o.execute != nil && !o.timeoutSet {
 		o.timeout = o.defaultTime
 	}
@@ -319,6 +345,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	boolBoth(&o.raw, "", "raw")
 	both("x", "execute", executeFlag{o})
 	both("", "timeout", timeoutFlag{o})
+	both("", "match", matchFlag{o})
 	both("", "close", closeFlag{o})
 	fl.DurationVar(&o.ping, "ping", 0, "")
 	fl.Int64Var(&o.maxMessage, "max-message", o.maxMessage, "")

@@ -84,8 +84,17 @@ func (ts *testServer) url(path string) string { return "ws://" + ts.addr + path 
 
 func (ts *testServer) serve(c *frame.Conn, hs *handshake.Result) {
 	ev := serverEvent{header: hs.Request.Header, subprotocol: hs.Subprotocol, deflate: hs.Deflate != nil}
-	silent := hs.Request.URL.Path == "/silent"
+	path := hs.Request.URL.Path
+	silent := path == "/silent"
 	defer func() { ts.events <- ev }()
+	switch path {
+	case "/greet":
+		c.WriteMessage(frame.OpText, []byte("welcome"))
+	case "/late":
+		// Finishes sending after the client's close frame, then answers
+		// (RFC 6455 §5.5.1).
+		c.DeferCloseReply()
+	}
 	var buf []byte
 	for {
 		op, msg, err := c.ReadMessage(buf)
@@ -93,6 +102,11 @@ func (ts *testServer) serve(c *frame.Conn, hs *handshake.Result) {
 			ev.closeCode = frame.CloseStatus(err)
 			if ce, ok := err.(*frame.CloseError); ok {
 				ev.closeReason = ce.Reason
+			}
+			if path == "/late" {
+				c.WriteMessage(frame.OpText, []byte("late 1"))
+				c.WriteMessage(frame.OpText, []byte("late 2"))
+				c.Close()
 			}
 			return
 		}
@@ -260,6 +274,38 @@ func TestExecute(t *testing.T) {
 	wantExit(t, r, exitOK)
 	if r.stdout != "0102\n" {
 		t.Errorf("-b -x stdout %q", r.stdout)
+	}
+}
+
+// -x prints the first message received; with --match, the first that
+// matches, so a server that greets first (as wschat does) can be asked a
+// question. --match without -x is a usage error.
+func TestExecuteMatch(t *testing.T) {
+	ts := startServer(t, nil)
+	r := wsc(t, nil, "-x", "question", ts.url("/greet"))
+	wantExit(t, r, exitOK)
+	if r.stdout != "welcome\n" {
+		t.Errorf("-x without --match: stdout %q, want the greeting", r.stdout)
+	}
+	r = wsc(t, nil, "-x", "question", "--match", "^quest", ts.url("/greet"))
+	wantExit(t, r, exitOK)
+	if r.stdout != "question\n" {
+		t.Errorf("-x --match: stdout %q, want the echo", r.stdout)
+	}
+	r = wsc(t, nil, "--match", "x", ts.url("/"))
+	wantExit(t, r, exitUsage)
+	r = wsc(t, nil, "-x", "q", "--match", "(", ts.url("/"))
+	wantExit(t, r, exitUsage)
+}
+
+// RFC 6455 §5.5.1: after wsc's close frame the server may finish sending
+// before it answers; wsc prints every message until the server's close.
+func TestMessagesAfterClose_RFC6455_5_5_1(t *testing.T) {
+	ts := startServer(t, nil)
+	r := wsc(t, strings.NewReader("a\n"), ts.url("/late"))
+	wantExit(t, r, exitOK)
+	if want := "a\nlate 1\nlate 2\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 }
 

@@ -159,6 +159,10 @@ func (s *session) exitStatus(err error, sent frame.CloseCode, replied <-chan str
 	clean := false
 	var why string
 	switch {
+	case errors.Is(ce, frame.ErrCloseTimeout):
+		why = fmt.Sprintf("the server did not answer the close frame within %v; wsc closed TCP", frame.DefaultCloseTimeout)
+	case ce.Local && ce.Code == frame.CloseAbnormal:
+		why = "connection lost: " + ce.Err.Error()
 	case ce.Local:
 		// We failed the connection (RFC 6455 §7.1.7): the server broke
 		// the protocol.
@@ -215,21 +219,31 @@ func initiator(sent frame.CloseCode) string {
 	return "server"
 }
 
-// readLoop prints every message received until the connection ends, and
-// returns the final read error (a *frame.CloseError). With -x only the
-// first message is printed. replied is closed after the first one.
+// readLoop prints every message received until the connection ends,
+// including those that arrive after wsc sent its close frame (the server
+// may finish sending before it answers, RFC 6455 §5.5.1), and returns the
+// final read error (a *frame.CloseError). With -x only the reply is
+// printed: the first message, or the first that matches --match; replied
+// is closed after it.
 func (s *session) readLoop(replied chan<- struct{}) error {
 	var buf []byte
-	for n := 0; ; n++ {
+	gotReply := false
+	for {
 		op, msg, err := s.c.ReadMessage(buf)
 		if err != nil {
 			return err
 		}
 		buf = msg
-		if n == 0 || s.o.execute == nil {
+		switch {
+		case s.o.execute == nil:
 			s.print(op, msg)
-		}
-		if n == 0 {
+		case gotReply:
+			s.log.Debug("message after the -x reply, not printed", "bytes", len(msg))
+		case s.o.match != nil && !s.o.match.Match(msg):
+			s.log.Debug("message does not match --match, skipped", "bytes", len(msg))
+		default:
+			s.print(op, msg)
+			gotReply = true
 			close(replied)
 		}
 	}
