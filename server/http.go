@@ -175,7 +175,17 @@ func (s *Server) serveFallback(nc net.Conn) {
 		// route those back to us through the adapter.
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-				s.ServeHTTP(w, r)
+				// Upgraded, the connection is served in a goroutine of
+				// its own, as if it had come straight from the
+				// listener: net/http's serving goroutine (whose stack
+				// has grown) and its per-connection state end here,
+				// instead of staying under an idle connection.
+				c, res, err := s.upgrade(w, r)
+				if err != nil {
+					s.logger().Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+					return
+				}
+				go s.serveConn(c, res)
 				return
 			}
 			s.HTTP.ServeHTTP(w, r)

@@ -12,6 +12,8 @@ package server
 //	WS6455_IDLEMEM_HANDLER=events ...  # event mode, Server.Events (cmd/wsecho's default)
 //	WS6455_IDLEMEM_PROFILE=1 ...       # also a heap profile by allocation site (MemProfileRate=1)
 //	WS6455_IDLEMEM_MSGS=0 ...          # messages echoed per connection before it idles (default 4)
+//	WS6455_IDLEMEM_HTTP=1 ...          # each connection sends a plain GET first (the HTTP fallback), then upgrades on it
+//	WS6455_IDLEMEM_SLOW=1 ...          # each connection ends with a frame header and 1 byte of 64 KiB: slow senders
 //
 // Without WS6455_IDLEMEM the test runs with 1,000 connections and only
 // logs (skipped with -short). Numbers taken under -race are inflated by the
@@ -30,6 +32,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +93,19 @@ func TestIdleMemory(t *testing.T) {
 		s = &Server{Events: echoEvents{}}
 		handlerName = "event mode (Server.Events), echo in OnMessage"
 	}
+	var clientArgs []string
+	if os.Getenv("WS6455_IDLEMEM_HTTP") != "" {
+		s.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
+		clientArgs = append(clientArgs, "-via-http")
+		handlerName += ", upgraded through the HTTP fallback's keep-alive connections"
+	}
+	if os.Getenv("WS6455_IDLEMEM_SLOW") != "" {
+		// The connections stay in the middle of a frame during the
+		// measurement: the progress rule must not cut them before it.
+		s.Config.MessageTimeout = time.Hour
+		clientArgs = append(clientArgs, "-slow")
+		handlerName += ", each in the middle of a 64 KiB frame (slow senders)"
+	}
 	addr := serveLocal(t, s)
 	// Warm up: the keepalive loop, the maps, the pools exist before the
 	// baseline.
@@ -105,7 +121,7 @@ func TestIdleMemory(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("WS6455_IDLEMEM_MSGS")); err == nil && v >= 0 {
 		msgs = v
 	}
-	cmd := exec.Command(client, "-addr", addr, "-n", strconv.Itoa(n), "-msgs", strconv.Itoa(msgs))
+	cmd := exec.Command(client, append([]string{"-addr", addr, "-n", strconv.Itoa(n), "-msgs", strconv.Itoa(msgs)}, clientArgs...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,16 +4,26 @@
 // connection has carried traffic, then prints "ready" and keeps the
 // connections open and idle until its standard input is closed.
 //
+// With -via-http each connection first sends a plain GET on the TCP
+// connection and reads the answer, so the server's HTTP fallback serves it
+// and the upgrade that follows arrives on a keep-alive connection. With
+// -slow each connection, after its messages, sends the header of a 64 KiB
+// frame and one byte of it and then nothing more: a slow sender, whose
+// cost the server pays until its progress rule cuts it.
+//
 // It runs in a process of its own so that the memory of the clients is
 // not counted in the server's.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -30,14 +40,16 @@ func main() {
 	msgs := flag.Int("msgs", 4, "messages echoed on each connection before it goes idle")
 	size := flag.Int("size", 300, "size of the largest message, in bytes")
 	conc := flag.Int("conc", 32, "connections opened in parallel")
+	viaHTTP := flag.Bool("via-http", false, "send a plain GET / first on each connection, then upgrade on it")
+	slow := flag.Bool("slow", false, "end with a frame header and one byte of its 64 KiB payload, then nothing")
 	flag.Parse()
-	if err := run(*addr, *n, *msgs, *size, *conc); err != nil {
+	if err := run(*addr, *n, *msgs, *size, *conc, *viaHTTP, *slow); err != nil {
 		fmt.Fprintln(os.Stderr, "idleclient:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, n, msgs, size, conc int) error {
+func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
 		lim.Cur = lim.Max
@@ -47,6 +59,20 @@ func run(addr string, n, msgs, size, conc int) error {
 		return fmt.Errorf("RLIMIT_NOFILE is %d, too low for %d connections", lim.Cur, n)
 	}
 	d := &handshake.Dialer{HandshakeTimeout: 30 * time.Second}
+	if viaHTTP {
+		d.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			nc, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := plainGet(nc, addr); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return nc, nil
+		}
+	}
 	conns := make([]*frame.Conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -84,6 +110,13 @@ func run(addr string, n, msgs, size, conc int) error {
 						return
 					}
 				}
+				if slow {
+					h := frame.Header{Fin: true, Opcode: frame.OpBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 64 << 10}
+					if _, err := c.NetConn().Write(append(frame.AppendHeader(nil, h), 'x')); err != nil {
+						firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: write: %w", i, err))
+						return
+					}
+				}
 			}
 		})
 	}
@@ -95,6 +128,25 @@ func run(addr string, n, msgs, size, conc int) error {
 	io.Copy(io.Discard, os.Stdin)
 	for _, c := range conns {
 		c.CloseNow()
+	}
+	return nil
+}
+
+// plainGet sends GET / on nc and reads the whole answer, which must keep
+// the connection open, leaving nothing buffered.
+func plainGet(nc net.Conn, host string) error {
+	if _, err := fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host); err != nil {
+		return err
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return fmt.Errorf("GET /: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close || br.Buffered() != 0 {
+		return fmt.Errorf("GET /: %s (close=%v, %d bytes more)", resp.Status, resp.Close, br.Buffered())
 	}
 	return nil
 }
