@@ -105,6 +105,16 @@ const (
 // from one sender to one recipient arrive in the order they were sent; a
 // refused message leaves a gap that the sender knows about.
 //
+// Closing: when a client sends its close frame, it leaves the hub at once
+// (messages to it get unknown_recipient), but the relay first writes what
+// it had queued for it, the answers to its requests and the messages
+// routed to it (acked to their senders as usual), and answers the close
+// frame after that (RFC 6455 §5.5.1: "An endpoint MAY delay sending a
+// Close frame until its current message is sent"). A script that sends a
+// request and closes when its input ends gets its answer. This takes at
+// most the connection's close timeout (frame.Config.CloseTimeout); what
+// could not be written by then is answered recipient_gone.
+//
 // Flow control: each connection has one writer goroutine draining a bounded
 // outbound queue (QueueSize messages and QueueBytes bytes, not counting
 // answers to its own requests). Routing a message never waits for the
@@ -112,10 +122,19 @@ const (
 // so a slow client never blocks the hub or other clients. A connection
 // has at most MaxPending requests whose answers are not yet written to it;
 // beyond that the relay stops reading its requests, and TCP flow control
-// slows the client down. A stuck connection, one on which a write has been
-// blocked for StuckTimeout because the client does not read, is closed
-// with 1008 (policy violation, RFC 6455 §7.4.1), and the messages still
-// queued for it are answered recipient_gone.
+// slows the client down.
+//
+// A stuck connection, one on which a write has been blocked for
+// StuckTimeout because the client does not read, is closed: it leaves the
+// hub at once, the messages still queued for it are answered
+// recipient_gone, and the relay starts the close handshake with 1008
+// (policy violation, RFC 6455 §7.4.1). What is guaranteed is the end of
+// the connection, within the connection's close timeout
+// (frame.Config.CloseTimeout, 5 s by default) after the kick: the TCP
+// connection is closed then, answered or not. The 1008 close frame can
+// only follow the write that is blocked, so a client sees it only if it
+// reads again before that; a client whose receive buffer stays full sees
+// the connection end without a close frame (1006) when it next reads.
 //
 // Memory per connection is bounded by QueueBytes, MaxPending answers and
 // one request of MaxMessageSize being read. Longer requests are read and
@@ -186,12 +205,6 @@ func intOr(v, def int) int {
 	return v
 }
 
-// kickGrace is how long the write in progress on a stuck connection may
-// still take after the relay decided to close it, so that the 1008 close
-// frame can follow it; after that the write is abandoned, and the close
-// frame with it.
-const kickGrace = 5 * time.Second
-
 // newRelayID returns 128 bits from crypto/rand in unpadded base64url.
 func newRelayID() string {
 	var b [16]byte
@@ -209,6 +222,9 @@ func monoNow() int64 { return int64(time.Since(relayEpoch)) + 1 }
 // sends the welcome, then reads requests until the connection ends, and
 // returns after the client's writer goroutine has ended.
 func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
+	// The client's close frame is answered after what is queued for it
+	// has been written (see finish).
+	c.DeferCloseReply()
 	cl := &relayClient{
 		r:     r,
 		c:     c,
@@ -234,6 +250,10 @@ func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
 
 	err := cl.readLoop()
 
+	var ce *frame.CloseError
+	if errors.As(err, &ce) && !ce.Local && ce.Code != frame.CloseAbnormal && !cl.kicked.Load() {
+		cl.finish()
+	}
 	cl.detach()
 	if cl.kicked.Load() {
 		// Close with 1008 before returning, or the server would close
@@ -344,13 +364,14 @@ type relayClient struct {
 	quit  chan struct{} // closed by detach
 	done  chan struct{} // closed when the writer goroutine ends
 
-	mu      sync.Mutex
-	replies []outItem // answers and the welcome: never refused
-	msgs    []outItem // relayed messages and presence events: bounded
-	qCount  int       // messages queued or being written
-	qBytes  int       // their bytes
-	resync  bool      // a presence event was refused: send a fresh list
-	closed  bool      // detached: nothing more is queued
+	mu       sync.Mutex
+	replies  []outItem // answers and the welcome: never refused
+	msgs     []outItem // relayed messages and presence events: bounded
+	qCount   int       // messages queued or being written
+	qBytes   int       // their bytes
+	resync   bool      // a presence event was refused: send a fresh list
+	draining bool      // the client closed: nothing new is queued; the writer ends when the queues are empty
+	closed   bool      // detached: nothing more is queued
 
 	// writeStart is when the write in progress began (monoNow), 0 between
 	// writes; the janitor reads it.
@@ -360,6 +381,7 @@ type relayClient struct {
 	gone       atomic.Bool // detached; the writer stops writing messages
 	kicked     atomic.Bool
 	detachOnce sync.Once
+	leaveOnce  sync.Once
 }
 
 var (
@@ -380,7 +402,7 @@ func (cl *relayClient) signal() {
 // presence event sets the resync flag instead.
 func (cl *relayClient) enqueue(it outItem, presence bool) error {
 	cl.mu.Lock()
-	if cl.closed {
+	if cl.closed || cl.draining {
 		cl.mu.Unlock()
 		return errClosed
 	}
@@ -421,16 +443,48 @@ func (cl *relayClient) kick(why string) {
 	cl.r.logger().Info("relay: closing a stuck client with 1008", "id", cl.id,
 		"remote", cl.c.NetConn().RemoteAddr(), "why", why)
 	cl.detach()
-	// The write in progress holds the connection's write lock; give it a
-	// last chance to finish so that the close frame can follow.
-	cl.c.NetConn().SetWriteDeadline(time.Now().Add(kickGrace))
-	// CloseWith, not WriteClose: it also closes the connection of a peer
-	// that never answers the close frame.
+	// The close frame goes after the write in progress, if that ends;
+	// the close handshake's timer (frame.Config.CloseTimeout) closes the
+	// connection either way, which also ends that write.
 	go cl.c.CloseWith(frame.ClosePolicyViolation, kickReason)
 }
 
 // kickReason is the close reason sent with 1008.
 const kickReason = "relay: client does not read"
+
+// finish runs when the client has sent its close frame. RFC 6455 §5.5.1
+// lets an endpoint finish sending before it answers a close, and the
+// client may be waiting for answers and messages already queued for it (a
+// script that sends a request and closes when its input ends, say). So
+// the client leaves the hub (nothing new is routed to it: senders get
+// unknown_recipient, or recipient_gone if they found it a moment before),
+// the writer delivers what was queued until then, acking each message to
+// its sender, and only then does the server answer the close. The wait is
+// bounded by the connection's CloseTimeout: after it the frame.Conn
+// answers the close itself and closes TCP (frame.Conn.DeferCloseReply),
+// and what was not written is answered recipient_gone.
+func (cl *relayClient) finish() {
+	cl.mu.Lock()
+	cl.draining = true
+	cl.mu.Unlock()
+	cl.leaveHub()
+	cl.signal()
+	select {
+	case <-cl.done: // the writer emptied the queues and ended
+	case <-cl.c.Done():
+	}
+}
+
+// leaveHub makes cl unreachable, once: no more messages are routed to it
+// and its watchers are told it left.
+func (cl *relayClient) leaveHub() {
+	cl.leaveOnce.Do(func() {
+		r := cl.r
+		r.clients.CompareAndDelete(cl.id, cl)
+		r.watchers.Delete(cl)
+		r.announce(cl, appendPresence(nil, "leave", cl.id))
+	})
+}
 
 // detach removes cl from the hub: no more messages are routed to it, those
 // still queued are answered recipient_gone, watchers are told it left and
@@ -452,7 +506,7 @@ func (cl *relayClient) detach() {
 		cl.signal()
 		cl.failAll(pending)
 		r.leave()
-		r.announce(cl, appendPresence(nil, "leave", cl.id))
+		cl.leaveHub()
 	})
 }
 
@@ -491,8 +545,12 @@ func (cl *relayClient) writeLoop() {
 		msgs, cl.msgs = cl.msgs, msgs[:0]
 		resync := cl.resync
 		cl.resync = false
+		draining := cl.draining
 		cl.mu.Unlock()
 		if len(replies) == 0 && len(msgs) == 0 && !resync {
+			if draining {
+				return // finish: all that was queued is written
+			}
 			<-cl.wake
 			continue
 		}

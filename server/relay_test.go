@@ -688,6 +688,88 @@ func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
 	}
 }
 
+// TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1: a client that
+// sends requests and its close frame at once (a script whose input
+// ended: echo '{"type":"list"}' | wsc ...) gets every answer before the
+// relay's close reply, which RFC 6455 §5.5.1 allows ("An endpoint MAY
+// delay sending a Close frame until its current message is sent"), and a
+// message sent to it meanwhile is either delivered and acked or refused,
+// never acked and lost. Before, the relay answered the close at once and
+// dropped what it had queued: the answer was lost in 4 runs of 5.
+func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
+	checkGoroutines(t)
+	r := &Relay{}
+	addr, _ := startRelay(t, r, nil)
+	b := dialRelay(t, addr)
+	for round := range 20 {
+		a := dialRaw(t, addr)
+		a.upgrade(addr, "/", nil)
+		var w relayEnv
+		if err := json.Unmarshal(a.expectFrame(frame.OpText), &w); err != nil || w.Type != "welcome" {
+			t.Fatalf("first envelope: %v %v", w, err)
+		}
+		// b sends to a while a's requests and close are on their way.
+		const msgs = 20
+		got := answers{}
+		for i := range msgs {
+			b.send(w.ID, fmt.Sprintf("m%d", i), round*msgs+i)
+		}
+		var burst []byte
+		const lists = 10
+		for i := range lists {
+			burst = append(burst, clientFrame(true, frame.OpText, []byte(fmt.Sprintf(`{"type":"list","ref":%d}`, i)))...)
+		}
+		a.write(append(burst, closeFrame(frame.CloseNormal, "input ended")...))
+		var delivered []string
+		nextList := 0
+		for {
+			h, p, err := a.readFrame()
+			if err != nil {
+				t.Fatalf("round %d: reading: %v (after %d answers)", round, err, nextList)
+			}
+			if h.Opcode == frame.OpClose {
+				if code, _, _ := frame.ParseClosePayload(p); code != frame.CloseNormal {
+					t.Fatalf("close reply %v, want the echo of 1000", code)
+				}
+				break
+			}
+			var e relayEnv
+			if err := json.Unmarshal(p, &e); err != nil {
+				t.Fatalf("envelope %q: %v", p, err)
+			}
+			switch e.Type {
+			case "online":
+				if string(e.Ref) != fmt.Sprint(nextList) {
+					t.Fatalf("round %d: answer %v, want ref %d", round, e, nextList)
+				}
+				nextList++
+			case "message":
+				delivered = append(delivered, e.Message)
+			}
+		}
+		if nextList != lists {
+			t.Fatalf("round %d: %d of %d answers arrived before the close reply", round, nextList, lists)
+		}
+		a.expectEOF()
+		// Every message b sent: acked and delivered (in order), or
+		// refused; nothing acked and missing.
+		got.waitFor(t, b, func() bool { return len(got) == msgs })
+		var acked []string
+		for i := range msgs {
+			switch e := got[round*msgs+i]; {
+			case e.Type == "ack":
+				acked = append(acked, fmt.Sprintf("m%d", i))
+			case e.Code == RelayUnknownRecipient, e.Code == RelayRecipientGone:
+			default:
+				t.Fatalf("round %d: message %d: %v", round, i, e)
+			}
+		}
+		if !slices.Equal(acked, delivered) {
+			t.Fatalf("round %d: acked %v, but delivered %v", round, acked, delivered)
+		}
+	}
+}
+
 // TestRelay_Shutdown_RFC6455_7_4_1_GoingAway: Server.Shutdown closes relay
 // clients with 1001 and the relay forgets them.
 func TestRelay_Shutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
