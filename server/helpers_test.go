@@ -17,7 +17,9 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +30,52 @@ import (
 // testTimeout bounds every wait in these tests; no test asserts that
 // something happens quickly, it only refuses to hang.
 const testTimeout = 10 * time.Second
+
+// closeWait bounds a wait for the relay to close a connection it has
+// decided to close: the close handshake (with the write in progress ahead
+// of the close frame) ends within a close timeout, a deferred close reply
+// within two. Like testTimeout it is a ceiling, not an expectation.
+const closeWait = 2*frame.DefaultCloseTimeout + testTimeout
+
+// waitUntil polls cond until it holds, failing the test with what was
+// awaited (and detail(), if not nil) if it still does not after ceiling.
+func waitUntil(t testing.TB, ceiling time.Duration, what string, cond func() bool, detail func() string) {
+	t.Helper()
+	deadline := time.Now().Add(ceiling)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			if detail != nil {
+				msg = " (" + detail() + ")"
+			}
+			t.Fatalf("still waiting after %v for %s%s", ceiling, what, msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages logged.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Message)
+	h.mu.Unlock()
+	return nil
+}
+
+// logged reports whether msg was logged.
+func (h *logRecorder) logged(msg string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.msgs, msg)
+}
 
 // quietLogger drops the server's log output (handler panics are expected
 // in some tests).
@@ -142,7 +190,12 @@ func roundTrip(t testing.TB, c *frame.Conn, msg string) {
 // os.ErrDeadlineExceeded if it is still open after testTimeout. It may run
 // in any goroutine.
 func readUntilClose(c *frame.Conn) error {
-	c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+	return readUntilCloseWithin(c, testTimeout)
+}
+
+// readUntilCloseWithin is readUntilClose with another ceiling.
+func readUntilCloseWithin(c *frame.Conn, ceiling time.Duration) error {
+	c.NetConn().SetReadDeadline(time.Now().Add(ceiling))
 	for {
 		if _, _, err := c.ReadMessage(nil); err != nil {
 			return err

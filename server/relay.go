@@ -245,8 +245,17 @@ func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
 	r.join()
 	log := r.logger()
 	log.Debug("relay: client joined", "id", cl.id, "remote", c.NetConn().RemoteAddr())
-	go cl.writeLoop()
+	if h := relayHookJoining.Load(); h != nil {
+		(*h)(cl)
+	}
+	// Announce the join before starting the writer: only the writer (a
+	// failed write), the janitor (a blocked write) and the reader can
+	// detach cl, so the join is queued for every watcher before cl's
+	// leave can be. (Started first, a writer whose welcome failed could
+	// announce the leave ahead of the join, and a watcher would keep a
+	// client that is gone.)
 	r.announce(cl, appendPresence(nil, "join", cl.id))
+	go cl.writeLoop()
 
 	err := cl.readLoop()
 
@@ -351,6 +360,9 @@ type outItem struct {
 	// slot: writing this answer frees one of the connection's MaxPending
 	// request slots.
 	slot bool
+	// list: the answer to a list request, with ref; the writer takes the
+	// online list when it writes it (data is nil).
+	list bool
 }
 
 // relayClient is one connection in the hub.
@@ -424,12 +436,17 @@ func (cl *relayClient) enqueue(it outItem, presence bool) error {
 // reply queues an answer to one of cl's requests (the request holds a
 // slot, so the answers are at most MaxPending).
 func (cl *relayClient) reply(data []byte) {
+	cl.replyItem(outItem{data: data, slot: true})
+}
+
+// replyItem queues an answer given as an outItem (see outItem.list).
+func (cl *relayClient) replyItem(it outItem) {
 	cl.mu.Lock()
 	if cl.closed {
 		cl.mu.Unlock()
 		return
 	}
-	cl.replies = append(cl.replies, outItem{data: data, slot: true})
+	cl.replies = append(cl.replies, it)
 	cl.mu.Unlock()
 	cl.signal()
 }
@@ -451,6 +468,11 @@ func (cl *relayClient) kick(why string) {
 
 // kickReason is the close reason sent with 1008.
 const kickReason = "relay: client does not read"
+
+// kickAbandoned is logged when the write in progress on a kicked
+// connection did not end before the close handshake's timer closed the
+// connection: the client got no 1008 close frame.
+const kickAbandoned = "relay: gave up the write to a stuck client; closing it without a close frame"
 
 // finish runs when the client has sent its close frame. RFC 6455 §5.5.1
 // lets an endpoint finish sending before it answers a close, and the
@@ -556,6 +578,9 @@ func (cl *relayClient) writeLoop() {
 		}
 		if err := cl.writeBatch(replies, msgs, resync); err != nil {
 			if err != errClosed && !errors.Is(err, frame.ErrCloseSent) {
+				if cl.kicked.Load() {
+					cl.r.logger().Info(kickAbandoned, "id", cl.id, "err", err)
+				}
 				// A broken or timed-out connection: end the reader too.
 				cl.c.CloseNow()
 			}
@@ -571,7 +596,20 @@ func (cl *relayClient) writeLoop() {
 // presence list if one is due (after the events queued before it).
 func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
 	for _, it := range replies {
-		err := cl.write(it.data)
+		data := it.data
+		if it.list {
+			// Taken now, after this batch was taken from the queues:
+			// every presence event written before it (earlier batches)
+			// was queued before this moment, so after its change to the
+			// clients map, and is reflected in the list; every event
+			// queued after this batch was taken is written after it. The
+			// events in msgs are written after it too, and a join or
+			// leave the list already reflects changes nothing. (Taken in
+			// handle, a list could be written after a leave it still
+			// showed, and the watcher would keep the leaver forever.)
+			data = appendOnline(nil, cl.r.online(cl), it.ref, false)
+		}
+		err := cl.write(data)
 		if it.slot {
 			<-cl.slots
 		}
@@ -626,6 +664,14 @@ func (cl *relayClient) acquireSlot() bool {
 		return false
 	}
 }
+
+// Test hooks that stretch two race windows (relay_race_test.go):
+// relayHookListed runs in handle where the list was taken before;
+// relayHookJoining runs in ServeWS before the join is announced.
+var (
+	relayHookListed  atomic.Pointer[func()]
+	relayHookJoining atomic.Pointer[func(*relayClient)]
+)
 
 var errKicked = errors.New("relay: connection closed as stuck")
 
@@ -700,7 +746,14 @@ func (cl *relayClient) handle(p []byte) {
 		} else if req.watch == watchOff && cl.watching.Swap(false) {
 			cl.r.watchers.Delete(cl)
 		}
-		cl.reply(appendOnline(nil, cl.r.online(cl), req.ref, false))
+		if h := relayHookListed.Load(); h != nil {
+			(*h)()
+		}
+		// The list itself is taken by the writer when it writes the
+		// answer (see writeBatch), not here: presence events queued
+		// between here and then could otherwise be written before a list
+		// that does not reflect them.
+		cl.replyItem(outItem{ref: req.ref, list: true, slot: true})
 	case reqSend:
 		v, ok := cl.r.clients.Load(req.to)
 		if !ok {
