@@ -55,11 +55,6 @@ func tryReadAsync(c *Conn) <-chan tryResult {
 	return ch
 }
 
-// waitArrived waits until n bytes sent by the client are in the server's
-// socket receive buffer (loopback delivers a write at once, but not in
-// the same instant).
-func waitArrived() { time.Sleep(50 * time.Millisecond) }
-
 // With nothing received, TryReadMessage returns ErrWouldBlock at once and
 // holds no read buffer: an idle connection costs no buffer.
 func TestTryReadMessage_IdleReturnsWouldBlock(t *testing.T) {
@@ -96,14 +91,16 @@ func TestTryReadMessage_BurstAfterOneEvent(t *testing.T) {
 				t.Skip("no file descriptor on this platform")
 			}
 			var want []string
+			total := 0
 			for i := range 20 {
 				m := fmt.Sprintf("%03d:%s", i, bytes.Repeat([]byte{'a' + byte(i)}, size-4))
 				want = append(want, m)
+				total += HeaderSize(Header{Masked: true, Length: int64(len(m))}) + len(m)
 				if err := cli.WriteMessage(OpText, []byte(m)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			waitArrived()
+			waitArrived(t, srv, total)
 			got, err := tryReadAll(t, srv)
 			if err != ErrWouldBlock {
 				t.Fatalf("after %d messages: %v", len(got), err)
@@ -137,7 +134,7 @@ func TestTryReadMessage_BlocksInsideAMessage(t *testing.T) {
 	if err := p.write(append(first, last[:3]...)); err != nil {
 		t.Fatal(err)
 	}
-	waitArrived()
+	waitArrived(t, srv, len(first)+3)
 	ch := tryReadAsync(srv)
 	select {
 	case r := <-ch:
@@ -186,7 +183,7 @@ func TestTryReadMessage_End(t *testing.T) {
 			t.Skip("no file descriptor on this platform")
 		}
 		cn.Close()
-		waitArrived()
+		waitArrived(t, srv, -1)
 		_, _, err := srv.TryReadMessage(nil, true)
 		ce := checkCloseError(t, err, CloseAbnormal, false)
 		if !errors.Is(ce.Err, io.ErrUnexpectedEOF) {
@@ -264,10 +261,11 @@ func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
 	}
 	p := newPeer(t, cn, RoleClient)
 	for _, op := range []Opcode{OpPong, OpPing} {
-		if err := p.write(p.frame(true, op, []byte("k"))); err != nil {
+		f := p.frame(true, op, []byte("k"))
+		if err := p.write(f); err != nil {
 			t.Fatal(err)
 		}
-		waitArrived()
+		waitArrived(t, srv, len(f))
 		done := make(chan error, 1)
 		go func() {
 			_, _, err := srv.TryReadMessage(nil, true)
@@ -292,7 +290,7 @@ func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
 	if err := p.write(burst); err != nil {
 		t.Fatal(err)
 	}
-	waitArrived()
+	waitArrived(t, srv, len(burst))
 	msgs, err := tryReadAll(t, srv)
 	if err != ErrWouldBlock || len(msgs) != 1 || msgs[0] != "after" {
 		t.Fatalf("got %q, %v", msgs, err)
@@ -379,7 +377,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		if err := p.write(burst); err != nil {
 			t.Fatal(err)
 		}
-		waitArrived()
+		waitArrived(t, srv, len(burst))
 		for i := range 5 {
 			_, m, err := srv.TryReadMessage(nil, i == 0)
 			if err != nil {
@@ -407,8 +405,9 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 			t.Skip("no file descriptor on this platform")
 		}
 		p := newPeerNoRead(t, cn)
-		p.write(append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...))
-		waitArrived()
+		ab := append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...)
+		p.write(ab)
+		waitArrived(t, srv, len(ab))
 		srv.TryReadMessage(nil, true)
 		srv.WriteMessage(OpText, []byte("A"))
 		return srv, cn
@@ -431,8 +430,9 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		}
 		p := newPeerNoRead(t, cn)
 		second := p.frame(true, OpText, []byte("second"))
-		p.write(append(p.frame(true, OpText, []byte("first")), second[:4]...))
-		waitArrived()
+		b := append(p.frame(true, OpText, []byte("first")), second[:4]...)
+		p.write(b)
+		waitArrived(t, srv, len(b))
 		srv.TryReadMessage(nil, true)
 		srv.WriteMessage(OpText, []byte("answer"))
 		done := make(chan string, 1)
@@ -498,7 +498,7 @@ func TestTryReadMessage_ControlFramesFillTheBuffer(t *testing.T) {
 			if err := p.write(burst); err != nil {
 				t.Fatal(err)
 			}
-			waitArrived()
+			waitArrived(t, srv, len(burst))
 			ch := tryReadAsync(srv)
 			select {
 			case r := <-ch:

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,18 +65,28 @@ func (h *faultHandler) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
 }
 func (h *faultHandler) OnClose(_ *frame.Conn, err error) { h.closed <- err }
 
-// next returns how the next connection ended, or fails after testTimeout
+// faultWait is the ceiling on waiting for a fault to end a connection: a
+// flood of pings under -race on a busy machine takes a while to fill the
+// socket buffers. It bounds the wait; nothing is asserted about time.
+const faultWait = time.Minute
+
+// next returns how the next connection ended, or fails after faultWait
 // saying what it waited for.
 func (h *faultHandler) next(t testing.TB, what string) error {
 	t.Helper()
 	select {
 	case err := <-h.closed:
 		return err
-	case <-time.After(testTimeout):
-		t.Fatalf("no connection ended within %v: %s", testTimeout, what)
+	case <-time.After(faultWait):
+		t.Fatalf("no connection ended within %v: %s", faultWait, what)
 		return nil
 	}
 }
+
+// smallSendBufferOnOpen shrinks the server's socket send buffer, so that a
+// client that does not read blocks the server's writes after a few KiB
+// (not the megabytes the kernel would otherwise buffer).
+func smallSendBufferOnOpen(c *frame.Conn, _ *handshake.Result) { smallSendBuffer(c) }
 
 // forEachMode runs f with a server serving h in Handler mode and in event
 // mode.
@@ -102,18 +111,7 @@ func forEachMode(t *testing.T, f func(t *testing.T, s *Server, h *faultHandler),
 // client that does not read stops the server's writes after a few KiB.
 func dialRawSmall(t testing.TB, addr string) *rawConn {
 	t.Helper()
-	// The buffer is set before the connection is made, so that TCP's
-	// window is negotiated for it: shrinking it on an established
-	// loopback connection makes the kernel drop segments and back off.
-	d := net.Dialer{Timeout: testTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
+	d := net.Dialer{Timeout: testTimeout, Control: smallReceiveBuffer(4096)}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -123,11 +121,11 @@ func dialRawSmall(t testing.TB, addr string) *rawConn {
 }
 
 // flood writes b over and over until the write fails (the server closed
-// the connection) or testTimeout passes; the error is sent on the result.
+// the connection) or faultWait passes; the error is sent on the result.
 func flood(nc net.Conn, b []byte) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		nc.SetWriteDeadline(time.Now().Add(testTimeout))
+		nc.SetWriteDeadline(time.Now().Add(faultWait))
 		for {
 			if _, err := nc.Write(b); err != nil {
 				done <- err
@@ -145,9 +143,9 @@ func expectFloodCut(t testing.TB, done <-chan error) {
 	select {
 	case err := <-done:
 		if isTimeout(err) {
-			t.Fatalf("the server never closed the connection (the client wrote for %v)", testTimeout)
+			t.Fatalf("the server never closed the connection (the client wrote for %v)", faultWait)
 		}
-	case <-time.After(2 * testTimeout):
+	case <-time.After(2 * faultWait):
 		t.Fatal("the flood did not end")
 	}
 }
@@ -176,7 +174,7 @@ func TestWriteTimeout_ClientNeverReads_RFC6455_7_1_7(t *testing.T) {
 		done := flood(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)))
 		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that does not read"))
 		expectFloodCut(t, done)
-	}, func() *faultHandler { return newFaultHandler(nil) })
+	}, func() *faultHandler { return newFaultHandler(smallSendBufferOnOpen) })
 }
 
 // RFC 6455 §5.5.2: every ping owes a pong; a client that floods pings and
@@ -192,7 +190,7 @@ func TestPingFlood_ClientNeverReads_RFC6455_5_5_2(t *testing.T) {
 		done := flood(r.nc, clientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)))
 		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that floods pings and reads no pongs"))
 		expectFloodCut(t, done)
-	}, func() *faultHandler { return newFaultHandler(nil) })
+	}, func() *faultHandler { return newFaultHandler(smallSendBufferOnOpen) })
 }
 
 // RFC 6455 §10.4 (the progress rule, frame.Config.MessageTimeout): a

@@ -402,16 +402,13 @@ func smallSendBuffer(c *frame.Conn) {
 	}
 }
 
-// dialSmall connects with a small socket receive buffer.
+// dialSmall connects with a small socket receive buffer (set before the
+// connection is made: see smallReceiveBuffer).
 func dialSmall(t testing.TB, addr string) *frame.Conn {
 	t.Helper()
 	d := &handshake.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var nd net.Dialer
-		nc, err := nd.DialContext(ctx, network, addr)
-		if err == nil {
-			nc.(*net.TCPConn).SetReadBuffer(4096)
-		}
-		return nc, err
+		nd := net.Dialer{Control: smallReceiveBuffer(4096)}
+		return nd.DialContext(ctx, network, addr)
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -533,19 +530,31 @@ func TestRelay_PresenceResync(t *testing.T) {
 	for range 5 {
 		dialRelay(t, addr)
 	}
-	// Reading now: messages and whatever events fitted, then a resync
-	// listing all six others.
-	for {
-		e := w.next()
-		if e.Type == "online" {
-			if !e.Resync || len(e.IDs) != 6 {
-				t.Fatalf("got %v, want a resync with 6 ids", e)
+	// Reading now: messages and whatever events fitted, and a resync
+	// (the queue was full when the joins came). Applied as updates to a
+	// set, they end in a view of all six others.
+	view := map[string]bool{}
+	resyncs := 0
+	for len(view) != 6 {
+		switch e := w.next(); e.Type {
+		case "online":
+			if !e.Resync {
+				t.Fatalf("got %v, want a resync", e)
 			}
-			break
-		}
-		if e.Type != "message" && e.Type != "join" {
+			resyncs++
+			clear(view)
+			for _, id := range e.IDs {
+				view[id] = true
+			}
+		case "join":
+			view[e.ID] = true
+		case "message":
+		default:
 			t.Fatalf("unexpected %v", e)
 		}
+	}
+	if resyncs == 0 {
+		t.Fatal("the joins refused while the queue was full were never made up for by a resync")
 	}
 }
 
