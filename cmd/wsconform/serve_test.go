@@ -34,7 +34,7 @@ func startFuzzServer(t testing.TB, outdir string, patterns ...string) (string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newFuzzServer(ids, &Spec{}, autobahn.DefaultOptions(autobahn.RoleServer), outdir, true, io.Discard)
+	s := newFuzzServer(ids, &Spec{}, patientOptions(autobahn.RoleServer), outdir, true, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.serve(ctx, ln) }()
@@ -45,6 +45,19 @@ func startFuzzServer(t testing.TB, outdir string, patterns ...string) (string, *
 		}
 	})
 	return "ws://" + ln.Addr().String(), s
+}
+
+// patientOptions are Autobahn's defaults with the close handshake
+// timeouts raised from 1 s to 30 s. They are ceilings for a conforming
+// peer (the project's own client here), which answers at once; on a busy
+// machine (flake-hunt, a loaded CI runner) 1 s was sometimes not enough
+// for it to be scheduled, and case 1.2.1 came out OK/UNCLEAN.
+func patientOptions(role autobahn.Role) autobahn.Options {
+	o := autobahn.DefaultOptions(role)
+	o.OpenHandshakeTimeout = 30 * time.Second
+	o.CloseHandshakeTimeout = 30 * time.Second
+	o.ServerConnectionDropTimeout = 30 * time.Second
+	return o
 }
 
 // clientHarness is the client under test driven the way Autobahn's client
