@@ -108,7 +108,23 @@
 // hold the TIME_WAIT state; a client waits for the server's close (§7.1.1).
 // Conn.CloseWith runs this handshake; a read then returns a *CloseError
 // with the peer's code (§7.1.5), and CloseStatus extracts the code from any
-// error.
+// error. Close and CloseWith return nil only when the handshake completed.
+//
+// The handshake has one clock: CloseTimeout after this end sends, or must
+// answer, a close frame, the TCP connection is closed whatever the peer
+// does and whatever write is still in progress (1006, ErrCloseTimeout).
+// An endpoint may finish sending before it answers a close (§5.5.1);
+// Conn.DeferCloseReply lets an application do that.
+//
+// # Faults and their bounds
+//
+// A write that fails or times out (Config.WriteTimeout: a peer that stopped
+// reading, also one flooding pings whose pongs it never reads) fails the
+// connection at once: TCP is closed and reads report 1006 with a
+// *WriteError. A peer that trickles a frame is cut by the progress rule
+// (Config.MessageTimeout and MinMessageRate, see progress.go) with 1008.
+// Memory for a message grows with the bytes that have arrived, never with
+// the length a header declares.
 //
 // # Failing the connection (§7.1.7, §8.1, §10.4)
 //

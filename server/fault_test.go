@@ -427,3 +427,37 @@ func TestEvents_CleanShutdownLogsNoError(t *testing.T) {
 		t.Fatalf("Shutdown logged:\n%s", strings.Join(logs.records, "\n"))
 	}
 }
+
+// Event mode: a connection closed while it is being registered with the
+// poller (here by its own OnOpen, in another goroutine) must never leave
+// its descriptor number registered for a connection that reuses it.
+// Before, the number was read in RawControl and registered after: a new
+// connection could get it in between, and its events woke the closed one
+// while it was never served itself. Connections that close at once and
+// connections that echo are opened side by side, so descriptor numbers
+// are reused all the time; every echo must come back, every closed one
+// must get its OnClose. (A stress test: it can only catch the race, not
+// force it; the registration now happens inside RawControl, where the
+// runtime holds the descriptor.)
+func TestEvents_RegisterVsClose(t *testing.T) {
+	checkGoroutines(t)
+	h := newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
+		if hs.Request.URL.Path == "/close" {
+			go c.CloseNow()
+		}
+	})
+	s := &Server{Events: h, PingInterval: -1, IdleTimeout: -1}
+	addr := serveLocal(t, s)
+	const rounds = 200
+	for range rounds {
+		closing := dialRaw(t, addr)
+		closing.upgrade(addr, "/close", nil)
+		c := dial(t, addr, "/", frame.Config{})
+		roundTrip(t, c, "still served")
+		c.CloseNow()
+		closing.nc.Close()
+	}
+	for range 2 * rounds {
+		h.next(t, "every connection's OnClose")
+	}
+}
