@@ -87,18 +87,18 @@ type Config struct {
 
 	// MessageTimeout and MinMessageRate are the progress rule for
 	// incoming data (RFC 6455 §10.4 lets an endpoint limit the resources a
-	// peer can hold): once the first bytes of a frame have arrived, the
-	// time spent waiting for the rest of it, and for the rest of its
-	// message, may not exceed MessageTimeout plus one second for every
-	// MinMessageRate bytes received meanwhile. A peer that trickles a
-	// message (one byte every few seconds, say) fails the connection with
-	// 1008 when its budget runs out, instead of holding a buffer and a
-	// goroutine for as long as it likes; a peer that sends at least
-	// MinMessageRate bytes per second is never cut. Time spent between
-	// messages, and time the application takes to call the next read, do
-	// not count. 0 means DefaultMessageTimeout (20 s) and
-	// DefaultMinMessageRate (1 KiB/s); a negative MessageTimeout disables
-	// the rule.
+	// peer can hold): once a read has had to wait in the middle of a frame
+	// or message, the rest of that message must arrive within
+	// MessageTimeout plus one second for every MinMessageRate bytes of it
+	// received. A peer that trickles a message (one byte every few
+	// seconds, say) fails the connection with 1008 when its budget runs
+	// out, instead of holding a buffer and a goroutine for as long as it
+	// likes; a peer that sends at least MinMessageRate bytes per second is
+	// never cut. Time between messages does not count; a message that
+	// arrives whole never enters the rule. It is checked every 100 ms by
+	// one goroutine for all connections (progress.go). 0 means
+	// DefaultMessageTimeout (20 s) and DefaultMinMessageRate (1 KiB/s); a
+	// negative MessageTimeout disables the rule.
 	MessageTimeout time.Duration
 	MinMessageRate int
 
@@ -238,6 +238,7 @@ type Conn struct {
 	deferClose atomic.Bool                // see DeferCloseReply
 	closing    atomic.Pointer[closing]    // set when the close handshake begins
 	prog       *progress                  // reader: the progress rule, once needed
+	progActive bool                       // reader: on the progress watch list
 	doneMu     sync.Mutex                 // guards ended and afterDone
 	ended      bool
 	afterDone  func()
@@ -575,6 +576,7 @@ func (c *Conn) fail(pe *ProtocolError) error {
 	c.closeErr.CompareAndSwap(nil, ce)
 	c.WriteClose(pe.Code, pe.Reason)
 	c.lingerClose()
+	c.progressEnd()
 	c.releaseRead()
 	c.releaseDeflate()
 	return ce
@@ -665,6 +667,7 @@ func (c *Conn) terminate(ce *CloseError) error {
 	c.readErr = ce
 	c.closeErr.CompareAndSwap(nil, ce)
 	c.closeNet()
+	c.progressEnd()
 	c.releaseRead()
 	c.releaseDeflate()
 	return ce

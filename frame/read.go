@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"time"
 )
 
 // This file is the receive path: TCP bytes → frame headers (§5.2) →
@@ -66,17 +65,15 @@ func (c *Conn) fill(need int) error {
 		// A frame is incomplete (part of a header is buffered, or a
 		// message has begun): this wait counts against the progress
 		// rule. Otherwise the reader is between messages.
-		var start time.Time
 		if c.w > c.r || c.inMessage {
-			var err error
-			if start, err = c.progressStart(); err != nil {
+			if err := c.progressStart(); err != nil {
 				return err
 			}
 		} else {
 			c.progressEnd()
 		}
 		n, free, err := c.fillOnce(need)
-		c.progressStop(start)
+		c.progressStop()
 		if err != nil {
 			return err
 		}
@@ -131,12 +128,11 @@ const maxEmptyReads = 100
 // is used for large payloads when nothing is buffered.
 func (c *Conn) readDirect(p []byte) (int, error) {
 	c.flushHeld()
-	start, err := c.progressStart() // always inside a message
-	if err != nil {
+	if err := c.progressStart(); err != nil { // always inside a message
 		return 0, err
 	}
 	n, err := c.readDirectOnce(p)
-	c.progressStop(start)
+	c.progressStop()
 	c.mayHaveMore = n == len(p)
 	if n > 0 {
 		c.activity.Add(uint64(n))
@@ -403,6 +399,7 @@ func (c *Conn) readClose(p []byte) error {
 		// over: what follows a close frame is not data (§5.5.1).
 		c.beginClose()
 		c.readErr = ce
+		c.progressEnd()
 		c.r, c.w = 0, 0
 		c.releaseRead()
 		c.releaseDeflate()
