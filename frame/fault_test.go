@@ -331,3 +331,61 @@ func TestDeferCloseReply_RFC6455_5_5_1(t *testing.T) {
 		}
 	})
 }
+
+// TestProgress_AbandonedReaderUnlisted: a Conn closed by another goroutine
+// while its reader stopped inside a message (NextReader, partly read, then
+// dropped) leaves the progress watch list, so neither it nor the watcher
+// goroutine lives on.
+func TestProgress_AbandonedReaderUnlisted(t *testing.T) {
+	c, p := connAndPeer(t, transports[0], RoleServer, Config{MessageTimeout: time.Hour})
+	p.write(p.frame(true, OpBinary, make([]byte, 100))[:50])
+	_, r, err := c.NextReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	for n := 0; n < 40; {
+		k, err := r.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += k
+	}
+	if _, err := r.Read(make([]byte, 100)); err != nil { // the rest of what came
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // blocks inside the message until 10 more bytes come; then nobody reads
+		defer close(done)
+		r.Read(make([]byte, 100))
+	}()
+	listed := func() bool {
+		watch.mu.Lock()
+		defer watch.mu.Unlock()
+		for p := watch.head; p != nil; p = p.next {
+			if p.c == c {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(testTimeout)
+	for !listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the blocked read never put the Conn on the watch list")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.write(make([]byte, 10))
+	<-done
+	if !listed() {
+		t.Fatal("the Conn left the watch list with its message unfinished")
+	}
+	c.CloseNow() // no read is blocked: only the watcher can notice
+	for listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed Conn is still on the progress watch list")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

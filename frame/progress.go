@@ -128,24 +128,30 @@ func (c *Conn) progressEnd() {
 	c.progActive = false
 	p := c.prog
 	watch.mu.Lock()
-	if p.listed {
-		p.listed = false
-		if p.prev != nil {
-			p.prev.next = p.next
-		} else {
-			watch.head = p.next
-		}
-		if p.next != nil {
-			p.next.prev = p.prev
-		}
-		p.prev, p.next = nil, nil
-	}
+	p.unlist()
 	if !p.deadlineSet {
 		// Complete in time after all (the watcher marked it while the
 		// last bytes were being taken, and no read was cut).
 		p.expired.Store(false)
 	}
 	watch.mu.Unlock()
+}
+
+// unlist takes p off the watch list if it is on it; watch.mu is held.
+func (p *progress) unlist() {
+	if !p.listed {
+		return
+	}
+	p.listed = false
+	if p.prev != nil {
+		p.prev.next = p.next
+	} else {
+		watch.head = p.next
+	}
+	if p.next != nil {
+		p.next.prev = p.prev
+	}
+	p.prev, p.next = nil, nil
 }
 
 // progressExpired reports whether a deadline error came from the
@@ -164,8 +170,15 @@ func progressWatch() {
 			watch.mu.Unlock()
 			return
 		}
-		for p := watch.head; p != nil; p = p.next {
+		for p, next := watch.head, (*progress)(nil); p != nil; p = next {
+			next = p.next
 			c := p.c
+			if c.isDone() {
+				// Closed by another goroutine while its reader was
+				// inside a message (and may never read again).
+				p.unlist()
+				continue
+			}
 			earned := time.Duration(float64(c.activity.Load()-p.act0) / float64(c.minRate) * float64(time.Second))
 			if now.Sub(p.start) <= c.msgTimeout+earned || p.expired.Load() {
 				continue
