@@ -74,11 +74,17 @@ const faultWait = time.Minute
 // saying what it waited for.
 func (h *faultHandler) next(t testing.TB, what string) error {
 	t.Helper()
+	return h.nextWithin(t, faultWait, what)
+}
+
+// nextWithin is next with another ceiling.
+func (h *faultHandler) nextWithin(t testing.TB, ceiling time.Duration, what string) error {
+	t.Helper()
 	select {
 	case err := <-h.closed:
 		return err
-	case <-time.After(faultWait):
-		t.Fatalf("no connection ended within %v: %s", faultWait, what)
+	case <-time.After(ceiling):
+		t.Fatalf("no connection ended within %v: %s", ceiling, what)
 		return nil
 	}
 }
@@ -121,11 +127,11 @@ func dialRawSmall(t testing.TB, addr string) *rawConn {
 }
 
 // flood writes b over and over until the write fails (the server closed
-// the connection) or faultWait passes; the error is sent on the result.
-func flood(nc net.Conn, b []byte) <-chan error {
+// the connection) or ceiling passes; the error is sent on the result.
+func flood(nc net.Conn, b []byte, ceiling time.Duration) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		nc.SetWriteDeadline(time.Now().Add(faultWait))
+		nc.SetWriteDeadline(time.Now().Add(ceiling))
 		for {
 			if _, err := nc.Write(b); err != nil {
 				done <- err
@@ -166,13 +172,20 @@ func expectLocalWriteFailure(t testing.TB, err error) {
 // in both modes (before, event mode went back to reading and discarding
 // for as long as the client sent).
 func TestWriteTimeout_ClientNeverReads_RFC6455_7_1_7(t *testing.T) {
+	testFloodCut(t, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)), "a client that does not read")
+}
+
+// testFloodCut: a client that sends f over and over and never reads what
+// the server sends back (echoes, pongs) is disconnected when the server's
+// write times out, in both modes.
+func testFloodCut(t *testing.T, f []byte, who string) {
 	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
 		s.Config.WriteTimeout = 50 * time.Millisecond
 		addr := serveLocal(t, s)
 		r := dialRawSmall(t, addr)
 		r.upgrade(addr, "/", nil)
-		done := flood(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)))
-		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that does not read"))
+		done := flood(r.nc, f, faultWait)
+		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of "+who))
 		expectFloodCut(t, done)
 	}, func() *faultHandler { return newFaultHandler(smallSendBufferOnOpen) })
 }
@@ -182,15 +195,8 @@ func TestWriteTimeout_ClientNeverReads_RFC6455_7_1_7(t *testing.T) {
 // pongs were dropped and the connection lived until the idle timeout after
 // the flood stopped).
 func TestPingFlood_ClientNeverReads_RFC6455_5_5_2(t *testing.T) {
-	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
-		s.Config.WriteTimeout = 50 * time.Millisecond
-		addr := serveLocal(t, s)
-		r := dialRawSmall(t, addr)
-		r.upgrade(addr, "/", nil)
-		done := flood(r.nc, clientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)))
-		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of a client that floods pings and reads no pongs"))
-		expectFloodCut(t, done)
-	}, func() *faultHandler { return newFaultHandler(smallSendBufferOnOpen) })
+	testFloodCut(t, clientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)),
+		"a client that floods pings and reads no pongs")
 }
 
 // RFC 6455 §10.4 (the progress rule, frame.Config.MessageTimeout): a
@@ -244,12 +250,7 @@ func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
 		addr := serveLocal(t, s)
 
 		const healthy, stuck = 40, 3
-		var stuckClients []*rawConn
-		for range stuck {
-			r := dialRawSmall(t, addr)
-			r.upgrade(addr, "/stuck", nil)
-			stuckClients = append(stuckClients, r)
-		}
+		stuckClients := dialStuck(t, addr, stuck)
 		clients := make([]*frame.Conn, healthy)
 		for i := range clients {
 			clients[i] = dial(t, addr, "/", frame.Config{})
@@ -293,13 +294,30 @@ func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
 				t.Fatalf("stuck client %d: still connected after Shutdown returned", i)
 			}
 		}
-	}, func() *faultHandler {
-		return newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
-			if hs.Request.URL.Path == "/stuck" {
-				go c.WriteMessage(frame.OpBinary, make([]byte, 64<<20))
-			}
-		})
+	}, stuckHandler)
+}
+
+// stuckHandler makes the server write 64 MiB to every client that
+// connects to /stuck: to one that does not read, the write blocks with the
+// connection's write lock held.
+func stuckHandler() *faultHandler {
+	return newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
+		if hs.Request.URL.Path == "/stuck" {
+			go c.WriteMessage(frame.OpBinary, make([]byte, 64<<20))
+		}
 	})
+}
+
+// dialStuck opens n connections to /stuck (see stuckHandler) that never
+// read.
+func dialStuck(t testing.TB, addr string, n int) []*rawConn {
+	var rs []*rawConn
+	for range n {
+		r := dialRawSmall(t, addr)
+		r.upgrade(addr, "/stuck", nil)
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 // RFC 6455 §4.2.1 with the HTTP fallback: a WebSocket handshake sent on a

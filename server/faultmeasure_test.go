@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
-	"github.com/ws6455/ws6455/handshake"
 )
 
 func measureOnly(t *testing.T) {
@@ -51,12 +50,7 @@ func TestMeasureShutdown(t *testing.T) {
 	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
 		addr := serveLocal(t, s)
 		const healthy, stuck = 500, 3
-		var stuckClients []*rawConn
-		for range stuck {
-			r := dialRawSmall(t, addr)
-			r.upgrade(addr, "/stuck", nil)
-			stuckClients = append(stuckClients, r)
-		}
+		stuckClients := dialStuck(t, addr, stuck)
 		// The moment each healthy client reads the server's close frame
 		// (its Trace hook), and the moment its close handshake is over
 		// (its read returns, after the server closed TCP).
@@ -115,13 +109,7 @@ func TestMeasureShutdown(t *testing.T) {
 		t.Logf("  healthy clients' close handshakes were over (TCP closed) after: %s", quantiles(hd))
 		t.Logf("  Shutdown returned after %v: %v", returned.Round(time.Millisecond), err)
 		t.Logf("  stuck clients saw TCP closed after: %s", quantiles(sd))
-	}, func() *faultHandler {
-		return newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
-			if hs.Request.URL.Path == "/stuck" {
-				go c.WriteMessage(frame.OpBinary, make([]byte, 64<<20))
-			}
-		})
-	})
+	}, stuckHandler)
 }
 
 func TestMeasureFaultBounds(t *testing.T) {
@@ -138,8 +126,8 @@ func TestMeasureFaultBounds(t *testing.T) {
 		r := dialRawSmall(t, addr)
 		r.upgrade(addr, "/", nil)
 		start := time.Now()
-		done := floodFor(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)), 2*time.Minute)
-		err := nextWithin(t, h, 2*time.Minute)
+		done := flood(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)), 2*time.Minute)
+		err := h.nextWithin(t, 2*time.Minute, "a client that never reads to be disconnected")
 		lines = append(lines, fmt.Sprintf("%s: a client that never reads (1 MiB messages) was disconnected after %v (%v)",
 			mode, time.Since(start).Round(time.Millisecond), err))
 		<-done
@@ -166,40 +154,10 @@ func TestMeasureFaultBounds(t *testing.T) {
 				}
 			}
 		}()
-		err = nextWithin(t, h, 2*time.Minute)
+		err = h.nextWithin(t, 2*time.Minute, "a client that trickles a frame to be cut")
 		close(stop)
 		lines = append(lines, fmt.Sprintf("%s: a client sending 1 byte every 2 s was cut after %v (%v)",
 			mode, time.Since(start).Round(time.Millisecond), err))
 	}, func() *faultHandler { return newFaultHandler(nil) })
 	t.Logf("with the server's defaults (WriteTimeout 30 s, MessageTimeout 20 s + 1 s/KiB):\n  %s", strings.Join(lines, "\n  "))
-}
-
-// floodFor is flood with its own ceiling.
-func floodFor(nc interface {
-	Write([]byte) (int, error)
-	SetWriteDeadline(time.Time) error
-}, b []byte, d time.Duration) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		nc.SetWriteDeadline(time.Now().Add(d))
-		for {
-			if _, err := nc.Write(b); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	return done
-}
-
-// nextWithin is faultHandler.next with a longer ceiling.
-func nextWithin(t testing.TB, h *faultHandler, d time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-h.closed:
-		return err
-	case <-time.After(d):
-		t.Fatalf("no connection ended within %v", d)
-		return nil
-	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -32,38 +33,60 @@ func TestRelay_PresenceListVsLeave(t *testing.T) {
 	relayHookListed.Store(&hook)
 	t.Cleanup(func() { relayHookListed.Store(nil) })
 	w.sendRaw(`{"type":"list","watch":true,"ref":1}`)
-	view := map[string]bool{}
-	var seen []string
-	for {
-		e := w.next()
-		seen = append(seen, e.String())
-		switch e.Type {
-		case "online":
-			clear(view)
-			for _, id := range e.IDs {
-				view[id] = true
-			}
-		case "join":
-			view[e.ID] = true
-		case "leave":
-			delete(view, e.ID)
-		}
-		if e.Type == "online" && string(e.Ref) == "1" {
-			break
-		}
-	}
+	p := newPresence()
+	p.untilList(w, "1")
 	// Anything still to come (a late leave) is read within a generous
 	// ceiling: the view must end right, however slowly.
+	p.until(t, w, func() bool { return !p.view[x.id] }, "the watcher's view to drop "+x.id+", which left")
+}
+
+// presence is a watcher's view of who is online, built as the relay's doc
+// says a client should: an online list replaces the view, a join adds an
+// id, a leave removes it. seen keeps what was applied, for failures.
+type presence struct {
+	view map[string]bool
+	seen []string
+}
+
+func newPresence() *presence { return &presence{view: map[string]bool{}} }
+
+func (p *presence) apply(e relayEnv) {
+	p.seen = append(p.seen, e.Type+" "+e.ID+fmt.Sprint(e.IDs))
+	switch e.Type {
+	case "online":
+		clear(p.view)
+		for _, id := range e.IDs {
+			p.view[id] = true
+		}
+	case "join":
+		p.view[e.ID] = true
+	case "leave":
+		delete(p.view, e.ID)
+	}
+}
+
+// untilList applies w's envelopes up to the online list answering ref.
+func (p *presence) untilList(w *relayPeer, ref string) {
+	for {
+		e := w.next()
+		p.apply(e)
+		if e.Type == "online" && string(e.Ref) == ref {
+			return
+		}
+	}
+}
+
+// until applies w's envelopes until cond holds, failing after testTimeout
+// with what was awaited and what was seen.
+func (p *presence) until(t testing.TB, w *relayPeer, cond func() bool, what string) {
+	t.Helper()
 	deadline := time.After(testTimeout)
-	for view[x.id] {
+	for !cond() {
 		select {
 		case e := <-w.in:
-			seen = append(seen, e.String())
-			if e.Type == "leave" {
-				delete(view, e.ID)
-			}
+			p.apply(e)
 		case <-deadline:
-			t.Fatalf("watcher's view still lists %s, which left; envelopes: %v", x.id, seen)
+			t.Fatalf("still waiting after %v for %s; envelopes: %v", testTimeout, what, p.seen)
 		}
 	}
 }
@@ -83,39 +106,10 @@ func TestRelay_PresenceListVsJoin(t *testing.T) {
 	relayHookListed.Store(&hook)
 	t.Cleanup(func() { relayHookListed.Store(nil) })
 	w.sendRaw(`{"type":"list","watch":true,"ref":1}`)
-	view := map[string]bool{}
-	var seen []string
-	apply := func(e relayEnv) {
-		seen = append(seen, e.Type)
-		switch e.Type {
-		case "online":
-			clear(view)
-			for _, id := range e.IDs {
-				view[id] = true
-			}
-		case "join":
-			view[e.ID] = true
-		case "leave":
-			delete(view, e.ID)
-		}
-	}
-	for {
-		e := w.next()
-		apply(e)
-		if e.Type == "online" && string(e.Ref) == "1" {
-			break
-		}
-	}
+	p := newPresence()
+	p.untilList(w, "1")
 	y := <-yc
-	deadline := time.After(testTimeout)
-	for !view[y.id] {
-		select {
-		case e := <-w.in:
-			apply(e)
-		case <-deadline:
-			t.Fatalf("watcher's view lacks %s, which joined; envelopes: %v", y.id, seen)
-		}
-	}
+	p.until(t, w, func() bool { return p.view[y.id] }, "the watcher's view to show "+y.id+", which joined")
 }
 
 // TestRelay_PresenceJoinVsEarlyLeave: a client whose connection breaks at
@@ -153,25 +147,10 @@ func TestRelay_PresenceJoinVsEarlyLeave(t *testing.T) {
 	y.nc.(*net.TCPConn).SetLinger(0)
 	y.nc.Close() // RST
 	close(gate)
-	view := map[string]bool{}
-	var seen []string
-	deadline := time.After(testTimeout)
 	// Read y's two events (in whatever order), then check the view.
-	for len(seen) < 2 {
-		select {
-		case e := <-w.in:
-			seen = append(seen, e.Type+" "+e.ID)
-			switch e.Type {
-			case "join":
-				view[e.ID] = true
-			case "leave":
-				delete(view, e.ID)
-			}
-		case <-deadline:
-			t.Fatalf("watcher got %v, want y's join and leave", seen)
-		}
-	}
-	if len(view) != 0 {
-		t.Fatalf("watcher's view lists %v after %v: a client that left is shown online", view, seen)
+	p := newPresence()
+	p.until(t, w, func() bool { return len(p.seen) == 2 }, "y's join and leave")
+	if len(p.view) != 0 {
+		t.Fatalf("watcher's view lists %v after %v: a client that left is shown online", p.view, p.seen)
 	}
 }

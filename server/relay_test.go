@@ -533,21 +533,18 @@ func TestRelay_PresenceResync(t *testing.T) {
 	// Reading now: messages and whatever events fitted, and a resync
 	// (the queue was full when the joins came). Applied as updates to a
 	// set, they end in a view of all six others.
-	view := map[string]bool{}
+	p := newPresence()
 	resyncs := 0
-	for len(view) != 6 {
+	for len(p.view) != 6 {
 		switch e := w.next(); e.Type {
 		case "online":
 			if !e.Resync {
 				t.Fatalf("got %v, want a resync", e)
 			}
 			resyncs++
-			clear(view)
-			for _, id := range e.IDs {
-				view[id] = true
-			}
+			p.apply(e)
 		case "join":
-			view[e.ID] = true
+			p.apply(e)
 		case "message":
 		default:
 			t.Fatalf("unexpected %v", e)
