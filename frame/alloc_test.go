@@ -141,7 +141,7 @@ func TestAllocs_Streaming(t *testing.T) {
 					if writer.WriteFragmented(OpText, msg, 64) != nil {
 						return
 					}
-					if writer.Ping(msg[:10]) != nil {
+					if writer.WriteControl(OpPing, msg[:10]) != nil {
 						return
 					}
 					w, err := writer.NextWriter(OpBinary)

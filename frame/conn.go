@@ -116,8 +116,14 @@ type Config struct {
 	// OnPing and OnPong, if set, are called from the reading goroutine with
 	// the payload of each ping or pong received; the payload is valid only
 	// during the call. Pongs are sent automatically whether or not OnPing
-	// is set (RFC 6455 §5.5.2).
+	// is set (RFC 6455 §5.5.2). They are the defaults of every Conn made
+	// with this Config; Conn.SetPingHandler and SetPongHandler replace
+	// them for one connection.
 	OnPing, OnPong func(payload []byte)
+
+	// Subprotocol is the subprotocol the opening handshake agreed on, which
+	// Conn.Subprotocol returns; package server and handshake.Dialer set it.
+	Subprotocol string
 
 	// Trace, if set, is called for every frame read or written, with the
 	// unmasked payload when it is at hand in one piece (control frames,
@@ -177,7 +183,7 @@ type Conn struct {
 	wdeadline          time.Time // write deadline in force (under wmu)
 	cfg                *Config   // for hooks and compression settings
 
-	activity atomic.Uint64 // bytes read; see Activity
+	activity atomic.Uint64 // bytes read; see Plumbing.Activity
 
 	// Reader state, owned by the reading goroutine (rmu).
 	rmu         sync.Mutex
@@ -235,11 +241,14 @@ type Conn struct {
 	done       chan struct{}
 	closeErr   atomic.Pointer[CloseError]
 	peerClose  atomic.Pointer[CloseError] // the peer's close frame, once received
-	deferClose atomic.Bool                // see DeferCloseReply
-	closing    atomic.Pointer[closing]    // set when the close handshake begins
-	prog       *progress                  // reader: the progress rule, once needed
-	progActive bool                       // reader: on the progress watch list
-	doneMu     sync.Mutex                 // guards ended and afterDone
+	pingH      atomic.Pointer[func([]byte)]
+	pongH      atomic.Pointer[func([]byte)]
+	closeH     atomic.Pointer[func(CloseCode, string)] // non-nil: the close reply is deferred
+	pings      atomic.Pointer[pingWaiters]             // Ping's waiters, once Ping was called
+	closing    atomic.Pointer[closing]                 // set when the close handshake begins
+	prog       *progress                               // reader: the progress rule, once needed
+	progActive bool                                    // reader: on the progress watch list
+	doneMu     sync.Mutex                              // guards ended and afterDone
 	ended      bool
 	afterDone  func()
 }
@@ -326,19 +335,11 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 // directly corrupts the stream; setting deadlines on it is fine.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// Role returns the role the Conn was created with.
-func (c *Conn) Role() Role { return c.role }
-
-// Compressed reports whether permessage-deflate is in use.
-func (c *Conn) Compressed() bool { return c.cfg.Deflate != nil }
-
 // Done returns a channel that is closed when the TCP connection is closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Activity returns a counter of the bytes read from the peer so far. A
-// keepalive loop compares two samples to find connections that were idle
-// in between, without a timer or a clock read per frame.
-func (c *Conn) Activity() uint64 { return c.activity.Load() }
+// bytesRead: see Plumbing.Activity.
+func (c *Conn) bytesRead() uint64 { return c.activity.Load() }
 
 // Err reports how the connection ended: nil while it is open, else a
 // *CloseError: the peer's close code after a close handshake, the code we
@@ -396,12 +397,8 @@ func (c *Conn) abort(ce *CloseError) {
 	c.closeNet()
 }
 
-// AfterDone arranges for f to run in a goroutine of its own once the
-// connection has ended (when Done is closed), or at once if it has; a
-// later call replaces an f that has not run. An event loop uses it to learn
-// that a connection it does not read from was closed: by a write that
-// failed, a close timeout, or another goroutine.
-func (c *Conn) AfterDone(f func()) {
+// setAfterDone: see Plumbing.AfterDone.
+func (c *Conn) setAfterDone(f func()) {
 	c.doneMu.Lock()
 	if c.ended {
 		c.doneMu.Unlock()
@@ -421,7 +418,7 @@ func (c *Conn) CloseNow() error {
 }
 
 // Close runs the close handshake with status 1000 (normal closure), or,
-// when the peer's close frame is waiting for its answer (DeferCloseReply),
+// when the peer's close frame is waiting for its answer (SetCloseHandler),
 // with the peer's code. See CloseWith.
 func (c *Conn) Close() error {
 	if pc := c.peerClose.Load(); pc != nil && !c.closeSent.Load() {
@@ -468,7 +465,7 @@ func (c *Conn) CloseWith(code CloseCode, reason string) error {
 			// parsing what is left in the buffer.
 			c.readErr = c.closeErr.Load()
 		case c.role == RoleClient && c.peerClose.Load() != nil && !c.isDone():
-			// The peer's close came first (DeferCloseReply) and we just
+			// The peer's close came first (SetCloseHandler) and we just
 			// answered: a client waits for the server to close TCP.
 			c.awaitTCPClose()
 		}
@@ -537,7 +534,7 @@ func (c *Conn) closeTimedOut() {
 	}
 	cl := c.closing.Load()
 	if !c.closeSent.Load() && cl.forced.CompareAndSwap(false, true) {
-		// DeferCloseReply, and the application did not answer in time:
+		// A close handler, and the application did not answer in time:
 		// answer for it (§5.5.1: the endpoint MUST send a close frame in
 		// response), within one more CloseTimeout, then close TCP.
 		cl.timer.Reset(c.closeTimeout)
@@ -551,20 +548,6 @@ func (c *Conn) closeTimedOut() {
 	// missing, and the peer's code is how the connection ended.
 	c.abort(pc)
 }
-
-// DeferCloseReply makes the Conn hold back its answer to the peer's close
-// frame, which RFC 6455 §5.5.1 allows ("An endpoint MAY delay sending a
-// Close frame until its current message is sent"): when the close frame
-// arrives, the read returns its *CloseError at once, but writes go on, so
-// that the application can send what it still has queued for the peer;
-// then Close (or CloseWith) answers with the peer's code and closes the
-// connection. If the application has not answered within CloseTimeout,
-// the Conn answers itself, and closes TCP at the latest one more
-// CloseTimeout later. Without it (the default) the Conn answers as soon as
-// the close frame is read, and later writes fail with ErrCloseSent. Call
-// it before the peer's close frame can be read: in a Handler before the
-// first read, in event mode in OnOpen.
-func (c *Conn) DeferCloseReply() { c.deferClose.Store(true) }
 
 // fail fails the WebSocket connection (RFC 6455 §7.1.7) because of a
 // protocol violation detected by the reader: it sends a close frame with the

@@ -114,7 +114,7 @@
 // answer, a close frame, the TCP connection is closed whatever the peer
 // does and whatever write is still in progress (1006, ErrCloseTimeout).
 // An endpoint may finish sending before it answers a close (§5.5.1);
-// Conn.DeferCloseReply lets an application do that.
+// Conn.SetCloseHandler lets an application do that.
 //
 // # Faults and their bounds
 //

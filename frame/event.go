@@ -16,37 +16,11 @@ import (
 // once the socket is readable.
 var ErrWouldBlock = errors.New("frame: no message has arrived yet")
 
-// CanTryRead reports whether TryReadMessage can work on this Conn: its
-// net.Conn exposes a file descriptor (syscall.Conn) on a Unix system. A
-// Conn over TLS or a net.Pipe cannot, because readiness of the socket does
-// not tell whether a message is there.
-func (c *Conn) CanTryRead() bool { return c.raw != nil }
+// canTryRead: see Plumbing.CanTryRead.
+func (c *Conn) canTryRead() bool { return c.raw != nil }
 
-// TryReadMessage is ReadMessage for event loops. If bytes of a next
-// message are buffered, or may be pending in the socket, it reads the
-// message like ReadMessage; once a message has begun it reads all of it,
-// blocking as ReadMessage does until the rest arrives. If nothing has
-// arrived it returns ErrWouldBlock at once, without holding a buffer.
-//
-// readable tells TryReadMessage that the socket became readable since the
-// previous ErrWouldBlock (the event loop saw a readiness event). Without it,
-// TryReadMessage tries the socket only if its previous read filled the
-// buffer (the socket may hold more); after a read that did not fill the
-// buffer everything that had arrived was consumed, so it returns
-// ErrWouldBlock without a system call. This is what lets an edge-triggered
-// event loop (EPOLLET) serve a request-response exchange with one read and
-// one write per message and no read that fails with EAGAIN: any byte that
-// arrives after that short read makes a new readiness event.
-//
-// When it returns a message and more input is already buffered, writes
-// are held: small frames written before the next call (by anyone) are
-// kept and sent in one system call as soon as the buffered input is used
-// up, before TryReadMessage reads the socket or returns ErrWouldBlock, or
-// at Flush. So the echoes of a burst of pipelined requests leave together.
-// The caller must therefore come back (or call Flush) promptly.
-//
-// TryReadMessage needs CanTryRead; on other Conns it is ReadMessage.
-func (c *Conn) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, error) {
+// tryReadMessage: see Plumbing.TryReadMessage.
+func (c *Conn) tryReadMessage(dst []byte, readable bool) (Opcode, []byte, error) {
 	if c.raw == nil {
 		return c.ReadMessage(dst)
 	}
@@ -150,13 +124,11 @@ func (c *Conn) tryCallback(fd uintptr) bool {
 	}
 }
 
-// errNoFD is returned by RawControl on a Conn without a file descriptor.
+// errNoFD is returned by rawControl on a Conn without a file descriptor.
 var errNoFD = errors.New("frame: the net.Conn has no file descriptor")
 
-// RawControl calls f with the socket's file descriptor, for event loops
-// that register it with the kernel (epoll). f must not read, write or
-// close it.
-func (c *Conn) RawControl(f func(fd uintptr)) error {
+// rawControl: see Plumbing.RawControl.
+func (c *Conn) rawControl(f func(fd uintptr)) error {
 	if c.raw == nil {
 		return errNoFD
 	}

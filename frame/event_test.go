@@ -29,7 +29,7 @@ func tryReadAll(t *testing.T, c *Conn) (msgs []string, err error) {
 	t.Helper()
 	readable := true
 	for {
-		_, p, err := c.TryReadMessage(nil, readable)
+		_, p, err := c.tryReadMessage(nil, readable)
 		readable = false
 		if err != nil {
 			return msgs, err
@@ -49,7 +49,7 @@ type tryResult struct {
 func tryReadAsync(c *Conn) <-chan tryResult {
 	ch := make(chan tryResult, 1)
 	go func() {
-		_, m, err := c.TryReadMessage(nil, true)
+		_, m, err := c.tryReadMessage(nil, true)
 		ch <- tryResult{string(m), err}
 	}()
 	return ch
@@ -59,11 +59,11 @@ func tryReadAsync(c *Conn) <-chan tryResult {
 // holds no read buffer: an idle connection costs no buffer.
 func TestTryReadMessage_IdleReturnsWouldBlock(t *testing.T) {
 	srv, _, _ := eventPair(t, Config{})
-	if !srv.CanTryRead() {
+	if !srv.canTryRead() {
 		t.Skip("no file descriptor on this platform")
 	}
 	for _, readable := range []bool{true, false, true} {
-		_, _, err := srv.TryReadMessage(nil, readable)
+		_, _, err := srv.tryReadMessage(nil, readable)
 		if err != ErrWouldBlock {
 			t.Fatalf("readable=%v: err = %v, want ErrWouldBlock", readable, err)
 		}
@@ -87,7 +87,7 @@ func TestTryReadMessage_BurstAfterOneEvent(t *testing.T) {
 	for _, size := range []int{58, 10, 100, 300, 2000} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			srv, cli, _ := eventPair(t, Config{ReadBufferSize: 256})
-			if !srv.CanTryRead() {
+			if !srv.canTryRead() {
 				t.Skip("no file descriptor on this platform")
 			}
 			var want []string
@@ -125,7 +125,7 @@ func TestTryReadMessage_BurstAfterOneEvent(t *testing.T) {
 // split across TCP segments).
 func TestTryReadMessage_BlocksInsideAMessage(t *testing.T) {
 	srv, _, cn := eventPair(t, Config{})
-	if !srv.CanTryRead() {
+	if !srv.canTryRead() {
 		t.Skip("no file descriptor on this platform")
 	}
 	p := newPeer(t, cn, RoleClient)
@@ -159,13 +159,13 @@ func TestTryReadMessage_BlocksInsideAMessage(t *testing.T) {
 func TestTryReadMessage_End(t *testing.T) {
 	t.Run("close frame", func(t *testing.T) {
 		srv, cli, _ := eventPair(t, Config{})
-		if !srv.CanTryRead() {
+		if !srv.canTryRead() {
 			t.Skip("no file descriptor on this platform")
 		}
 		go cli.CloseWith(CloseNormal, "bye")
 		deadline := time.Now().Add(testTimeout)
 		for {
-			_, _, err := srv.TryReadMessage(nil, true)
+			_, _, err := srv.tryReadMessage(nil, true)
 			if err == ErrWouldBlock && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 				continue
@@ -179,12 +179,12 @@ func TestTryReadMessage_End(t *testing.T) {
 	})
 	t.Run("EOF", func(t *testing.T) {
 		srv, _, cn := eventPair(t, Config{})
-		if !srv.CanTryRead() {
+		if !srv.canTryRead() {
 			t.Skip("no file descriptor on this platform")
 		}
 		cn.Close()
 		waitArrived(t, srv, -1)
-		_, _, err := srv.TryReadMessage(nil, true)
+		_, _, err := srv.tryReadMessage(nil, true)
 		ce := checkCloseError(t, err, CloseAbnormal, false)
 		if !errors.Is(ce.Err, io.ErrUnexpectedEOF) {
 			t.Errorf("err %v", ce.Err)
@@ -199,11 +199,11 @@ func TestTryReadMessage_End(t *testing.T) {
 // ReadMessage there.
 func TestTryReadMessage_PipeBlocks(t *testing.T) {
 	srv, cli := connPair(t, transport{"pipe", pipePair}, Config{}, Config{})
-	if srv.CanTryRead() {
+	if srv.canTryRead() {
 		t.Fatal("a net.Pipe Conn claims a file descriptor")
 	}
 	go cli.WriteMessage(OpBinary, []byte{1, 2, 3})
-	op, p, err := srv.TryReadMessage(nil, false)
+	op, p, err := srv.tryReadMessage(nil, false)
 	if err != nil || op != OpBinary || !bytes.Equal(p, []byte{1, 2, 3}) {
 		t.Fatalf("got %v %v %v", op, p, err)
 	}
@@ -216,7 +216,7 @@ func TestTryReadMessage_NoAllocs(t *testing.T) {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	srv, cli, _ := eventPair(t, Config{})
-	if !srv.CanTryRead() {
+	if !srv.canTryRead() {
 		t.Skip("no file descriptor on this platform")
 	}
 	msg := bytes.Repeat([]byte("x"), 1000)
@@ -228,7 +228,7 @@ func TestTryReadMessage_NoAllocs(t *testing.T) {
 			return
 		}
 		for {
-			_, p, err := srv.TryReadMessage(buf, true)
+			_, p, err := srv.tryReadMessage(buf, true)
 			if err == ErrWouldBlock {
 				continue // not there yet: an event would come
 			}
@@ -237,7 +237,7 @@ func TestTryReadMessage_NoAllocs(t *testing.T) {
 			}
 			break
 		}
-		if _, _, err := srv.TryReadMessage(buf, false); err != ErrWouldBlock {
+		if _, _, err := srv.tryReadMessage(buf, false); err != ErrWouldBlock {
 			failed = fmt.Errorf("after the message: %v", err)
 		}
 	})
@@ -256,7 +256,7 @@ func TestTryReadMessage_NoAllocs(t *testing.T) {
 // message that arrived with the control frame is still returned.
 func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
 	srv, _, cn := eventPair(t, Config{})
-	if !srv.CanTryRead() {
+	if !srv.canTryRead() {
 		t.Skip("no file descriptor on this platform")
 	}
 	p := newPeer(t, cn, RoleClient)
@@ -268,7 +268,7 @@ func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
 		waitArrived(t, srv, len(f))
 		done := make(chan error, 1)
 		go func() {
-			_, _, err := srv.TryReadMessage(nil, true)
+			_, _, err := srv.tryReadMessage(nil, true)
 			done <- err
 		}()
 		select {
@@ -302,8 +302,8 @@ func TestTryReadMessage_ControlFrameAloneGoesIdle(t *testing.T) {
 func TestAfterDone(t *testing.T) {
 	srv, _, cn := eventPair(t, Config{})
 	ran := make(chan struct{}, 2)
-	srv.AfterDone(func() { t.Error("replaced function ran") })
-	srv.AfterDone(func() { ran <- struct{}{} })
+	srv.setAfterDone(func() { t.Error("replaced function ran") })
+	srv.setAfterDone(func() { ran <- struct{}{} })
 	select {
 	case <-ran:
 		t.Fatal("ran before the connection ended")
@@ -316,7 +316,7 @@ func TestAfterDone(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("did not run after the connection ended")
 	}
-	srv.AfterDone(func() { ran <- struct{}{} })
+	srv.setAfterDone(func() { ran <- struct{}{} })
 	select {
 	case <-ran:
 	case <-time.After(testTimeout):
@@ -366,7 +366,7 @@ func readEchoes(t *testing.T, nc net.Conn, n int) []string {
 func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 	t.Run("echo burst", func(t *testing.T) {
 		srv, _, cn := eventPair(t, Config{})
-		if !srv.CanTryRead() {
+		if !srv.canTryRead() {
 			t.Skip("no file descriptor on this platform")
 		}
 		p := newPeerNoRead(t, cn)
@@ -379,7 +379,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		}
 		waitArrived(t, srv, len(burst))
 		for i := range 5 {
-			_, m, err := srv.TryReadMessage(nil, i == 0)
+			_, m, err := srv.tryReadMessage(nil, i == 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -393,7 +393,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		if got := readEchoes(t, cn, 5); fmt.Sprint(got) != "[m0 m1 m2 m3 m4]" {
 			t.Fatalf("echoes %q", got)
 		}
-		if _, _, err := srv.TryReadMessage(nil, false); err != ErrWouldBlock {
+		if _, _, err := srv.tryReadMessage(nil, false); err != ErrWouldBlock {
 			t.Fatal(err)
 		}
 	})
@@ -401,22 +401,22 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 	// to "a" is written while "b" is still buffered, so it is held.
 	heldAnswer := func(t *testing.T) (*Conn, net.Conn) {
 		srv, _, cn := eventPair(t, Config{})
-		if !srv.CanTryRead() {
+		if !srv.canTryRead() {
 			t.Skip("no file descriptor on this platform")
 		}
 		p := newPeerNoRead(t, cn)
 		ab := append(p.frame(true, OpText, []byte("a")), p.frame(true, OpText, []byte("b"))...)
 		p.write(ab)
 		waitArrived(t, srv, len(ab))
-		srv.TryReadMessage(nil, true)
+		srv.tryReadMessage(nil, true)
 		srv.WriteMessage(OpText, []byte("A"))
 		return srv, cn
 	}
 	t.Run("flushed when idle", func(t *testing.T) {
 		srv, cn := heldAnswer(t)
 		expectNothing(t, cn, "A")
-		srv.TryReadMessage(nil, false) // "b", no answer
-		if _, _, err := srv.TryReadMessage(nil, false); err != ErrWouldBlock {
+		srv.tryReadMessage(nil, false) // "b", no answer
+		if _, _, err := srv.tryReadMessage(nil, false); err != ErrWouldBlock {
 			t.Fatal(err)
 		}
 		if got := readEchoes(t, cn, 1); got[0] != "A" {
@@ -425,7 +425,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 	})
 	t.Run("flushed before waiting inside a message", func(t *testing.T) {
 		srv, _, cn := eventPair(t, Config{})
-		if !srv.CanTryRead() {
+		if !srv.canTryRead() {
 			t.Skip("no file descriptor on this platform")
 		}
 		p := newPeerNoRead(t, cn)
@@ -433,11 +433,11 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		b := append(p.frame(true, OpText, []byte("first")), second[:4]...)
 		p.write(b)
 		waitArrived(t, srv, len(b))
-		srv.TryReadMessage(nil, true)
+		srv.tryReadMessage(nil, true)
 		srv.WriteMessage(OpText, []byte("answer"))
 		done := make(chan string, 1)
 		go func() {
-			_, m, _ := srv.TryReadMessage(nil, false)
+			_, m, _ := srv.tryReadMessage(nil, false)
 			done <- string(m)
 		}()
 		// The peer gets its answer while the server waits for the rest.
@@ -456,7 +456,7 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 	})
 	t.Run("pong not held", func(t *testing.T) {
 		srv, cn := heldAnswer(t)
-		srv.Pong([]byte("P"))
+		srv.WriteControl(OpPong, []byte("P"))
 		cn.SetReadDeadline(time.Now().Add(testTimeout))
 		var got [6]byte
 		if _, err := io.ReadFull(cn, got[:]); err != nil || string(got[:]) != "\x81\x01A\x8a\x01P" {
@@ -480,7 +480,7 @@ func TestTryReadMessage_ControlFramesFillTheBuffer(t *testing.T) {
 		t.Run(fmt.Sprint("message behind: ", behind), func(t *testing.T) {
 			// 512 bytes: the smallest pooled read buffer (getBuf).
 			srv, _, cn := eventPair(t, Config{ReadBufferSize: 512})
-			if !srv.CanTryRead() {
+			if !srv.canTryRead() {
 				t.Skip("no file descriptor on this platform")
 			}
 			p := newPeer(t, cn, RoleClient)

@@ -135,8 +135,8 @@ func ExampleConn_WriteFragmented() {
 	go client.ReadMessage(nil) // a client reads too: it receives the pong
 	go func() {
 		w, _ := client.NextWriter(frame.OpText)
-		io.WriteString(w, "Hel") // NextWriter sends when its buffer fills or on Close;
-		client.Ping([]byte("p")) // this ping goes out first
+		io.WriteString(w, "Hel")                       // NextWriter sends when its buffer fills or on Close;
+		client.WriteControl(frame.OpPing, []byte("p")) // this ping goes out first
 		io.WriteString(w, "lo")
 		w.Close()
 		client.WriteFragmented(frame.OpText, []byte("Hello"), 3)

@@ -96,7 +96,7 @@ func TestExamples_RFC6455_5_7(t *testing.T) {
 	// RFC's bytes.
 	s, c := pipePair(t)
 	cli := newTestConn(t, c, Config{Role: RoleClient})
-	go cli.WriteFrame(Header{Fin: true, Opcode: OpPong, Masked: true, Mask: key}, []byte("Hello"))
+	go cli.writeRawFrame(Header{Fin: true, Opcode: OpPong, Masked: true, Mask: key}, []byte("Hello"))
 	got := make([]byte, 11)
 	if _, err := io.ReadFull(s, got); err != nil {
 		t.Fatal(err)

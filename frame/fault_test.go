@@ -9,6 +9,7 @@ package frame
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -175,7 +176,7 @@ func TestFlush_SendsQueuedPong_RFC6455_5_5_2(t *testing.T) {
 		c.wmu.Lock() // another writer holds the lock
 		c.queuePong([]byte("owed"))
 		flushed := make(chan error, 1)
-		go func() { flushed <- c.Flush() }()
+		go func() { flushed <- c.flush() }()
 		c.wmu.Unlock() // a plain unlock: the queued pong is left to Flush
 		if err := <-flushed; err != nil {
 			t.Fatal(err)
@@ -289,19 +290,23 @@ func TestGrow_FollowsArrivedBytes_RFC6455_10_4(t *testing.T) {
 	}
 }
 
-// TestDeferCloseReply_RFC6455_5_5_1: with DeferCloseReply, the peer's close
+// TestCloseHandler_DeferredReply_RFC6455_5_5_1: with a close handler, the peer's close
 // frame ends reading at once, writes go on ("An endpoint MAY delay sending
 // a Close frame until its current message is sent"), and Close answers
 // with the peer's code. Without a Close, the Conn answers by itself after
 // CloseTimeout.
-func TestDeferCloseReply_RFC6455_5_5_1(t *testing.T) {
+func TestCloseHandler_DeferredReply_RFC6455_5_5_1(t *testing.T) {
 	forEachRole(t, func(t *testing.T, tr transport, role Role) {
 		for _, answer := range []bool{true, false} {
 			c, p := connAndPeer(t, tr, role, Config{Role: role, CloseTimeout: 100 * time.Millisecond})
-			c.DeferCloseReply()
+			var got []string
+			c.SetCloseHandler(func(code CloseCode, reason string) { got = append(got, fmt.Sprintf("%d %s", code, reason)) })
 			msgs := readLoop(c)
 			p.send(true, OpClose, closePayload(4001, "leaving"))
 			expectCloseError(t, msgs, 4001, false)
+			if len(got) != 1 || got[0] != "4001 leaving" {
+				t.Fatalf("close handler saw %q, want one call with 4001 leaving", got)
+			}
 			if err := c.WriteMessage(OpText, []byte("last words")); err != nil {
 				t.Fatalf("write after the peer's close: %v", err)
 			}

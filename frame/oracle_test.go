@@ -411,7 +411,7 @@ func TestOracle_OurClientGobwasServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectMessage(t, msgs, OpText, []byte("streamed "+strings.Repeat("€", 3000)))
-		if err := cli.Ping([]byte("hello gobwas")); err != nil {
+		if err := cli.WriteControl(OpPing, []byte("hello gobwas")); err != nil {
 			t.Fatal(err)
 		}
 		if got := <-pongs; got != "hello gobwas" {

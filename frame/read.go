@@ -365,9 +365,7 @@ func (c *Conn) readControl(h Header) error {
 	}
 	switch h.Opcode {
 	case OpPing:
-		if c.cfg.OnPing != nil {
-			c.cfg.OnPing(p)
-		}
+		c.onPing(p)
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response, unless it already received a Close
 		// frame." The pong carries the ping's payload (§5.5.3). A write
@@ -376,9 +374,7 @@ func (c *Conn) readControl(h Header) error {
 		c.queuePong(p)
 	case OpPong:
 		// §5.5.3: an unsolicited pong is allowed and needs no answer.
-		if c.cfg.OnPong != nil {
-			c.cfg.OnPong(p)
-		}
+		c.onPong(p)
 	case OpClose:
 		return c.readClose(p)
 	}
@@ -393,10 +389,11 @@ func (c *Conn) readClose(p []byte) error {
 	}
 	ce := &CloseError{Code: code, Reason: string(reason)}
 	c.peerClose.CompareAndSwap(nil, ce)
-	if c.deferClose.Load() && !c.closeSent.Load() {
-		// DeferCloseReply: the application sends what it still has, then
+	if h := c.closeH.Load(); h != nil && !c.closeSent.Load() {
+		// A close handler: the application sends what it still has, then
 		// answers with Close, within CloseTimeout (beginClose). Reads are
 		// over: what follows a close frame is not data (§5.5.1).
+		(*h)(code, ce.Reason)
 		c.beginClose()
 		c.readErr = ce
 		c.progressEnd()

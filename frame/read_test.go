@@ -358,7 +358,7 @@ func TestReadMessage_ReadDeadlineNotFatal(t *testing.T) {
 			for {
 				expired()
 				isTimeout(read())
-				if conn.Activity() >= uint64(sent) {
+				if conn.bytesRead() >= uint64(sent) {
 					break
 				}
 			}
@@ -494,8 +494,8 @@ func TestNextReader_RFC6455_8_1_InvalidUTF8InStream(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, tr transport) {
 		srv, cli := connPair(t, tr, Config{}, Config{})
 		go func() {
-			cli.WriteFrame(Header{Fin: false, Opcode: OpText, Masked: true, Mask: [4]byte{9, 8, 7, 6}}, []byte(strings.Repeat("a", 3000)))
-			cli.WriteFrame(Header{Fin: true, Opcode: OpContinuation, Masked: true, Mask: [4]byte{9, 8, 7, 6}}, []byte("b\xfe"))
+			cli.writeRawFrame(Header{Fin: false, Opcode: OpText, Masked: true, Mask: [4]byte{9, 8, 7, 6}}, []byte(strings.Repeat("a", 3000)))
+			cli.writeRawFrame(Header{Fin: true, Opcode: OpContinuation, Masked: true, Mask: [4]byte{9, 8, 7, 6}}, []byte("b\xfe"))
 			cli.ReadMessage(nil) // reads the 1007 close, answers it
 		}()
 		op, r, err := srv.NextReader()

@@ -200,9 +200,8 @@ func (c *Conn) flushHeld() {
 	c.unlockWrite()
 }
 
-// Flush sends the frames that writes held back (see TryReadMessage) and
-// stops holding. A Conn read only with ReadMessage never holds.
-func (c *Conn) Flush() error {
+// flush: see Plumbing.Flush.
+func (c *Conn) flush() error {
 	c.flushHeld()
 	c.wmu.Lock()
 	defer c.unlockWrite() // sends a pong queued meanwhile
@@ -390,14 +389,6 @@ func (c *Conn) writeControl(op Opcode, p []byte) error {
 	return c.writeFrame(true, 0, op, p)
 }
 
-// Ping sends a ping frame with payload p (at most 125 bytes, RFC 6455
-// §5.5.2). The pong arrives through Config.OnPong.
-func (c *Conn) Ping(p []byte) error { return c.writeControl(OpPing, p) }
-
-// Pong sends a pong frame with payload p (§5.5.3). An unsolicited pong
-// serves as a unidirectional heartbeat.
-func (c *Conn) Pong(p []byte) error { return c.writeControl(OpPong, p) }
-
 // WriteClose sends a close frame with code and reason (RFC 6455 §5.5.1)
 // unless one was sent already, and then refuses data writes. It does not
 // wait for the peer: the reading goroutine receives the peer's close frame
@@ -427,11 +418,8 @@ func (c *Conn) WriteClose(code CloseCode, reason string) error {
 	return c.writeHeaderPayload(h, p)
 }
 
-// WriteFrame writes one frame exactly as given, with no checks: any
-// opcode, RSV bits, FIN, and the masking key in h (the payload is masked in
-// a copy when h.Masked is set). It is meant for test tools that must send
-// invalid traffic; applications use the message methods.
-func (c *Conn) WriteFrame(h Header, payload []byte) error {
+// writeRawFrame: see Plumbing.WriteFrame.
+func (c *Conn) writeRawFrame(h Header, payload []byte) error {
 	h.Length = int64(len(payload))
 	c.wmu.Lock()
 	defer c.unlockWrite()

@@ -30,8 +30,8 @@ func TestWriteMessage_RFC6455_5_1_Masking(t *testing.T) {
 			for i := range n {
 				conn.WriteMessage(OpText, []byte("text"))
 				conn.WriteMessage(OpBinary, make([]byte, i*100))
-				conn.Ping([]byte("ping"))
-				conn.Pong(nil)
+				conn.WriteControl(OpPing, []byte("ping"))
+				conn.WriteControl(OpPong, nil)
 				conn.WriteFragmented(OpBinary, []byte("ab"), 1) // two frames, so 6 per round
 			}
 			conn.WriteClose(CloseNormal, "")
@@ -86,7 +86,7 @@ func TestWrite_PayloadNotModified(t *testing.T) {
 			w, _ := cli.NextWriter(OpText)
 			w.Write(p)
 			w.Close()
-			cli.WriteFrame(Header{Fin: true, Opcode: OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}}, p)
+			cli.writeRawFrame(Header{Fin: true, Opcode: OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}}, p)
 			if !bytes.Equal(p, orig) {
 				t.Fatalf("%d bytes: caller's payload modified", n)
 			}
@@ -94,7 +94,7 @@ func TestWrite_PayloadNotModified(t *testing.T) {
 				expectMessage(t, msgs, OpText, orig)
 			}
 		}
-		if err := cli.Ping(bytes.Repeat([]byte("p"), 125)); err != nil {
+		if err := cli.WriteControl(OpPing, bytes.Repeat([]byte("p"), 125)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -119,10 +119,10 @@ func TestWrite_Errors(t *testing.T) {
 	}
 	// RFC 6455 §5.5: control frames "MUST have a payload length of 125
 	// bytes or less".
-	if err := srv.Ping(make([]byte, 126)); !errors.Is(err, ErrControlTooLong) {
+	if err := srv.WriteControl(OpPing, make([]byte, 126)); !errors.Is(err, ErrControlTooLong) {
 		t.Errorf("Ping(126 bytes): %v", err)
 	}
-	if err := srv.Pong(make([]byte, 126)); !errors.Is(err, ErrControlTooLong) {
+	if err := srv.WriteControl(OpPong, make([]byte, 126)); !errors.Is(err, ErrControlTooLong) {
 		t.Errorf("Pong(126 bytes): %v", err)
 	}
 	w, err := srv.NextWriter(OpBinary)
@@ -206,7 +206,7 @@ func TestNextWriter_RFC6455_5_4_Streaming(t *testing.T) {
 		other := make(chan error, 1)
 		go func() { other <- conn.WriteMessage(OpBinary, []byte("after")) }()
 		// A ping goes out now, between the fragments.
-		if err := conn.Ping([]byte("between")); err != nil {
+		if err := conn.WriteControl(OpPing, []byte("between")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.Write(msg[3000:]); err != nil {
@@ -262,7 +262,7 @@ func TestWriteFrame_Raw(t *testing.T) {
 	srv, cli := connPair(t, transports[0], Config{}, Config{})
 	p := newPeer(t, cli.NetConn(), RoleClient)
 	h := Header{Fin: false, Rsv: RSV2, Opcode: 0x5}
-	if err := srv.WriteFrame(h, []byte("raw")); err != nil {
+	if err := srv.writeRawFrame(h, []byte("raw")); err != nil {
 		t.Fatal(err)
 	}
 	f := p.next()
@@ -295,7 +295,7 @@ func TestConcurrentWriters_RFC6455_5_4(t *testing.T) {
 			}
 			wg.Go(func() {
 				for i := range 200 {
-					if err := from.Ping([]byte(fmt.Sprint(i))); err != nil {
+					if err := from.WriteControl(OpPing, []byte(fmt.Sprint(i))); err != nil {
 						t.Errorf("ping: %v", err)
 						return
 					}
@@ -413,7 +413,7 @@ func TestTrace(t *testing.T) {
 		cr := readLoop(cli)
 		cli.WriteMessage(OpText, []byte("hi"))
 		expectMessage(t, msgs, OpText, []byte("hi"))
-		cli.Ping([]byte("p"))
+		cli.WriteControl(OpPing, []byte("p"))
 		<-ponged
 		srv.WriteMessage(OpBinary, []byte("yo"))
 		expectMessage(t, cr, OpBinary, []byte("yo"))
@@ -476,7 +476,7 @@ func TestPong_RFC6455_5_5_2_ReaderNotBlockedByWriters(t *testing.T) {
 			})
 			all.Go(func() {
 				for i := 0; !stopped(); i++ {
-					if err := from.Ping([]byte{byte(i)}); err != nil {
+					if err := from.WriteControl(OpPing, []byte{byte(i)}); err != nil {
 						if !stopped() {
 							t.Errorf("ping: %v", err)
 						}

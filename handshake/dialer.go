@@ -70,6 +70,7 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Respons
 	cfg := d.FrameConfig
 	cfg.Role = frame.RoleClient
 	cfg.Deflate = resp.Deflate
+	cfg.Subprotocol = resp.Subprotocol
 	return frame.NewConn(nc, buffered, cfg), resp, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/ws6455/ws6455/frame"
 )
 
 // poller waits on an edge-triggered epoll set (epoll(7)) for the sockets
@@ -16,7 +18,7 @@ import (
 // time new bytes arrive, so a socket that is being read is not reported
 // again and again, and a connection can go idle after a read that did not
 // fill its buffer without first reading until EAGAIN (see
-// frame.Conn.TryReadMessage).
+// frame.Plumbing.TryReadMessage).
 //
 // The poller's goroutine never blocks in epoll_wait: the epoll descriptor
 // is itself pollable (it is readable while events are ready), so it is
@@ -74,7 +76,7 @@ func newPoller(s *Server) (*poller, error) {
 // connection between reading it and registering it.
 func (p *poller) add(e *evConn) error {
 	var err error
-	cerr := e.t.c.RawControl(func(f uintptr) {
+	cerr := frame.PlumbingOf(e.t.c).RawControl(func(f uintptr) {
 		fd := int32(f)
 		p.mu.Lock()
 		p.conns[fd] = e

@@ -82,7 +82,7 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
 		return
 	}
 	p := s.eventPoller()
-	if p == nil || !c.CanTryRead() {
+	if p == nil || !frame.PlumbingOf(c).CanTryRead() {
 		// No poller here (not Linux), or no file descriptor (TLS): a
 		// goroutine per connection, the same callbacks.
 		s.runEvents(e, false)
@@ -97,7 +97,7 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
 	// while idle (a failed write, a close timeout, Shutdown's forced
 	// close, another goroutine's CloseNow), nobody would notice. AfterDone
 	// does.
-	c.AfterDone(func() {
+	frame.PlumbingOf(c).AfterDone(func() {
 		if e.state.CompareAndSwap(evIdle, evRunning) {
 			s.finishEvents(e, nil)
 		}
@@ -185,7 +185,7 @@ func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
 		var msg []byte
 		var err error
 		if poll {
-			op, msg, err = c.TryReadMessage(*bp, readable)
+			op, msg, err = frame.PlumbingOf(c).TryReadMessage(*bp, readable)
 		} else {
 			op, msg, err = c.ReadMessage(*bp)
 		}
@@ -239,7 +239,7 @@ func (s *Server) callback(e *evConn, f func()) (ok bool) {
 // finishEvents ends e once: it unregisters it, calls OnClose, and makes
 // sure the connection is closed. The connection is closed before OnClose
 // in every case but one: after the peer's close frame on a connection
-// with frame.Conn.DeferCloseReply, OnClose may still write (what it has
+// with frame.Conn.SetCloseHandler, OnClose may still write (what it has
 // queued for the peer), and the close reply follows when it returns.
 func (s *Server) finishEvents(e *evConn, err error) {
 	if !e.finished.CompareAndSwap(false, true) {

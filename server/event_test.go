@@ -268,7 +268,7 @@ func TestEvents_IdleConnsHoldNoGoroutine(t *testing.T) {
 		roundTrip(t, conns[i], "hello")
 		// A ping between messages must not leave a goroutine behind
 		// either (§5.5.2): the pong comes back, the connection goes idle.
-		if err := conns[i].Ping([]byte("p")); err != nil {
+		if err := conns[i].WriteControl(frame.OpPing, []byte("p")); err != nil {
 			t.Fatal(err)
 		}
 		roundTrip(t, conns[i], "again")

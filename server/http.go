@@ -35,7 +35,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *
 		return nil, nil, err
 	}
 	s.startKeepalive()
-	t := &tracked{c: c, lastAct: c.Activity(), lastSeen: time.Now()}
+	t := &tracked{c: c, lastAct: frame.PlumbingOf(c).Activity(), lastSeen: time.Now()}
 	if !s.addConn(t) {
 		c.CloseWith(frame.CloseGoingAway, "server shutting down")
 		return nil, nil, ErrServerClosed

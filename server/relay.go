@@ -224,7 +224,7 @@ func monoNow() int64 { return int64(time.Since(relayEpoch)) + 1 }
 func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
 	// The client's close frame is answered after what is queued for it
 	// has been written (see finish).
-	c.DeferCloseReply()
+	c.SetCloseHandler(func(frame.CloseCode, string) {})
 	cl := &relayClient{
 		r:     r,
 		c:     c,
@@ -483,7 +483,7 @@ const kickAbandoned = "relay: gave up the write to a stuck client; closing it wi
 // the writer delivers what was queued until then, acking each message to
 // its sender, and only then does the server answer the close. The wait is
 // bounded by the connection's CloseTimeout: after it the frame.Conn
-// answers the close itself and closes TCP (frame.Conn.DeferCloseReply),
+// answers the close itself and closes TCP (frame.Conn.SetCloseHandler),
 // and what was not written is answered recipient_gone.
 func (cl *relayClient) finish() {
 	cl.mu.Lock()

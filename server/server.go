@@ -20,7 +20,7 @@
 //   - Events (event.go, epoll_linux.go): OnOpen, OnMessage, OnClose
 //     callbacks. On Linux an idle connection has no goroutine: one poller
 //     per Server waits on an edge-triggered epoll set, and a worker reads a
-//     connection only while its bytes are there (frame.Conn.TryReadMessage),
+//     connection only while its bytes are there (frame.Plumbing.TryReadMessage),
 //     coalescing the answers to a burst of pipelined messages into one
 //     write. About 2.5 KB per idle connection. cmd/wsecho uses it.
 package server
@@ -312,6 +312,7 @@ func (s *Server) frameConfig(nc net.Conn, res *handshake.Result) frame.Config {
 	cfg := s.Config
 	cfg.Role = frame.RoleServer
 	cfg.Deflate = res.Deflate
+	cfg.Subprotocol = res.Subprotocol
 	switch cfg.WriteTimeout {
 	case 0:
 		cfg.WriteTimeout = DefaultWriteTimeout
@@ -330,7 +331,7 @@ func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
 	// Serve starts the keepalive loop; a Server used only through
 	// ServeHTTP needs it too.
 	s.startKeepalive()
-	t := &tracked{c: c, lastAct: c.Activity(), lastSeen: time.Now()}
+	t := &tracked{c: c, lastAct: frame.PlumbingOf(c).Activity(), lastSeen: time.Now()}
 	if !s.addConn(t) {
 		c.CloseWith(frame.CloseGoingAway, "server shutting down")
 		return
@@ -380,7 +381,7 @@ func (s *Server) NumConns() int { return int(s.nconns.Load()) }
 // startKeepalive starts the single goroutine that pings idle connections
 // and closes dead ones. One loop for all connections costs no timer per
 // connection and no clock read per frame: it compares each connection's
-// byte counter (frame.Conn.Activity) with the previous sample.
+// byte counter (frame.Plumbing.Activity) with the previous sample.
 func (s *Server) startKeepalive() {
 	ping := durationOr(s.PingInterval, DefaultPingInterval)
 	idle := durationOr(s.IdleTimeout, DefaultIdleTimeout)
@@ -417,7 +418,7 @@ func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{
 			toPing, toClose = toPing[:0], toClose[:0]
 			s.mu.Lock()
 			for tc := range s.conns {
-				if act := tc.c.Activity(); act != tc.lastAct {
+				if act := frame.PlumbingOf(tc.c).Activity(); act != tc.lastAct {
 					tc.lastAct, tc.lastSeen, tc.pinged = act, now, false
 					continue
 				}
@@ -432,7 +433,7 @@ func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{
 			}
 			s.mu.Unlock()
 			for _, c := range toPing {
-				go c.Ping(nil)
+				go c.WriteControl(frame.OpPing, nil)
 			}
 			for _, c := range toClose {
 				go c.CloseWith(frame.CloseGoingAway, "idle timeout")

@@ -326,7 +326,7 @@ func TestInterop_NodeWSServer_Dialer(t *testing.T) {
 	// §5.5.2, §5.5.3: Node answers our ping with its payload; we answer Node's.
 	t.Run("ping_pong_RFC6455_5_5_2", func(t *testing.T) {
 		c := dialNode(t, s, "/ping")
-		if err := c.Ping([]byte("from-go")); err != nil {
+		if err := c.WriteControl(frame.OpPing, []byte("from-go")); err != nil {
 			t.Fatal(err)
 		}
 		// The pong is handled while reading: have Node echo a message after it.
@@ -414,7 +414,7 @@ func TestInterop_NodeWSServer_Dialer(t *testing.T) {
 	// other connection shows that all our frames were masked.
 	t.Run("unmasked_frame_refused_RFC6455_5_1", func(t *testing.T) {
 		c := dialNode(t, s, "/unmasked")
-		if err := c.WriteFrame(frame.Header{Fin: true, Opcode: frame.OpText}, []byte("naked")); err != nil {
+		if err := frame.PlumbingOf(c.Conn).WriteFrame(frame.Header{Fin: true, Opcode: frame.OpText}, []byte("naked")); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := c.ReadMessage(nil)

@@ -93,7 +93,7 @@ func (ts *testServer) serve(c *frame.Conn, hs *handshake.Result) {
 	case "/late":
 		// Finishes sending after the client's close frame, then answers
 		// (RFC 6455 §5.5.1).
-		c.DeferCloseReply()
+		c.SetCloseHandler(func(frame.CloseCode, string) {})
 	}
 	var buf []byte
 	for {

@@ -323,7 +323,7 @@ func (s *session) pingLoop(stop <-chan struct{}) {
 		}
 		s.pings[p] = time.Now()
 		s.pingMu.Unlock()
-		if err := s.c.Ping([]byte(p)); err != nil {
+		if err := s.c.WriteControl(frame.OpPing, []byte(p)); err != nil {
 			return
 		}
 	}
@@ -361,7 +361,7 @@ func (s *session) logConnected(resp *handshake.Response) {
 	if ext := resp.Header.Get("Sec-Websocket-Extensions"); ext != "" {
 		attrs = append(attrs, "extensions", ext)
 	}
-	attrs = append(attrs, "compression", s.c.Compressed())
+	attrs = append(attrs, "compression", resp.Deflate != nil)
 	if tc, ok := s.c.NetConn().(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		attrs = append(attrs, "tls", tls.VersionName(st.Version), "cipher", tls.CipherSuiteName(st.CipherSuite))

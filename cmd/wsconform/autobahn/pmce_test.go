@@ -250,7 +250,7 @@ func (s deflateServer) serve(nc net.Conn) {
 		buf = msg
 		switch {
 		case s.garbage:
-			err = c.WriteFrame(frame.Header{Fin: true, Rsv: frame.RSV1, Opcode: op, Length: 4}, []byte{0xff, 0xfe, 0xfd, 0xfc})
+			err = frame.PlumbingOf(c).WriteFrame(frame.Header{Fin: true, Rsv: frame.RSV1, Opcode: op, Length: 4}, []byte{0xff, 0xfe, 0xfd, 0xfc})
 		case s.corrupt:
 			msg[0] ^= 0x01
 			fallthrough

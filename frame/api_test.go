@@ -1,0 +1,122 @@
+package frame
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RFC 6455 §5.5.3: "A Pong frame sent in response to a Ping frame must
+// have identical Application data". Ping sends a ping, waits for the pong
+// that carries its payload, and returns the round trip; pings from several
+// goroutines at once each get their own pong.
+func TestPing_RoundTrip_RFC6455_5_5_3(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr transport) {
+		srv, cli := connPair(t, tr, Config{}, Config{})
+		readLoop(srv) // answers the pings
+		readLoop(cli) // receives the pongs
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				rtt, err := cli.Ping(ctx)
+				if err != nil || rtt <= 0 {
+					t.Errorf("Ping: %v, %v", rtt, err)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// Ping needs a reader for the pong to arrive; without one it returns
+// ctx's error, and once the connection ends, the connection's error.
+func TestPing_NoReaderAndClosed(t *testing.T) {
+	srv, cli := connPair(t, transports[0], Config{}, Config{})
+	readLoop(srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := cli.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ping without a reader: %v, want context.DeadlineExceeded", err)
+	}
+	cli.CloseNow()
+	if _, err := cli.Ping(context.Background()); CloseStatus(err) != CloseAbnormal {
+		t.Fatalf("Ping on a closed Conn: %v, want the 1006", err)
+	}
+}
+
+// RFC 6455 §7.4.1 (1009) and §10.4: SetReadLimit changes the message
+// limit of one connection, lower or higher than its Config's, from the
+// next message on.
+func TestSetReadLimit_RFC6455_7_4_1(t *testing.T) {
+	forEachRole(t, func(t *testing.T, tr transport, role Role) {
+		conn, p := connAndPeer(t, tr, role, Config{Role: role, MaxMessageSize: 10})
+		conn.SetReadLimit(100)
+		msgs := readLoop(conn)
+		p.send(true, OpBinary, make([]byte, 50))
+		expectMessage(t, msgs, OpBinary, make([]byte, 50))
+		conn2, p2 := connAndPeer(t, tr, role, Config{Role: role})
+		conn2.SetReadLimit(10)
+		msgs2 := readLoop(conn2)
+		p2.send(true, OpBinary, make([]byte, 11))
+		p2.expectClose(CloseMessageTooBig)
+		p2.nc.Close()
+		expectCloseError(t, msgs2, CloseMessageTooBig, true)
+	})
+}
+
+// Per-connection handlers (gorilla's SetPingHandler, SetPongHandler): each
+// connection's handler sees its own frames; nil restores Config's; the
+// pong answering a ping is sent whatever the handler does (§5.5.2 MUST).
+func TestHandlers_PerConnection_RFC6455_5_5_2(t *testing.T) {
+	var cfgPings []string
+	var mu sync.Mutex
+	cfg := Config{OnPing: func(p []byte) { mu.Lock(); cfgPings = append(cfgPings, string(p)); mu.Unlock() }}
+	a, pa := connAndPeer(t, transports[0], RoleServer, cfg)
+	b, pb := connAndPeer(t, transports[0], RoleServer, cfg)
+	seen := make(chan string, 10)
+	a.SetPingHandler(func(p []byte) { seen <- "a:" + string(p) })
+	a.SetPongHandler(func(p []byte) { seen <- "a pong:" + string(p) })
+	readLoop(a)
+	readLoop(b)
+	pa.send(true, OpPing, []byte("1"))
+	pa.expectFrame(OpPong, []byte("1"))
+	pb.send(true, OpPing, []byte("2"))
+	pb.expectFrame(OpPong, []byte("2"))
+	pa.send(true, OpPong, []byte("3"))
+	for _, want := range []string{"a:1", "a pong:3"} {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("handler saw %q, want %q", got, want)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("no %q", want)
+		}
+	}
+	a.SetPingHandler(nil)
+	pa.send(true, OpPing, []byte("4"))
+	pa.expectFrame(OpPong, []byte("4"))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cfgPings) != 2 || cfgPings[0] != "2" || cfgPings[1] != "4" {
+		t.Fatalf("Config.OnPing saw %q, want b's ping and a's after the reset", cfgPings)
+	}
+}
+
+// WriteControl sends pings and pongs only.
+func TestWriteControl_RFC6455_5_5(t *testing.T) {
+	c, p := connAndPeer(t, transports[0], RoleServer, Config{})
+	for _, op := range []Opcode{OpText, OpBinary, OpClose, OpContinuation} {
+		if err := c.WriteControl(op, nil); !errors.Is(err, ErrBadOpcode) {
+			t.Errorf("WriteControl(%v): %v", op, err)
+		}
+	}
+	if err := c.WriteControl(OpPong, []byte("beat")); err != nil {
+		t.Fatal(err)
+	}
+	p.expectFrame(OpPong, []byte("beat"))
+}
