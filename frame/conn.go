@@ -43,6 +43,7 @@ const (
 	DefaultMaxMessageSize  = 16 << 20 // 16 MiB, after decompression
 	DefaultBufferSize      = 4096
 	DefaultCloseTimeout    = 5 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
 	DefaultCompressMinSize = 64 // messages shorter than this are sent uncompressed
 	DefaultMessageTimeout  = 20 * time.Second
 	DefaultMinMessageRate  = 1024 // bytes per second
@@ -75,8 +76,9 @@ type Config struct {
 	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
-	// WriteTimeout, if positive, bounds each frame write: a peer that stops
-	// reading cannot block a writer longer than this. The deadline is
+	// WriteTimeout bounds each frame write: a peer that stops reading
+	// cannot block a writer longer than this. 0 means DefaultWriteTimeout
+	// (30 s); -1 means no limit. The deadline is
 	// refreshed only when half of it has passed, so it costs a clock read
 	// per frame rather than a timer update: a write fails between
 	// WriteTimeout/2 and WriteTimeout after it began to block. A write
@@ -125,12 +127,12 @@ type Config struct {
 	// Conn.Subprotocol returns; package server and handshake.Dialer set it.
 	Subprotocol string
 
-	// Trace, if set, is called for every frame read or written, with the
-	// unmasked payload when it is at hand in one piece (control frames,
-	// and data frames of ReadMessage and whole-message writes) and nil
-	// otherwise. It is for teaching and debugging tools; it costs nothing
-	// when nil.
-	Trace func(dir Direction, h Header, payload []byte)
+	// Trace, if set, is called for every frame read or written on c, with
+	// the unmasked payload when it is at hand in one piece (control
+	// frames, and data frames of ReadMessage and whole-message writes) and
+	// nil otherwise. It is for teaching and debugging tools (wsecho -trace,
+	// wsc --show-frames); it costs nothing when nil.
+	Trace func(c *Conn, dir Direction, h Header, payload []byte)
 }
 
 // Errors returned by Conn.
@@ -139,8 +141,8 @@ var (
 	// (RFC 6455 §5.5.1: "The application MUST NOT send any more data
 	// frames after sending a Close frame").
 	ErrCloseSent = errors.New("frame: close frame already sent")
-	// ErrMessageTooBig reports an outgoing control frame payload over 125
-	// bytes.
+	// ErrControlTooLong reports an outgoing control frame payload over 125
+	// bytes (RFC 6455 §5.5).
 	ErrControlTooLong = errors.New("frame: control frame payload longer than 125 bytes")
 	// ErrBadOpcode is returned when a data write names a control opcode or
 	// a control write names a data opcode.
@@ -293,6 +295,12 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	c.wbufSize = max(c.wbufSize, 256)
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
+	}
+	switch c.writeTimeout {
+	case 0:
+		c.writeTimeout = DefaultWriteTimeout
+	case -1:
+		c.writeTimeout = 0
 	}
 	switch c.msgTimeout = cfg.MessageTimeout; {
 	case c.msgTimeout == 0:

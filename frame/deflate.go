@@ -240,7 +240,8 @@ func (d *deflater) streamClose(w *messageWriter) error {
 	return w.c.writeFrame(true, w.rsv, w.op, out)
 }
 
-// release returns pooled engines when a connection ends.
+// release returns the pooled inflater when a connection ends (the
+// deflater is not pooled).
 func (c *Conn) releaseDeflate() {
 	if f := c.infl; f != nil && f.d != nil {
 		f.d.Reset()

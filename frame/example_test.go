@@ -125,7 +125,7 @@ func ExampleConn_ReadMessage() {
 func ExampleConn_WriteFragmented() {
 	s, c := net.Pipe()
 	server := frame.NewConn(s, nil, frame.Config{
-		Trace: func(dir frame.Direction, h frame.Header, p []byte) {
+		Trace: func(_ *frame.Conn, dir frame.Direction, h frame.Header, p []byte) {
 			if dir == frame.Inbound {
 				fmt.Printf("fin=%v %v masked=%v %q\n", h.Fin, h.Opcode, h.Masked, p)
 			}

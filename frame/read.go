@@ -347,7 +347,7 @@ func (c *Conn) traceData(h Header) {
 	if h.Masked {
 		Mask(h.Mask, 0, preview[:n])
 	}
-	c.cfg.Trace(Inbound, h, preview[:n])
+	c.cfg.Trace(c, Inbound, h, preview[:n])
 }
 
 // readControl handles a control frame whose payload is already buffered.
@@ -361,7 +361,7 @@ func (c *Conn) readControl(h Header) error {
 		Mask(h.Mask, 0, p)
 	}
 	if c.cfg.Trace != nil {
-		c.cfg.Trace(Inbound, h, p)
+		c.cfg.Trace(c, Inbound, h, p)
 	}
 	switch h.Opcode {
 	case OpPing:

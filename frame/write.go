@@ -124,7 +124,7 @@ func (c *Conn) writeHeaderPayload(h Header, p []byte) error {
 		}
 	}
 	if c.cfg.Trace != nil {
-		c.cfg.Trace(Outbound, h, p)
+		c.cfg.Trace(c, Outbound, h, p)
 	}
 	total := HeaderSize(h) + len(p)
 	if c.holding.Load() || len(c.held) > 0 {

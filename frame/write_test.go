@@ -408,7 +408,7 @@ func TestTrace(t *testing.T) {
 			mu.Unlock()
 		}
 		ponged := make(chan struct{}, 1)
-		srv, cli := connPair(t, tr, Config{Trace: trace}, Config{OnPong: func([]byte) { ponged <- struct{}{} }})
+		srv, cli := connPair(t, tr, Config{Trace: func(_ *Conn, dir Direction, h Header, p []byte) { trace(dir, h, p) }}, Config{OnPong: func([]byte) { ponged <- struct{}{} }})
 		msgs := readLoop(srv)
 		cr := readLoop(cli)
 		cli.WriteMessage(OpText, []byte("hi"))

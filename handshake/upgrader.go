@@ -204,6 +204,29 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 	return res, nil
 }
 
+// AddResponseHeader adds header fields to the 101 response, as
+// Upgrader.ExtraHeaders does: for example those a net/http handler set on
+// its ResponseWriter before upgrading (a Set-Cookie). The fields of the
+// handshake itself (Upgrade, Connection, Sec-WebSocket-*) and of a body
+// (Content-Length, Transfer-Encoding) may not be set this way: a *RequestError
+// with status 500 says which. Values must be valid field values (no CR or
+// LF).
+func (r *Result) AddResponseHeader(header map[string][]string) error {
+	for k, vs := range header {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !isToken(k) || reservedResponseHeader(ck) {
+			return reqErr(500, "the 101 response may not set %q (the handshake sets it)", k)
+		}
+		for _, v := range vs {
+			if !validFieldValueString(v) {
+				return reqErr(500, "response header %q has an invalid value", k)
+			}
+			r.ResponseHeader[ck] = append(r.ResponseHeader[ck], v)
+		}
+	}
+	return nil
+}
+
 func reservedResponseHeader(ck string) bool {
 	switch ck {
 	case hUpgrade, hConnection, hContentLength, hTransferEnc:

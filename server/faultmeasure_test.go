@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package server
 
@@ -60,7 +60,7 @@ func TestMeasureShutdown(t *testing.T) {
 		closeFrame := make(chan time.Duration, healthy)
 		clients := make([]*frame.Conn, healthy)
 		for i := range clients {
-			clients[i] = dial(t, addr, "/", frame.Config{Trace: func(dir frame.Direction, h frame.Header, _ []byte) {
+			clients[i] = dial(t, addr, "/", frame.Config{Trace: func(_ *frame.Conn, dir frame.Direction, h frame.Header, _ []byte) {
 				if dir == frame.Inbound && h.Opcode == frame.OpClose {
 					startOnce.Wait()
 					closeFrame <- time.Since(start)

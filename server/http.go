@@ -22,9 +22,12 @@ import (
 // Upgrade runs the server's side of the handshake on a net/http request and
 // returns the open connection, for programs that keep their own net/http
 // server and handle connections themselves. The response is written on the
-// hijacked connection; bytes the HTTP server had already buffered (early
-// frames from the client) are handed to the frame.Conn. On failure an HTTP
-// error response has been written. The connection is tracked by s until
+// hijacked connection, with the header fields set on w.Header() before the
+// call (a Set-Cookie, say; as gorilla's Upgrade(w, r, header) and coder's
+// Accept send them) next to the Upgrader's ExtraHeaders; bytes the HTTP
+// server had already buffered (early frames from the client) are handed to
+// the frame.Conn. On failure an HTTP error response has been written (see
+// Server.HTTPError). The connection is tracked by s until
 // it is closed: NumConns counts it, keepalive pings it, and s.Shutdown
 // closes it with 1001 and waits for it (a small goroutine per connection
 // watches for the close). After Shutdown, Upgrade closes the new
@@ -49,21 +52,30 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *
 
 // upgrade is Upgrade without tracking; ServeHTTP tracks the connection
 // while its handler runs.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (c *frame.Conn, res *handshake.Result, err error) {
+	var req *handshake.Request
+	defer func() {
+		if s.TraceHandshake != nil {
+			s.TraceHandshake(remoteAddr(r), req, res, err)
+		}
+	}()
 	// net/http read the header block under its own, looser limits: hold
 	// the handshake to the Upgrader's, as on the server's own listener.
 	if err := s.Upgrader.Limits.CheckRequest(r.Method, r.RequestURI, r.Proto, r.Host, r.Header); err != nil {
-		writeHTTPError(w, err)
+		s.writeHTTPError(w, r, err)
 		return nil, nil, err
 	}
-	req, err := handshake.NewRequestFromHeader(r.Method, r.RequestURI, r.Proto, r.Host, r.Header)
+	req, err = handshake.NewRequestFromHeader(r.Method, r.RequestURI, r.Proto, r.Host, r.Header)
 	if err != nil {
-		writeHTTPError(w, err)
+		s.writeHTTPError(w, r, err)
 		return nil, nil, err
 	}
-	res, err := s.Upgrader.Negotiate(req)
+	res, err = s.Upgrader.Negotiate(req)
+	if err == nil {
+		err = res.AddResponseHeader(w.Header())
+	}
 	if err != nil {
-		writeHTTPError(w, err)
+		s.writeHTTPError(w, r, err)
 		return nil, nil, err
 	}
 	hj, ok := w.(http.Hijacker)
@@ -108,7 +120,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serveConn(c, res)
 }
 
-func writeHTTPError(w http.ResponseWriter, err error) {
+// remoteAddr is r's client address as a net.Addr, for TraceHandshake.
+func remoteAddr(r *http.Request) net.Addr {
+	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// IsWebSocketUpgrade reports whether r asks to be upgraded to a WebSocket
+// connection (RFC 6455 §4.2.1 items 3 and 4: an Upgrade field with the
+// "websocket" token and a Connection field with the "upgrade" token, both
+// ASCII case-insensitive and in comma lists over any number of lines), so
+// that a net/http handler can serve a page and a WebSocket on one path.
+// It does not validate the rest of the handshake: Upgrade and ServeHTTP do.
+func IsWebSocketUpgrade(r *http.Request) bool {
+	return hasToken(r.Header["Upgrade"], "websocket") && hasToken(r.Header["Connection"], "upgrade")
+}
+
+// hasToken reports whether a comma-separated list field holds token.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeHTTPError answers a refused handshake on the net/http adapter,
+// through s.HTTPError if it is set.
+func (s *Server) writeHTTPError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *handshake.RequestError
 	status := http.StatusBadRequest
 	if errors.As(err, &re) {
@@ -120,6 +164,10 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 		}
 	}
 	w.Header().Set("Connection", "close")
+	if s.HTTPError != nil {
+		s.HTTPError(w, r, status, err)
+		return
+	}
 	http.Error(w, err.Error(), status)
 }
 

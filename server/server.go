@@ -58,12 +58,16 @@ type HandlerFunc func(c *frame.Conn, hs *handshake.Result)
 // ServeWS calls f(c, hs).
 func (f HandlerFunc) ServeWS(c *frame.Conn, hs *handshake.Result) { f(c, hs) }
 
-// Defaults for the zero values of Server's fields.
+// Defaults for the zero values of Server's fields. As everywhere in
+// ws6455, 0 means the default and -1 means none (the README's "Limits and
+// defaults" table lists them all). The handshake deadline is shorter than
+// a Dialer's (handshake.DefaultHandshakeTimeout, 30 s) on purpose: a server
+// bounds what an idle or slow client can hold, a client waits for a slow
+// network.
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPingInterval     = 30 * time.Second
 	DefaultIdleTimeout      = 75 * time.Second
-	DefaultWriteTimeout     = 30 * time.Second
 	DefaultShutdownCode     = frame.CloseGoingAway
 )
 
@@ -88,8 +92,8 @@ type Server struct {
 	Upgrader handshake.Upgrader
 
 	// Config is the template for each connection's frame.Config (limits,
-	// buffers, close timeout, hooks). Role and Deflate are set per
-	// connection; a zero WriteTimeout means DefaultWriteTimeout, -1 none.
+	// buffers, timeouts, hooks), with frame's defaults for its zero
+	// fields. Role, Deflate and Subprotocol are set per connection.
 	Config frame.Config
 
 	// HTTP, if set, serves requests that are not WebSocket handshakes (no
@@ -113,9 +117,23 @@ type Server struct {
 	// request. 0 means DefaultIdleTimeout; -1 disables it.
 	IdleTimeout time.Duration
 
-	// Trace, if set, is called for every frame of every connection, with
-	// the connection's remote address (see frame.Config.Trace).
-	Trace func(remote net.Addr, dir frame.Direction, h frame.Header, payload []byte)
+	// TraceHandshake, if set, is called after each opening handshake
+	// (RFC 6455 §4.2) has been answered, on the server's listener and on
+	// the net/http adapter alike: with the request (nil if it could not be
+	// parsed), and the result (nil if the handshake was refused, err then
+	// says why, and handshake.HTTPStatus(err) with what status). Tools
+	// that teach the protocol (wsecho -trace) print it; per-frame tracing
+	// is Config.Trace.
+	TraceHandshake func(remote net.Addr, req *handshake.Request, res *handshake.Result, err error)
+
+	// HTTPError, if set, writes the error response of a refused handshake
+	// on the net/http adapter (ServeHTTP, Upgrade), as gorilla's
+	// Upgrader.Error does: status is the HTTP status (400, 403, 426, 431,
+	// ...) and reason says what was wrong. Without it the response is
+	// plain text with the reason, plus the headers RFC 6455 asks for
+	// (Sec-WebSocket-Version with 426, Allow with 405). On the server's own
+	// listener the handshake package writes the response.
+	HTTPError func(w http.ResponseWriter, r *http.Request, status int, reason error)
 
 	// Logger receives connection errors and panics; nil means
 	// slog.Default().
@@ -259,6 +277,9 @@ func (s *Server) serveNetConn(nc net.Conn) {
 			re.WriteResponse(nc)
 		}
 	}
+	if s.TraceHandshake != nil && (req != nil || handshake.HTTPStatus(err) != 0) {
+		s.TraceHandshake(nc.RemoteAddr(), req, res, err)
+	}
 	var buffered []byte
 	if err == nil {
 		buffered, _ = br.Peek(br.Buffered())
@@ -313,16 +334,6 @@ func (s *Server) frameConfig(nc net.Conn, res *handshake.Result) frame.Config {
 	cfg.Role = frame.RoleServer
 	cfg.Deflate = res.Deflate
 	cfg.Subprotocol = res.Subprotocol
-	switch cfg.WriteTimeout {
-	case 0:
-		cfg.WriteTimeout = DefaultWriteTimeout
-	case -1:
-		cfg.WriteTimeout = 0
-	}
-	if s.Trace != nil {
-		remote, trace := nc.RemoteAddr(), s.Trace
-		cfg.Trace = func(dir frame.Direction, h frame.Header, p []byte) { trace(remote, dir, h, p) }
-	}
 	return cfg
 }
 

@@ -212,7 +212,7 @@ func dialNode(t *testing.T, s *nodeServer, path string, protocols ...string) *in
 		FrameConfig: frame.Config{
 			MaxMessageSize: 32 << 20,
 			OnPong:         func(p []byte) { ic.pongs <- string(p) },
-			Trace: func(dir frame.Direction, h frame.Header, _ []byte) {
+			Trace: func(_ *frame.Conn, dir frame.Direction, h frame.Header, _ []byte) {
 				if dir == frame.Inbound && h.Opcode.IsData() {
 					ic.mu.Lock()
 					ic.frames = append(ic.frames, h)

@@ -823,27 +823,4 @@ func TestParseArgsDoubleDash(t *testing.T) {
 	}
 }
 
-// FormatFrame matches wsecho -trace's format.
-func TestFormatFrame_RFC6455_5_2(t *testing.T) {
-	for _, tc := range []struct {
-		dir  frame.Direction
-		h    frame.Header
-		p    []byte
-		want string
-	}{
-		{frame.Outbound, frame.Header{Fin: true, Opcode: frame.OpText, Masked: true, Mask: [4]byte{0x37, 0xfa, 0x21, 0x3d}, Length: 5}, []byte("Hello"),
-			`-> FIN=1 RSV=000 op=text(0x1) MASK=1 key=37fa213d len=5 "Hello"`},
-		{frame.Inbound, frame.Header{Fin: true, Opcode: frame.OpClose, Length: 2}, []byte{0x03, 0xe8},
-			`<- FIN=1 RSV=000 op=close(0x8) MASK=0 len=2 code=1000 normal closure`},
-		{frame.Inbound, frame.Header{Opcode: frame.OpBinary, Rsv: frame.RSV1, Length: 100}, []byte{0xde, 0xad},
-			`<- FIN=0 RSV=100 op=binary(0x2) MASK=0 len=100 (compressed) de ad ...(98 more bytes)`},
-		{frame.Inbound, frame.Header{Fin: true, Opcode: frame.OpClose, Length: 9}, append([]byte{0x0f, 0xa1}, "goodbye"...),
-			`<- FIN=1 RSV=000 op=close(0x8) MASK=0 len=9 code=4001 (private use) reason="goodbye"`},
-	} {
-		if got := frame.FormatFrame(tc.dir, tc.h, tc.p); got != tc.want {
-			t.Errorf("got  %s\nwant %s", got, tc.want)
-		}
-	}
-}
-
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ws6455/ws6455/cmd/internal/trace"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 )
@@ -345,8 +346,8 @@ func (s *session) onPong(p []byte) {
 }
 
 // traceFrame is the frame.Config.Trace hook of --show-frames.
-func (s *session) traceFrame(dir frame.Direction, h frame.Header, p []byte) {
-	fmt.Fprintf(s.errw, "%s %s\n", time.Now().Format("15:04:05.000"), frame.FormatFrame(dir, h, p))
+func (s *session) traceFrame(_ *frame.Conn, dir frame.Direction, h frame.Header, p []byte) {
+	fmt.Fprintf(s.errw, "%s %s\n", time.Now().Format("15:04:05.000"), trace.Frame(dir, h, p))
 }
 
 // logConnected logs what the handshake agreed (-v).

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/cmd/internal/serve"
+	"github.com/ws6455/ws6455/cmd/internal/trace"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server"
@@ -78,9 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := &server.Server{
 		Config: frame.Config{MaxMessageSize: *maxMsg},
-		HTTP:   http.FileServerFS(sub),
+		HTTP:   pages(http.FileServerFS(sub)),
 		Logger: log,
 	}
+	// The Server header names the implementation, as Autobahn's reports
+	// show it (its "agent"); without one they say UnknownServer.
+	srv.Upgrader.ExtraHeaders = map[string][]string{"Server": {serverHeader}}
 	switch *mode {
 	case "events":
 		srv.Events = echoEvents{log}
@@ -96,19 +100,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		srv.Upgrader.Compression = handshake.DeflateConfig{Mode: handshake.CompressionFull}
 	}
 	if *trace {
-		var mu sync.Mutex
-		srv.Trace = func(remote net.Addr, dir frame.Direction, h frame.Header, p []byte) {
-			line := frame.FormatFrame(dir, h, p)
-			mu.Lock()
-			fmt.Fprintf(stdout, "%s %s %s\n", time.Now().Format("15:04:05.000"), remote, line)
-			mu.Unlock()
-		}
+		t := &tracer{w: stdout}
+		srv.Config.Trace = t.frame
+		srv.TraceHandshake = t.handshake
 	}
 	ln, err := serve.Listen(*addr)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/", "deflate", *deflate, "mode", *mode)
+	log.Info("listening", "addr", ln.Addr().String(), "page", pageURL(ln.Addr()), "deflate", *deflate, "mode", *mode)
 	return serve.Run(ctx, log, srv, ln)
 }
 
@@ -143,4 +143,64 @@ func (echoEvents) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
 
 func (e echoEvents) OnClose(c *frame.Conn, err error) {
 	e.log.Debug("connection closed", "remote", c.NetConn().RemoteAddr(), "code", int(frame.CloseStatus(err)), "err", err)
+}
+
+// serverHeader is sent in every response.
+const serverHeader = "ws6455-wsecho"
+
+// pages serves the playground with the Server header, and answers a plain
+// GET of the WebSocket path, /ws (a browser tab opened on the socket's
+// URL), with 426 Upgrade Required (RFC 6455 §4.2.2 uses it for a version
+// the server does not speak; RFC 9110 §15.5.22 for "switch protocols
+// first") and a sentence saying what the URL is for, instead of a 404.
+func pages(files http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", serverHeader)
+		if r.URL.Path == "/ws" {
+			w.Header().Set("Upgrade", "websocket")
+			w.Header().Set("Sec-WebSocket-Version", "13")
+			http.Error(w, "426 Upgrade Required: this is wsecho's WebSocket endpoint (RFC 6455). "+
+				"Connect with a WebSocket client, e.g. new WebSocket(\"ws://"+r.Host+"/ws\") in a browser, "+
+				"wsc ws://"+r.Host+"/ws, or open http://"+r.Host+"/ for the playground.", http.StatusUpgradeRequired)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// pageURL is the playground's address as a browser can open it: a
+// listener on every address ([::]:8080, 0.0.0.0:8080) is reached at
+// localhost.
+func pageURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// tracer prints, for -trace, each opening handshake (RFC 6455 §4) and
+// each frame (§5.2), so that a learner sees both parts of the protocol.
+type tracer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (t *tracer) printf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.w, "%s "+format, append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+func (t *tracer) frame(c *frame.Conn, dir frame.Direction, h frame.Header, p []byte) {
+	t.printf("%s %s\n", c.NetConn().RemoteAddr(), trace.Frame(dir, h, p))
+}
+
+// handshake prints the request, how Sec-WebSocket-Accept is computed from
+// the key (§4.2.2 step 5.4: base64(SHA-1(key + GUID))), and the answer.
+func (t *tracer) handshake(remote net.Addr, req *handshake.Request, res *handshake.Result, err error) {
+	t.printf("%s opening handshake (RFC 6455 §4):\n%s", remote, trace.Handshake(req, res, err))
 }
