@@ -15,6 +15,7 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // recorder is an EventHandler that echoes every message and records, per
@@ -110,7 +111,7 @@ func (r *recorder) waitClosed(t testing.TB) *connLog {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return &connLog{c: l.c, opened: l.opened, msgs: l.msgs, closes: l.closes, err: l.err}
-	case <-time.After(testTimeout):
+	case <-time.After(wstest.Timeout):
 		t.Fatal("no OnClose")
 		return nil
 	}
@@ -157,7 +158,7 @@ func eventServer(t testing.TB, rec *recorder, tune func(*Server)) (*Server, stri
 // RFC 6455 §5.6, §5.4: in event mode every message comes back whole and in
 // order, whatever its size and fragmentation, on many connections at once.
 func TestEvents_Echo_RFC6455_5_6(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	_, addr := eventServer(t, rec, nil)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
@@ -167,8 +168,8 @@ func TestEvents_Echo_RFC6455_5_6(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := dial(t, addr, "/", frame.Config{})
-			c.NetConn().SetDeadline(time.Now().Add(testTimeout))
+			c := wstest.Dial(t, addr, "/", frame.Config{})
+			c.NetConn().SetDeadline(time.Now().Add(wstest.Timeout))
 			for j := range 50 {
 				msg := []byte(fmt.Sprintf("conn %d message %d %s", i, j, strings.Repeat("x", j*37)))
 				var err error
@@ -226,11 +227,11 @@ func TestEvents_Echo_RFC6455_5_6(t *testing.T) {
 // echo, in order: messages that arrive in one read after one readiness
 // event are all delivered (§5.6), not only the first.
 func TestEvents_Pipelined(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	_, addr := eventServer(t, rec, nil)
-	c := dial(t, addr, "/", frame.Config{})
-	c.NetConn().SetDeadline(time.Now().Add(testTimeout))
+	c := wstest.Dial(t, addr, "/", frame.Config{})
+	c.NetConn().SetDeadline(time.Now().Add(wstest.Timeout))
 	const n = 2000
 	go func() {
 		for i := range n {
@@ -257,14 +258,14 @@ func TestEvents_IdleConnsHoldNoGoroutine(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("event mode uses a goroutine per connection without epoll")
 	}
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	_, addr := eventServer(t, rec, nil)
 	before := runtime.NumGoroutine()
 	const n = 200
 	conns := make([]*frame.Conn, n)
 	for i := range conns {
-		conns[i] = dial(t, addr, "/", frame.Config{})
+		conns[i] = wstest.Dial(t, addr, "/", frame.Config{})
 		roundTrip(t, conns[i], "hello")
 		// A ping between messages must not leave a goroutine behind
 		// either (§5.5.2): the pong comes back, the connection goes idle.
@@ -276,7 +277,7 @@ func TestEvents_IdleConnsHoldNoGoroutine(t *testing.T) {
 	// Each client Conn has no goroutine of its own, so any growth is the
 	// server's.
 	var grown int
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(wstest.Timeout)
 	for {
 		grown = runtime.NumGoroutine() - before
 		if grown <= 10 || time.Now().After(deadline) {
@@ -299,12 +300,12 @@ func TestEvents_IdleConnsHoldNoGoroutine(t *testing.T) {
 // protocol violation (1002), invalid UTF-8 (1007) or a message over the
 // limit (1009), which the client sees in our close frame.
 func TestEvents_OnCloseCodes_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	_, addr := eventServer(t, rec, func(s *Server) { s.Config.MaxMessageSize = 1000 })
 
 	t.Run("client 1000", func(t *testing.T) {
-		c := dial(t, addr, "/", frame.Config{})
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		roundTrip(t, c, "x")
 		if err := c.CloseWith(frame.CloseNormal, "bye"); err != nil {
 			t.Fatal(err)
@@ -324,20 +325,20 @@ func TestEvents_OnCloseCodes_RFC6455_7_4_1(t *testing.T) {
 		// frame that is not masked."
 		{"unmasked 1002", frame.AppendHeader(nil, frame.Header{Fin: true, Opcode: frame.OpText, Length: 2}), frame.CloseProtocolError},
 		// §8.1: invalid UTF-8 in a text message.
-		{"utf8 1007", clientFrame(true, frame.OpText, []byte{0xff, 0xfe}), frame.CloseInvalidPayload},
+		{"utf8 1007", wstest.ClientFrame(true, frame.OpText, []byte{0xff, 0xfe}), frame.CloseInvalidPayload},
 		// §10.4: a message over MaxMessageSize.
-		{"too big 1009", clientFrame(true, frame.OpBinary, make([]byte, 2000)), frame.CloseMessageTooBig},
+		{"too big 1009", wstest.ClientFrame(true, frame.OpBinary, make([]byte, 2000)), frame.CloseMessageTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := dialRaw(t, addr)
-			r.upgrade(addr, "/", nil)
-			r.write(clientFrame(true, frame.OpText, []byte("ok")))
-			r.expectFrame(frame.OpText)
-			r.write(tc.send)
-			r.expectClose(tc.code)
-			r.write(closeFrame(tc.code, ""))
-			r.expectEOF()
-			r.nc.Close() // ends the server's linger (frame.Conn.fail)
+			r := wstest.DialRaw(t, addr)
+			r.Upgrade(addr, "/", nil)
+			r.Write(wstest.ClientFrame(true, frame.OpText, []byte("ok")))
+			r.ExpectFrame(frame.OpText)
+			r.Write(tc.send)
+			r.ExpectClose(tc.code)
+			r.Write(wstest.CloseFrame(tc.code, ""))
+			r.ExpectEOF()
+			r.Conn.Close() // ends the server's linger (frame.Conn.fail)
 			l := rec.waitClosed(t)
 			var ce *frame.CloseError
 			if !errors.As(l.err, &ce) || ce.Code != tc.code || !ce.Local {
@@ -346,11 +347,11 @@ func TestEvents_OnCloseCodes_RFC6455_7_4_1(t *testing.T) {
 		})
 	}
 	t.Run("TCP reset 1006", func(t *testing.T) {
-		r := dialRaw(t, addr)
-		r.upgrade(addr, "/", nil)
-		r.write(clientFrame(true, frame.OpText, []byte("ok")))
-		r.expectFrame(frame.OpText)
-		r.nc.Close()
+		r := wstest.DialRaw(t, addr)
+		r.Upgrade(addr, "/", nil)
+		r.Write(wstest.ClientFrame(true, frame.OpText, []byte("ok")))
+		r.ExpectFrame(frame.OpText)
+		r.Conn.Close()
 		l := rec.waitClosed(t)
 		if frame.CloseStatus(l.err) != frame.CloseAbnormal {
 			t.Fatalf("OnClose err %v, want 1006", l.err)
@@ -362,7 +363,7 @@ func TestEvents_OnCloseCodes_RFC6455_7_4_1(t *testing.T) {
 // RFC 6455 §7.4.1 (1011): a panic in OnMessage closes that connection with
 // 1011 and calls its OnClose; the other connections go on.
 func TestEvents_Panic_RFC6455_7_4_1_InternalError(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	rec.onMsg = func(c *frame.Conn, op frame.Opcode, msg []byte) bool {
 		if string(msg) == "panic" {
@@ -371,9 +372,9 @@ func TestEvents_Panic_RFC6455_7_4_1_InternalError(t *testing.T) {
 		return false
 	}
 	_, addr := eventServer(t, rec, nil)
-	other := dial(t, addr, "/", frame.Config{})
+	other := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, other, "before")
-	victim := dial(t, addr, "/", frame.Config{})
+	victim := wstest.Dial(t, addr, "/", frame.Config{})
 	if err := victim.WriteMessage(frame.OpText, []byte("panic")); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestEvents_Panic_RFC6455_7_4_1_InternalError(t *testing.T) {
 // connection; OnClose follows once in each case, also when the connection
 // was idle (no goroutine) when it was closed.
 func TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	rec.onMsg = func(c *frame.Conn, op frame.Opcode, msg []byte) bool {
 		if string(msg) == "bye" {
@@ -403,7 +404,7 @@ func TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2(t *testing.T) {
 	s, addr := eventServer(t, rec, nil)
 
 	t.Run("from OnMessage", func(t *testing.T) {
-		c := dial(t, addr, "/", frame.Config{})
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		if err := c.WriteMessage(frame.OpText, []byte("bye")); err != nil {
 			t.Fatal(err)
 		}
@@ -428,17 +429,17 @@ func TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2(t *testing.T) {
 		return nil
 	}
 	t.Run("write from another goroutine", func(t *testing.T) {
-		c := dial(t, addr, "/", frame.Config{})
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		sc := serverConn(t, c)
 		go sc.WriteMessage(frame.OpText, []byte("pushed"))
-		c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+		c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != "pushed" {
 			t.Fatalf("got %q, %v", p, err)
 		}
 		roundTrip(t, c, "and echo still works")
 	})
 	t.Run("CloseNow while idle", func(t *testing.T) {
-		c := dial(t, addr, "/", frame.Config{})
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		sc := serverConn(t, c)
 		n := s.NumConns()
 		sc.CloseNow()
@@ -446,7 +447,7 @@ func TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2(t *testing.T) {
 		if frame.CloseStatus(l.err) != frame.CloseAbnormal {
 			t.Errorf("OnClose err %v, want 1006", l.err)
 		}
-		deadline := time.Now().Add(testTimeout)
+		deadline := time.Now().Add(wstest.Timeout)
 		for s.NumConns() > n-1 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
@@ -463,16 +464,16 @@ func TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2(t *testing.T) {
 // silent peer does not answer our close frame either, so its close code
 // is 1006 (§7.1.5: closed with no close frame received).
 func TestEvents_ShutdownAndIdleTimeout_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	s, addr := eventServer(t, rec, func(s *Server) {
 		s.PingInterval = -1
 		s.IdleTimeout = 300 * time.Millisecond
 		s.Config.CloseTimeout = 300 * time.Millisecond
 	})
-	silent := dialRaw(t, addr)
-	silent.upgrade(addr, "/", nil)
-	silent.expectClose(frame.CloseGoingAway)
+	silent := wstest.DialRaw(t, addr)
+	silent.Upgrade(addr, "/", nil)
+	silent.ExpectClose(frame.CloseGoingAway)
 	l := rec.waitClosed(t)
 	if frame.CloseStatus(l.err) != frame.CloseAbnormal {
 		t.Errorf("idle timeout: OnClose err %v, want 1006", l.err)
@@ -481,11 +482,11 @@ func TestEvents_ShutdownAndIdleTimeout_RFC6455_7_4_1(t *testing.T) {
 	const n = 5
 	codes := make(chan error, n)
 	for range n {
-		c := dial(t, addr, "/", frame.Config{})
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		roundTrip(t, c, "x")
-		go func() { codes <- readUntilClose(c) }()
+		go func() { codes <- wstest.ReadUntilClose(c) }()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -518,9 +519,9 @@ func (l plainListener) Accept() (net.Conn, error) {
 // back to a goroutine per connection with the same callbacks (§5.6 echo,
 // §7.1.5 close code in OnClose).
 func TestEvents_NoFileDescriptorFallback(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
-	s := &Server{Events: rec, Logger: quietLogger()}
+	s := &Server{Events: rec, Logger: wstest.QuietLogger()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -528,7 +529,7 @@ func TestEvents_NoFileDescriptorFallback(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(plainListener{ln}) }()
 	addr := ln.Addr().String()
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	for i := range 20 {
 		roundTrip(t, c, fmt.Sprint("message ", i))
 	}
@@ -536,7 +537,7 @@ func TestEvents_NoFileDescriptorFallback(t *testing.T) {
 	if l := rec.waitClosed(t); frame.CloseStatus(l.err) != frame.CloseNormal || l.msgs != 20 {
 		t.Errorf("OnClose after %d messages with %v", l.msgs, l.err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -551,27 +552,27 @@ func TestEvents_NoFileDescriptorFallback(t *testing.T) {
 // polled like an accepted one, frames that arrived with the handshake (in
 // net/http's buffer) are delivered, and Shutdown sends 1001 (§7.4.1).
 func TestEvents_ServeHTTP_RFC6455_4_2_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	rec := newRecorder(t)
 	s := &Server{Events: rec}
 	addr := serveMux(t, s, nil)
-	c := dial(t, addr, "/ws", frame.Config{})
+	c := wstest.Dial(t, addr, "/ws", frame.Config{})
 	for _, m := range []string{"one", strings.Repeat("large ", 5000)} {
 		roundTrip(t, c, m)
 	}
-	r := dialRaw(t, addr)
-	r.upgrade(addr, "/ws", clientFrame(true, frame.OpText, []byte("early")))
-	if p := r.expectFrame(frame.OpText); string(p) != "early" {
+	r := wstest.DialRaw(t, addr)
+	r.Upgrade(addr, "/ws", wstest.ClientFrame(true, frame.OpText, []byte("early")))
+	if p := r.ExpectFrame(frame.OpText); string(p) != "early" {
 		t.Fatalf("echo %q", p)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	got := make(chan error, 1)
-	go func() { got <- readUntilClose(c) }()
+	go func() { got <- wstest.ReadUntilClose(c) }()
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(ctx) }()
-	r.expectClose(frame.CloseGoingAway)
-	r.write(closeFrame(frame.CloseGoingAway, ""))
+	r.ExpectClose(frame.CloseGoingAway)
+	r.Write(wstest.CloseFrame(frame.CloseGoingAway, ""))
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // pipelineResult is what one round of the pipelining scenario measured.
@@ -45,7 +46,7 @@ func runPipelining(tb testing.TB, addr string, conns, msgs, size int) pipelineRe
 	size = max(size, 16)
 	clients := make([]*frame.Conn, conns)
 	for i := range clients {
-		clients[i] = dial(tb, addr, "/", frame.Config{})
+		clients[i] = wstest.Dial(tb, addr, "/", frame.Config{})
 	}
 	res := pipelineResult{
 		conns:           conns,
@@ -63,7 +64,7 @@ func runPipelining(tb testing.TB, addr string, conns, msgs, size int) pipelineRe
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, c := range clients {
-		c.NetConn().SetDeadline(time.Now().Add(testTimeout))
+		c.NetConn().SetDeadline(time.Now().Add(wstest.Timeout))
 		wg.Go(func() { // writer
 			p := make([]byte, size)
 			for seq := range msgs {
@@ -168,7 +169,7 @@ func (r pipelineResult) log(tb testing.TB) {
 // small messages back-to-back; every connection gets all of its echoes,
 // in order. Latency and progress are logged.
 func TestPipelining_Fairness_RFC6455_5_6(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	conns, msgs := 50, 1000
 	if testing.Short() {
 		conns, msgs = 20, 200

@@ -5,11 +5,10 @@ package server
 // Faults that must end a connection in bounded time, in both serving
 // modes, and a Shutdown that keeps its deadline whatever some peers do.
 // No test asserts how long anything takes: each waits for the outcome
-// under the testTimeout ceiling and fails with what it was waiting for.
+// under the wstest.Timeout ceiling and fails with what it was waiting for.
 // On the code before these fixes, each of them hit that ceiling.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // faultHandler serves in either mode with the same behaviour: open runs
@@ -92,7 +92,7 @@ func (h *faultHandler) nextWithin(t testing.TB, ceiling time.Duration, what stri
 // smallSendBufferOnOpen shrinks the server's socket send buffer, so that a
 // client that does not read blocks the server's writes after a few KiB
 // (not the megabytes the kernel would otherwise buffer).
-func smallSendBufferOnOpen(c *frame.Conn, _ *handshake.Result) { smallSendBuffer(c) }
+func smallSendBufferOnOpen(c *frame.Conn, _ *handshake.Result) { wstest.SmallSendBuffer(c) }
 
 // forEachMode runs f with a server serving h in Handler mode and in event
 // mode.
@@ -113,17 +113,18 @@ func forEachMode(t *testing.T, f func(t *testing.T, s *Server, h *faultHandler),
 	}
 }
 
-// dialRawSmall is dialRaw with a small socket receive buffer, so that a
-// client that does not read stops the server's writes after a few KiB.
-func dialRawSmall(t testing.TB, addr string) *rawConn {
+// dialRawSmall is wstest.DialRaw with a small socket receive buffer, so
+// that a client that does not read stops the server's writes after a few
+// KiB.
+func dialRawSmall(t testing.TB, addr string) *wstest.RawConn {
 	t.Helper()
-	d := net.Dialer{Timeout: testTimeout, Control: smallReceiveBuffer(4096)}
+	d := net.Dialer{Timeout: wstest.Timeout, Control: wstest.SmallReceiveBuffer(4096)}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+	return wstest.NewRawConn(t, nc)
 }
 
 // flood writes b over and over until the write fails (the server closed
@@ -172,7 +173,7 @@ func expectLocalWriteFailure(t testing.TB, err error) {
 // in both modes (before, event mode went back to reading and discarding
 // for as long as the client sent).
 func TestWriteTimeout_ClientNeverReads_RFC6455_7_1_7(t *testing.T) {
-	testFloodCut(t, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)), "a client that does not read")
+	testFloodCut(t, wstest.ClientFrame(true, frame.OpBinary, make([]byte, 1<<20)), "a client that does not read")
 }
 
 // testFloodCut: a client that sends f over and over and never reads what
@@ -183,8 +184,8 @@ func testFloodCut(t *testing.T, f []byte, who string) {
 		s.Config.WriteTimeout = 50 * time.Millisecond
 		addr := serveLocal(t, s)
 		r := dialRawSmall(t, addr)
-		r.upgrade(addr, "/", nil)
-		done := flood(r.nc, f, faultWait)
+		r.Upgrade(addr, "/", nil)
+		done := flood(r.Conn, f, faultWait)
 		expectLocalWriteFailure(t, h.next(t, "the server to fail the connection of "+who))
 		expectFloodCut(t, done)
 	}, func() *faultHandler { return newFaultHandler(smallSendBufferOnOpen) })
@@ -195,7 +196,7 @@ func testFloodCut(t *testing.T, f []byte, who string) {
 // pongs were dropped and the connection lived until the idle timeout after
 // the flood stopped).
 func TestPingFlood_ClientNeverReads_RFC6455_5_5_2(t *testing.T) {
-	testFloodCut(t, clientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)),
+	testFloodCut(t, wstest.ClientFrame(true, frame.OpPing, bytes.Repeat([]byte("p"), frame.MaxControlPayload)),
 		"a client that floods pings and reads no pongs")
 }
 
@@ -207,14 +208,14 @@ func TestSlowSender_RFC6455_10_4(t *testing.T) {
 	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
 		s.Config.MessageTimeout = 100 * time.Millisecond
 		addr := serveLocal(t, s)
-		r := dialRaw(t, addr)
-		r.upgrade(addr, "/", nil)
-		f := clientFrame(true, frame.OpBinary, make([]byte, 64<<10))
+		r := wstest.DialRaw(t, addr)
+		r.Upgrade(addr, "/", nil)
+		f := wstest.ClientFrame(true, frame.OpBinary, make([]byte, 64<<10))
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for i := range f {
-				if r.nc.Write(f[i : i+1]); i > 8 { // the header, then a byte now and then
+				if r.Conn.Write(f[i : i+1]); i > 8 { // the header, then a byte now and then
 					select {
 					case <-stop:
 						return
@@ -223,10 +224,10 @@ func TestSlowSender_RFC6455_10_4(t *testing.T) {
 				}
 			}
 		})
-		r.expectClose(frame.ClosePolicyViolation)
+		r.ExpectClose(frame.ClosePolicyViolation)
 		close(stop)
 		wg.Wait()
-		r.nc.Close()
+		r.Conn.Close()
 		err := h.next(t, "the server to cut a client that trickles a message")
 		var ce *frame.CloseError
 		if !errors.As(err, &ce) || ce.Code != frame.ClosePolicyViolation || !ce.Local {
@@ -253,7 +254,7 @@ func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
 		stuckClients := dialStuck(t, addr, stuck)
 		clients := make([]*frame.Conn, healthy)
 		for i := range clients {
-			clients[i] = dial(t, addr, "/", frame.Config{})
+			clients[i] = wstest.Dial(t, addr, "/", frame.Config{})
 			roundTrip(t, clients[i], "hello")
 		}
 		// Give the stuck connections' writers time to fill the socket
@@ -267,7 +268,7 @@ func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
 		go func() { shut <- s.Shutdown(ctx) }()
 		got := make(chan error, healthy)
 		for _, c := range clients {
-			go func() { got <- readUntilClose(c) }()
+			go func() { got <- wstest.ReadUntilClose(c) }()
 		}
 		for range healthy {
 			if err := <-got; frame.CloseStatus(err) != frame.CloseGoingAway {
@@ -285,12 +286,12 @@ func TestShutdown_StuckPeersDelayOnlyThemselves_RFC6455_7_4_1(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Shutdown: %v, want context.Canceled", err)
 			}
-		case <-time.After(testTimeout):
+		case <-time.After(wstest.Timeout):
 			t.Fatal("Shutdown did not return after its context ended")
 		}
 		for i, r := range stuckClients {
-			r.nc.SetReadDeadline(time.Now().Add(testTimeout))
-			if _, err := io.Copy(io.Discard, r.nc); isTimeout(err) {
+			r.Conn.SetReadDeadline(time.Now().Add(wstest.Timeout))
+			if _, err := io.Copy(io.Discard, r.Conn); isTimeout(err) {
 				t.Fatalf("stuck client %d: still connected after Shutdown returned", i)
 			}
 		}
@@ -310,11 +311,11 @@ func stuckHandler() *faultHandler {
 
 // dialStuck opens n connections to /stuck (see stuckHandler) that never
 // read.
-func dialStuck(t testing.TB, addr string, n int) []*rawConn {
-	var rs []*rawConn
+func dialStuck(t testing.TB, addr string, n int) []*wstest.RawConn {
+	var rs []*wstest.RawConn
 	for range n {
 		r := dialRawSmall(t, addr)
-		r.upgrade(addr, "/stuck", nil)
+		r.Upgrade(addr, "/stuck", nil)
 		rs = append(rs, r)
 	}
 	return rs
@@ -330,10 +331,10 @@ func TestHTTPFallback_SameLimitsAndMode_RFC6455_4_2_1(t *testing.T) {
 	forEachMode(t, func(t *testing.T, s *Server, h *faultHandler) {
 		s.HTTP = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page") })
 		addr := serveLocal(t, s)
-		keepAlive := func() *rawConn {
-			r := dialRaw(t, addr)
-			r.write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
-			if resp := r.httpResponse("GET"); resp.StatusCode != 200 {
+		keepAlive := func() *wstest.RawConn {
+			r := wstest.DialRaw(t, addr)
+			r.Write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
+			if resp := r.HTTPResponse("GET"); resp.StatusCode != 200 {
 				t.Fatalf("GET /: %s", resp.Status)
 			}
 			return r
@@ -352,17 +353,17 @@ func TestHTTPFallback_SameLimitsAndMode_RFC6455_4_2_1(t *testing.T) {
 			{"an 8 KiB field", []string{"X-Long: " + strings.Repeat("l", 8<<10)}},
 		} {
 			for _, first := range []bool{true, false} {
-				var r *rawConn
+				var r *wstest.RawConn
 				if first {
-					r = dialRaw(t, addr)
+					r = wstest.DialRaw(t, addr)
 				} else {
 					r = keepAlive()
 				}
-				req, _ := upgradeRequest(t, addr, "/", tc.extra...)
-				go r.nc.Write(req) // the server may answer and close before reading it all
+				req, _ := wstest.UpgradeRequest(t, addr, "/", tc.extra...)
+				go r.Conn.Write(req) // the server may answer and close before reading it all
 				// The head only: the server closes while the request
 				// is still arriving, and TCP may reset the body.
-				resp, err := http.ReadResponse(r.br, &http.Request{Method: "GET"})
+				resp, err := http.ReadResponse(r.Reader, &http.Request{Method: "GET"})
 				if err != nil {
 					t.Fatalf("%s, sent first=%v: %v", tc.name, first, err)
 				}
@@ -374,9 +375,9 @@ func TestHTTPFallback_SameLimitsAndMode_RFC6455_4_2_1(t *testing.T) {
 		// A handshake within the limits on a keep-alive connection is
 		// served like any other.
 		r := keepAlive()
-		r.upgrade(addr, "/", nil)
-		r.write(clientFrame(true, frame.OpText, []byte("hi")))
-		if p := r.expectFrame(frame.OpText); string(p) != "hi" {
+		r.Upgrade(addr, "/", nil)
+		r.Write(wstest.ClientFrame(true, frame.OpText, []byte("hi")))
+		if p := r.ExpectFrame(frame.OpText); string(p) != "hi" {
 			t.Fatalf("echo %q", p)
 		}
 		if s.Events != nil && pollerAvailable() {
@@ -431,10 +432,10 @@ func TestEvents_CleanShutdownLogsNoError(t *testing.T) {
 	logs := &captureLogger{}
 	rec := newRecorder(t)
 	s, addr := eventServer(t, rec, func(s *Server) { s.Logger = slog.New(logs) })
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, c, "hello")
-	go readUntilClose(c)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	go wstest.ReadUntilClose(c)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -458,7 +459,7 @@ func TestEvents_CleanShutdownLogsNoError(t *testing.T) {
 // force it; the registration now happens inside RawControl, where the
 // runtime holds the descriptor.)
 func TestEvents_RegisterVsClose(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	h := newFaultHandler(func(c *frame.Conn, hs *handshake.Result) {
 		if hs.Request.URL.Path == "/close" {
 			go c.CloseNow()
@@ -468,12 +469,12 @@ func TestEvents_RegisterVsClose(t *testing.T) {
 	addr := serveLocal(t, s)
 	const rounds = 200
 	for range rounds {
-		closing := dialRaw(t, addr)
-		closing.upgrade(addr, "/close", nil)
-		c := dial(t, addr, "/", frame.Config{})
+		closing := wstest.DialRaw(t, addr)
+		closing.Upgrade(addr, "/close", nil)
+		c := wstest.Dial(t, addr, "/", frame.Config{})
 		roundTrip(t, c, "still served")
 		c.CloseNow()
-		closing.nc.Close()
+		closing.Conn.Close()
 	}
 	for range 2 * rounds {
 		h.next(t, "every connection's OnClose")

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 func measureOnly(t *testing.T) {
@@ -60,7 +61,7 @@ func TestMeasureShutdown(t *testing.T) {
 		closeFrame := make(chan time.Duration, healthy)
 		clients := make([]*frame.Conn, healthy)
 		for i := range clients {
-			clients[i] = dial(t, addr, "/", frame.Config{Trace: func(_ *frame.Conn, dir frame.Direction, h frame.Header, _ []byte) {
+			clients[i] = wstest.Dial(t, addr, "/", frame.Config{Trace: func(_ *frame.Conn, dir frame.Direction, h frame.Header, _ []byte) {
 				if dir == frame.Inbound && h.Opcode == frame.OpClose {
 					startOnce.Wait()
 					closeFrame <- time.Since(start)
@@ -73,7 +74,7 @@ func TestMeasureShutdown(t *testing.T) {
 		got := make(chan time.Duration, healthy)
 		for _, c := range clients {
 			go func() {
-				err := readUntilClose(c)
+				err := wstest.ReadUntilClose(c)
 				startOnce.Wait()
 				if frame.CloseStatus(err) != frame.CloseGoingAway {
 					t.Errorf("healthy client: %v", err)
@@ -84,8 +85,8 @@ func TestMeasureShutdown(t *testing.T) {
 		stuckEnd := make(chan time.Duration, stuck)
 		for _, r := range stuckClients {
 			go func() {
-				r.nc.SetReadDeadline(time.Now().Add(time.Minute))
-				io.Copy(io.Discard, r.nc)
+				r.Conn.SetReadDeadline(time.Now().Add(time.Minute))
+				io.Copy(io.Discard, r.Conn)
 				startOnce.Wait()
 				stuckEnd <- time.Since(start)
 			}()
@@ -124,9 +125,9 @@ func TestMeasureFaultBounds(t *testing.T) {
 
 		// A client that sends 1 MiB messages and never reads the echoes.
 		r := dialRawSmall(t, addr)
-		r.upgrade(addr, "/", nil)
+		r.Upgrade(addr, "/", nil)
 		start := time.Now()
-		done := flood(r.nc, clientFrame(true, frame.OpBinary, make([]byte, 1<<20)), 2*time.Minute)
+		done := flood(r.Conn, wstest.ClientFrame(true, frame.OpBinary, make([]byte, 1<<20)), 2*time.Minute)
 		err := h.nextWithin(t, 2*time.Minute, "a client that never reads to be disconnected")
 		lines = append(lines, fmt.Sprintf("%s: a client that never reads (1 MiB messages) was disconnected after %v (%v)",
 			mode, time.Since(start).Round(time.Millisecond), err))
@@ -134,15 +135,15 @@ func TestMeasureFaultBounds(t *testing.T) {
 
 		// A client that sends a 64 KiB frame's header and then one byte
 		// every 2 s.
-		r = dialRaw(t, addr)
-		r.upgrade(addr, "/", nil)
-		r.nc.SetDeadline(time.Now().Add(2 * time.Minute))
-		f := clientFrame(true, frame.OpBinary, make([]byte, 64<<10))
+		r = wstest.DialRaw(t, addr)
+		r.Upgrade(addr, "/", nil)
+		r.Conn.SetDeadline(time.Now().Add(2 * time.Minute))
+		f := wstest.ClientFrame(true, frame.OpBinary, make([]byte, 64<<10))
 		start = time.Now()
 		stop := make(chan struct{})
 		go func() {
 			for i := range f {
-				if _, err := r.nc.Write(f[i : i+1]); err != nil {
+				if _, err := r.Conn.Write(f[i : i+1]); err != nil {
 					return
 				}
 				if i > 8 {

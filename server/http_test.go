@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // serveMux mounts s at /ws in a net/http mux on a 127.0.0.1 test server,
@@ -16,7 +17,7 @@ import (
 func serveMux(t testing.TB, s *Server, extra func(mux *http.ServeMux)) (addr string) {
 	t.Helper()
 	if s.Logger == nil {
-		s.Logger = quietLogger()
+		s.Logger = wstest.QuietLogger()
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s)
@@ -25,7 +26,7 @@ func serveMux(t testing.TB, s *Server, extra func(mux *http.ServeMux)) (addr str
 	}
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -40,27 +41,27 @@ func serveMux(t testing.TB, s *Server, extra func(mux *http.ServeMux)) (addr str
 // the net/http server's buffer when it hijacks), and refuses bad
 // handshakes with the right status.
 func TestServeHTTP_Echo_RFC6455_4_2_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	s := &Server{Handler: HandlerFunc(echo)}
 	addr := serveMux(t, s, nil)
 
-	c := dial(t, addr, "/ws", frame.Config{})
+	c := wstest.Dial(t, addr, "/ws", frame.Config{})
 	for _, m := range []string{"one", "two", strings.Repeat("large ", 5000)} {
 		roundTrip(t, c, m)
 	}
 
-	r := dialRaw(t, addr)
-	r.upgrade(addr, "/ws", append(clientFrame(true, frame.OpText, []byte("early")),
-		clientFrame(true, frame.OpBinary, []byte("frames"))...))
-	if p := r.expectFrame(frame.OpText); string(p) != "early" {
+	r := wstest.DialRaw(t, addr)
+	r.Upgrade(addr, "/ws", append(wstest.ClientFrame(true, frame.OpText, []byte("early")),
+		wstest.ClientFrame(true, frame.OpBinary, []byte("frames"))...))
+	if p := r.ExpectFrame(frame.OpText); string(p) != "early" {
 		t.Fatalf("first echo %q", p)
 	}
-	if p := r.expectFrame(frame.OpBinary); string(p) != "frames" {
+	if p := r.ExpectFrame(frame.OpBinary); string(p) != "frames" {
 		t.Fatalf("second echo %q", p)
 	}
-	r.write(closeFrame(frame.CloseNormal, ""))
-	r.expectClose(frame.CloseNormal)
-	r.expectEOF()
+	r.Write(wstest.CloseFrame(frame.CloseNormal, ""))
+	r.ExpectClose(frame.CloseNormal)
+	r.ExpectEOF()
 
 	tests := []struct {
 		name, req, method string
@@ -74,9 +75,9 @@ func TestServeHTTP_Echo_RFC6455_4_2_2(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := dialRaw(t, addr)
-			r.write([]byte(tt.req))
-			resp := r.httpResponse(tt.method)
+			r := wstest.DialRaw(t, addr)
+			r.Write([]byte(tt.req))
+			resp := r.HTTPResponse(tt.method)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %q, want %d", resp.Status, tt.status)
 			}
@@ -86,7 +87,7 @@ func TestServeHTTP_Echo_RFC6455_4_2_2(t *testing.T) {
 			if !resp.Close {
 				t.Errorf("response without Connection: close")
 			}
-			r.expectEOF()
+			r.ExpectEOF()
 		})
 	}
 }
@@ -95,20 +96,20 @@ func TestServeHTTP_Echo_RFC6455_4_2_2(t *testing.T) {
 // ServeHTTP too, although http.Server does not track hijacked
 // connections, and waits for their handlers.
 func TestServeHTTP_ShutdownGoingAway_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	s := &Server{Handler: HandlerFunc(echo)}
 	addr := serveMux(t, s, nil)
 	const n = 4
 	errs := make(chan error, n)
 	for range n {
-		c := dial(t, addr, "/ws", frame.Config{})
+		c := wstest.Dial(t, addr, "/ws", frame.Config{})
 		roundTrip(t, c, "hello")
-		go func() { errs <- readUntilClose(c) }()
+		go func() { errs <- wstest.ReadUntilClose(c) }()
 	}
 	if got := s.NumConns(); got != n {
 		t.Fatalf("NumConns = %d, want %d", got, n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -120,7 +121,7 @@ func TestServeHTTP_ShutdownGoingAway_RFC6455_7_4_1(t *testing.T) {
 	}
 	// After Shutdown, an upgrade through the mux is closed at once with
 	// 1001.
-	c := dial(t, addr, "/ws", frame.Config{})
+	c := wstest.Dial(t, addr, "/ws", frame.Config{})
 	expectCloseCode(t, c, frame.CloseGoingAway)
 }
 
@@ -128,7 +129,7 @@ func TestServeHTTP_ShutdownGoingAway_RFC6455_7_4_1(t *testing.T) {
 // ServeHTTP as well, on a Server whose Serve is never called: a client
 // that answers nothing is pinged, then closed with 1001 after IdleTimeout.
 func TestServeHTTP_Keepalive_RFC6455_5_5_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const idle = 250 * time.Millisecond
 	s := &Server{
 		Handler:      HandlerFunc(echo),
@@ -137,14 +138,14 @@ func TestServeHTTP_Keepalive_RFC6455_5_5_2(t *testing.T) {
 		Config:       frame.Config{CloseTimeout: 200 * time.Millisecond},
 	}
 	addr := serveMux(t, s, nil)
-	r := dialRaw(t, addr)
-	r.upgrade(addr, "/ws", nil)
+	r := wstest.DialRaw(t, addr)
+	r.Upgrade(addr, "/ws", nil)
 	upgraded := time.Now()
-	if _, _, err := r.readFrame(); err != nil {
+	if _, _, err := r.ReadFrame(); err != nil {
 		t.Fatalf("no ping, no close from the server: %v", err)
 	}
-	r.expectClose(frame.CloseGoingAway)
-	r.expectEOF()
+	r.ExpectClose(frame.CloseGoingAway)
+	r.ExpectEOF()
 	if el := time.Since(upgraded); el < idle {
 		t.Errorf("closed after %v, before IdleTimeout %v", el, idle)
 	}
@@ -155,7 +156,7 @@ func TestServeHTTP_Keepalive_RFC6455_5_5_2(t *testing.T) {
 // NumConns counts it and Shutdown sends it 1001 (RFC 6455 §7.4.1) and
 // waits for it to close.
 func TestUpgrade_TrackedByShutdown_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	s := &Server{}
 	handlerDone := make(chan struct{})
 	addr := serveMux(t, s, func(mux *http.ServeMux) {
@@ -169,14 +170,14 @@ func TestUpgrade_TrackedByShutdown_RFC6455_7_4_1(t *testing.T) {
 			c.Close()
 		})
 	})
-	c := dial(t, addr, "/own", frame.Config{})
+	c := wstest.Dial(t, addr, "/own", frame.Config{})
 	roundTrip(t, c, "mine")
 	if n := s.NumConns(); n != 1 {
 		t.Errorf("NumConns = %d, want 1", n)
 	}
 	errs := make(chan error, 1)
-	go func() { errs <- readUntilClose(c) }()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	go func() { errs <- wstest.ReadUntilClose(c) }()
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
@@ -187,7 +188,7 @@ func TestUpgrade_TrackedByShutdown_RFC6455_7_4_1(t *testing.T) {
 	c.CloseNow()
 	select {
 	case <-handlerDone:
-	case <-time.After(testTimeout):
+	case <-time.After(wstest.Timeout):
 		t.Fatal("handler still running")
 	}
 	if n := s.NumConns(); n != 0 {

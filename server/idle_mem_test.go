@@ -50,6 +50,7 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 func TestIdleMemory(t *testing.T) {
@@ -109,7 +110,7 @@ func TestIdleMemory(t *testing.T) {
 	addr := serveLocal(t, s)
 	// Warm up: the keepalive loop, the maps, the pools exist before the
 	// baseline.
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, c, "warm-up")
 	c.Close()
 	for s.NumConns() != 0 {
@@ -150,7 +151,7 @@ func TestIdleMemory(t *testing.T) {
 		stdin.Close()
 		select {
 		case <-exited:
-		case <-time.After(testTimeout):
+		case <-time.After(wstest.Timeout):
 			cmd.Process.Kill()
 			<-exited
 		}

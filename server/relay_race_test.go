@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // TestRelay_PresenceListVsLeave: a client that leaves while a watcher's
@@ -15,7 +16,7 @@ import (
 // The hook stretches the moment between the relay taking the online list
 // and queueing it, as a busy machine does.
 func TestRelay_PresenceListVsLeave(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, _ := startRelay(t, r, nil)
 	w, x := dialRelay(t, addr), dialRelay(t, addr)
@@ -24,7 +25,7 @@ func TestRelay_PresenceListVsLeave(t *testing.T) {
 		x.c.CloseNow()
 		// Let x's detach announce the leave and w's writer write it
 		// (not a correctness wait: the view must end right either way).
-		deadline := time.Now().Add(testTimeout)
+		deadline := time.Now().Add(wstest.Timeout)
 		for r.NumClients() != 1 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
@@ -76,24 +77,24 @@ func (p *presence) untilList(w *relayPeer, ref string) {
 	}
 }
 
-// until applies w's envelopes until cond holds, failing after testTimeout
+// until applies w's envelopes until cond holds, failing after wstest.Timeout
 // with what was awaited and what was seen.
 func (p *presence) until(t testing.TB, w *relayPeer, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.After(testTimeout)
+	deadline := time.After(wstest.Timeout)
 	for !cond() {
 		select {
 		case e := <-w.in:
 			p.apply(e)
 		case <-deadline:
-			t.Fatalf("still waiting after %v for %s; envelopes: %v", testTimeout, what, p.seen)
+			t.Fatalf("still waiting after %v for %s; envelopes: %v", wstest.Timeout, what, p.seen)
 		}
 	}
 }
 
 // TestRelay_PresenceListVsJoin: the same for a client that joins.
 func TestRelay_PresenceListVsJoin(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, _ := startRelay(t, r, nil)
 	w := dialRelay(t, addr)
@@ -116,7 +117,7 @@ func TestRelay_PresenceListVsJoin(t *testing.T) {
 // once (its welcome cannot be written) must not stay in a watcher's view:
 // its leave must not reach the watcher before its join.
 func TestRelay_PresenceJoinVsEarlyLeave(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	gate := make(chan struct{})
 	var n atomic.Int32
@@ -142,10 +143,10 @@ func TestRelay_PresenceJoinVsEarlyLeave(t *testing.T) {
 	}
 	relayHookJoining.Store(&hook)
 	t.Cleanup(func() { relayHookJoining.Store(nil) })
-	y := dialRaw(t, addr)
-	y.upgrade(addr, "/", nil)
-	y.nc.(*net.TCPConn).SetLinger(0)
-	y.nc.Close() // RST
+	y := wstest.DialRaw(t, addr)
+	y.Upgrade(addr, "/", nil)
+	y.Conn.(*net.TCPConn).SetLinger(0)
+	y.Conn.Close() // RST
 	close(gate)
 	// Read y's two events (in whatever order), then check the view.
 	p := newPresence()

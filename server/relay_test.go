@@ -26,6 +26,7 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // relayEnv is any envelope the relay sends.
@@ -53,7 +54,7 @@ func (e relayEnv) String() string {
 func startRelay(t testing.TB, r *Relay, wrap func(*frame.Conn)) (string, *Server) {
 	t.Helper()
 	if r.Logger == nil {
-		r.Logger = quietLogger()
+		r.Logger = wstest.QuietLogger()
 	}
 	srv := &Server{Handler: r}
 	if wrap != nil {
@@ -80,7 +81,7 @@ type relayPeer struct {
 // dialRelay connects an async peer and reads the welcome.
 func dialRelay(t testing.TB, addr string) *relayPeer {
 	t.Helper()
-	p := &relayPeer{t: t, c: dial(t, addr, "/", frame.Config{})}
+	p := &relayPeer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})}
 	p.welcome()
 	p.in, p.ended = make(chan relayEnv, 1<<14), make(chan struct{})
 	go p.readLoop()
@@ -128,7 +129,7 @@ func (p *relayPeer) readLoop() {
 func (p *relayPeer) next() relayEnv {
 	p.t.Helper()
 	if p.in == nil {
-		p.c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+		p.c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 		op, b, err := p.c.ReadMessage(nil)
 		p.c.NetConn().SetReadDeadline(time.Time{})
 		if err != nil {
@@ -153,8 +154,8 @@ func (p *relayPeer) next() relayEnv {
 		default:
 		}
 		p.t.Fatalf("connection ended: %v", p.err)
-	case <-time.After(testTimeout):
-		p.t.Fatalf("no envelope within %v", testTimeout)
+	case <-time.After(wstest.Timeout):
+		p.t.Fatalf("no envelope within %v", wstest.Timeout)
 	}
 	panic("unreachable")
 }
@@ -183,11 +184,11 @@ func (p *relayPeer) closeCode() frame.CloseCode {
 		select {
 		case <-p.ended:
 			err = p.err
-		case <-time.After(testTimeout):
-			p.t.Fatalf("connection still open after %v", testTimeout)
+		case <-time.After(wstest.Timeout):
+			p.t.Fatalf("connection still open after %v", wstest.Timeout)
 		}
 	} else {
-		err = readUntilClose(p.c)
+		err = wstest.ReadUntilClose(p.c)
 	}
 	var ce *frame.CloseError
 	if errors.As(err, &ce) && !ce.Local {
@@ -214,7 +215,7 @@ func (p *relayPeer) send(to, msg string, ref int) {
 // TestRelay_WelcomeIDs: every connection is welcomed first, with an id of
 // 128 random bits in unpadded base64url that no other connection has.
 func TestRelay_WelcomeIDs(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, _ := startRelay(t, r, nil)
 	seen := map[string]bool{}
@@ -238,7 +239,7 @@ func TestRelay_WelcomeIDs(t *testing.T) {
 // size limit.
 func TestRelay_WelcomeMaxMessage(t *testing.T) {
 	addr, _ := startRelay(t, &Relay{MaxMessageSize: 1234}, nil)
-	p := &relayPeer{t: t, c: dial(t, addr, "/", frame.Config{})} // manual: next reads
+	p := &relayPeer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})} // manual: next reads
 	if w := p.next(); w.Type != "welcome" || w.MaxMessage != 1234 {
 		t.Fatalf("welcome %v, want max_message 1234", w)
 	}
@@ -247,7 +248,7 @@ func TestRelay_WelcomeMaxMessage(t *testing.T) {
 // TestRelay_SendAckInOrder: messages from one sender to one recipient
 // arrive in order with the sender's id, and each is acked with its ref.
 func TestRelay_SendAckInOrder(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	addr, _ := startRelay(t, &Relay{}, nil)
 	a, b := dialRelay(t, addr), dialRelay(t, addr)
 	const n = 200
@@ -293,7 +294,7 @@ func TestRelay_SendAckInOrder(t *testing.T) {
 // with an error saying what was wrong, carrying the ref when there is a
 // valid one, and the connection goes on working.
 func TestRelay_Errors_ConnectionKept(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const limit = 4096
 	addr, _ := startRelay(t, &Relay{MaxMessageSize: limit}, nil)
 	a, b := dialRelay(t, addr), dialRelay(t, addr)
@@ -360,7 +361,7 @@ func TestRelay_Errors_ConnectionKept(t *testing.T) {
 // TestRelay_Presence: a client lists who is online and, watching, is told
 // when peers join and leave.
 func TestRelay_Presence(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, _ := startRelay(t, r, nil)
 	a, b := dialRelay(t, addr), dialRelay(t, addr)
@@ -394,23 +395,15 @@ func TestRelay_Presence(t *testing.T) {
 	}
 }
 
-// smallSendBuffer shrinks the server's socket send buffer, so that a
-// client that does not read fills it after a few kilobytes.
-func smallSendBuffer(c *frame.Conn) {
-	if tc, ok := c.NetConn().(*net.TCPConn); ok {
-		tc.SetWriteBuffer(4096)
-	}
-}
-
 // dialSmall connects with a small socket receive buffer (set before the
-// connection is made: see smallReceiveBuffer).
+// connection is made: see wstest.SmallReceiveBuffer).
 func dialSmall(t testing.TB, addr string) *frame.Conn {
 	t.Helper()
 	d := &handshake.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: smallReceiveBuffer(4096)}
+		nd := net.Dialer{Control: wstest.SmallReceiveBuffer(4096)}
 		return nd.DialContext(ctx, network, addr)
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	c, _, err := d.Dial(ctx, "ws://"+addr+"/")
 	if err != nil {
@@ -520,8 +513,8 @@ func readRefs(c *frame.Conn) ([]int, error) {
 // TestRelay_PresenceResync: presence events that do not fit in a full
 // queue are replaced by a fresh list marked resync.
 func TestRelay_PresenceResync(t *testing.T) {
-	checkGoroutines(t)
-	addr, _ := startRelay(t, &Relay{QueueSize: 2}, smallSendBuffer)
+	wstest.CheckGoroutines(t)
+	addr, _ := startRelay(t, &Relay{QueueSize: 2}, wstest.SmallSendBuffer)
 	w := dialManual(t, addr)
 	w.sendRaw(`{"type":"list","watch":true}`)
 	w.nextType("online")
@@ -561,10 +554,10 @@ func TestRelay_PresenceResync(t *testing.T) {
 // is closed with 1008. Every message then has exactly one answer, and what
 // the recipient finally reads is exactly what was acked, in order.
 func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
-	checkGoroutines(t)
-	logs := &logRecorder{}
+	wstest.CheckGoroutines(t)
+	logs := &wstest.LogRecorder{}
 	r := &Relay{QueueSize: 8, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
-	addr, _ := startRelay(t, r, smallSendBuffer)
+	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
 	b := dialManual(t, addr) // never reads until told to
 	a := dialRelay(t, addr)
 	c, d := dialRelay(t, addr), dialRelay(t, addr)
@@ -589,7 +582,7 @@ func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
 	// a close timeout after the kick, when the close handshake's timer
 	// closes the connection, ending that write and the close frame
 	// behind it).
-	waitUntil(t, tcpWait, "the relay to close the stuck client", func() bool { return r.NumClients() == 3 }, nil)
+	wstest.WaitUntil(t, tcpWait, "the relay to close the stuck client", func() bool { return r.NumClients() == 3 }, nil)
 
 	// The client reads at last: the messages written before the close,
 	// then the 1008 close frame.
@@ -630,10 +623,10 @@ func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
 // but never reads the answers is throttled (the relay stops reading after
 // MaxPending unanswered requests), then closed with 1008.
 func TestRelay_SenderNotReading_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
-	logs := &logRecorder{}
+	wstest.CheckGoroutines(t)
+	logs := &wstest.LogRecorder{}
 	r := &Relay{MaxPending: 16, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
-	addr, _ := startRelay(t, r, smallSendBuffer)
+	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
 	s := dialManual(t, addr)
 	ref := strings.Repeat("r", 120)
 	var sent atomic.Int64
@@ -647,11 +640,17 @@ func TestRelay_SenderNotReading_RFC6455_7_4_1(t *testing.T) {
 			sent.Add(1)
 		}
 	}()
-	waitUntil(t, tcpWait, "the relay to close the client that sends but does not read",
+	wstest.WaitUntil(t, tcpWait, "the relay to close the client that sends but does not read",
 		func() bool { return r.NumClients() == 0 },
 		func() string { return fmt.Sprintf("the client wrote %d requests", sent.Load()) })
-	expectKickClose(t, readUntilCloseWithin(s.c, closeWait), logs)
+	expectKickClose(t, wstest.ReadUntilCloseWithin(s.c, closeWait), logs)
 }
+
+// closeWait bounds a wait for the relay to close a connection it has
+// decided to close: the close handshake (with the write in progress ahead
+// of the close frame) ends within a close timeout, a deferred close reply
+// within two. Like wstest.Timeout it is a ceiling, not an expectation.
+const closeWait = 2*frame.DefaultCloseTimeout + wstest.Timeout
 
 // tcpWait bounds a wait that may go through TCP retransmission backoff
 // (a peer with a tiny receive buffer drops segments on loopback): a
@@ -664,12 +663,12 @@ const tcpWait = 2 * time.Minute
 // the write in progress did not end within the close timeout, after which
 // the connection is closed without a close frame (the frame cannot
 // overtake the message being written).
-func expectKickClose(t testing.TB, err error, logs *logRecorder) {
+func expectKickClose(t testing.TB, err error, logs *wstest.LogRecorder) {
 	t.Helper()
 	var ce *frame.CloseError
 	switch {
 	case errors.As(err, &ce) && ce.Code == frame.ClosePolicyViolation && !ce.Local:
-	case logs.logged(kickAbandoned) && errors.As(err, &ce) && ce.Code == frame.CloseAbnormal:
+	case logs.Logged(kickAbandoned) && errors.As(err, &ce) && ce.Code == frame.CloseAbnormal:
 		t.Logf("the relay gave up the write in progress, so no close frame: %v", err)
 	default:
 		t.Fatalf("stuck client's connection ended with %v, want the relay's close 1008 (or, had the relay logged %q, a close without a frame)", err, kickAbandoned)
@@ -680,9 +679,9 @@ func expectKickClose(t testing.TB, err error, logs *logRecorder) {
 // messages still queued for it, every sender learns the fate of every
 // message: written (ack), refused (recipient_slow) or recipient_gone.
 func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{QueueSize: 16}
-	addr, _ := startRelay(t, r, smallSendBuffer)
+	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
 	b := dialManual(t, addr)
 	senders := []*relayPeer{dialRelay(t, addr), dialRelay(t, addr), dialRelay(t, addr)}
 	got := make([]answers, len(senders))
@@ -731,15 +730,15 @@ func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
 // never acked and lost. Before, the relay answered the close at once and
 // dropped what it had queued: the answer was lost in 4 runs of 5.
 func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, _ := startRelay(t, r, nil)
 	b := dialRelay(t, addr)
 	for round := range 20 {
-		a := dialRaw(t, addr)
-		a.upgrade(addr, "/", nil)
+		a := wstest.DialRaw(t, addr)
+		a.Upgrade(addr, "/", nil)
 		var w relayEnv
-		if err := json.Unmarshal(a.expectFrame(frame.OpText), &w); err != nil || w.Type != "welcome" {
+		if err := json.Unmarshal(a.ExpectFrame(frame.OpText), &w); err != nil || w.Type != "welcome" {
 			t.Fatalf("first envelope: %v %v", w, err)
 		}
 		// b sends to a while a's requests and close are on their way.
@@ -751,13 +750,13 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 		var burst []byte
 		const lists = 10
 		for i := range lists {
-			burst = append(burst, clientFrame(true, frame.OpText, []byte(fmt.Sprintf(`{"type":"list","ref":%d}`, i)))...)
+			burst = append(burst, wstest.ClientFrame(true, frame.OpText, []byte(fmt.Sprintf(`{"type":"list","ref":%d}`, i)))...)
 		}
-		a.write(append(burst, closeFrame(frame.CloseNormal, "input ended")...))
+		a.Write(append(burst, wstest.CloseFrame(frame.CloseNormal, "input ended")...))
 		var delivered []string
 		nextList := 0
 		for {
-			h, p, err := a.readFrame()
+			h, p, err := a.ReadFrame()
 			if err != nil {
 				t.Fatalf("round %d: reading: %v (after %d answers)", round, err, nextList)
 			}
@@ -784,7 +783,7 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 		if nextList != lists {
 			t.Fatalf("round %d: %d of %d answers arrived before the close reply", round, nextList, lists)
 		}
-		a.expectEOF()
+		a.ExpectEOF()
 		// Every message b sent: acked and delivered (in order), or
 		// refused; nothing acked and missing.
 		got.waitFor(t, b, func() bool { return len(got) == msgs })
@@ -807,14 +806,14 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 // TestRelay_Shutdown_RFC6455_7_4_1_GoingAway: Server.Shutdown closes relay
 // clients with 1001 and the relay forgets them.
 func TestRelay_Shutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, srv := startRelay(t, r, nil)
 	var peers []*relayPeer
 	for range 5 {
 		peers = append(peers, dialRelay(t, addr))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -1014,7 +1013,7 @@ func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 				if i >= cfg.clients {
 					return
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 				c, _, err := d.Dial(ctx, "ws://"+addr+"/")
 				cancel()
 				if err != nil {
@@ -1043,7 +1042,7 @@ func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 	default:
 	}
 	for _, cl := range lr.clients {
-		cl.c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+		cl.c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 		_, b, err := cl.c.ReadMessage(nil)
 		cl.c.NetConn().SetReadDeadline(time.Time{})
 		var w relayEnv
@@ -1412,7 +1411,7 @@ func (lr *loadRun) closeAll(r *Relay, srv *Server) {
 		<-cl.done
 	}
 	lr.clients, lr.msgs, lr.byID = nil, nil, nil // for the heap check
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(wstest.Timeout)
 	for r.NumClients() != 0 || srv.NumConns() != 0 {
 		if time.Now().After(deadline) {
 			lr.tb.Fatalf("after all clients left: relay has %d clients, server %d connections", r.NumClients(), srv.NumConns())
@@ -1446,7 +1445,7 @@ func heapAfterGC() uint64 {
 // waitGoroutines waits until no more than n goroutines are left.
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(wstest.Timeout)
 	for runtime.NumGoroutine() > n {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
@@ -1458,7 +1457,7 @@ func waitGoroutines(t testing.TB, n int) {
 
 // testRelayLoad runs the load and checks for leaks after everyone left.
 func testRelayLoad(t *testing.T, cfg loadConfig) [outOther + 1]int {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	r := &Relay{}
 	addr, srv := startRelay(t, r, nil)
 	// One client comes and goes first, so that the server's own

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,15 +16,16 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
 // RFC 6455 §4.1, §4.2.2, §5.6: a client dialled with handshake.Dialer
 // through the real listener gets every message back, text and binary,
 // fragmented (§5.4) and larger than the read buffer.
 func TestEcho_RFC6455_5_6_Dialer(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	addr := serveLocal(t, &Server{Handler: HandlerFunc(echo)})
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	for i := range 10 {
 		roundTrip(t, c, fmt.Sprintf("message %d", i))
 	}
@@ -33,7 +33,7 @@ func TestEcho_RFC6455_5_6_Dialer(t *testing.T) {
 	if err := c.WriteFragmented(frame.OpBinary, big, 7000); err != nil {
 		t.Fatal(err)
 	}
-	c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+	c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 	op, p, err := c.ReadMessage(nil)
 	if err != nil || op != frame.OpBinary || !bytes.Equal(p, big) {
 		t.Fatalf("big echo: op %v, %d bytes, err %v", op, len(p), err)
@@ -48,7 +48,7 @@ func TestEcho_RFC6455_5_6_Dialer(t *testing.T) {
 // real listener, gets an HTTP error response with the right status and
 // header fields, and then the server closes the connection.
 func TestHandshakeRefused_RFC6455_4_2_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	s := &Server{Handler: HandlerFunc(echo)}
 	addr := serveLocal(t, s)
 	good := func(extra ...string) string {
@@ -101,11 +101,11 @@ func TestHandshakeRefused_RFC6455_4_2_1(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := dialRaw(t, addr)
+			r := wstest.DialRaw(t, addr)
 			// The server may refuse before it has read the whole request
 			// (431): write in the background and ignore a failed write.
-			go r.nc.Write([]byte(tt.req))
-			resp := r.httpResponse(tt.method)
+			go r.Conn.Write([]byte(tt.req))
+			resp := r.HTTPResponse(tt.method)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %q, want %d", resp.Status, tt.status)
 			}
@@ -117,11 +117,11 @@ func TestHandshakeRefused_RFC6455_4_2_1(t *testing.T) {
 			if !resp.Close {
 				t.Errorf("response without Connection: close: %v", resp.Header)
 			}
-			r.expectEOF()
+			r.ExpectEOF()
 		})
 	}
 	// The server still serves after refusing.
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, c, "still serving")
 }
 
@@ -129,7 +129,7 @@ func TestHandshakeRefused_RFC6455_4_2_1(t *testing.T) {
 // client that connects and sends nothing, or only part of a request, is
 // disconnected.
 func TestHandshakeTimeout_RFC6455_4_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const timeout = 100 * time.Millisecond
 	for _, fallback := range []bool{false, true} {
 		s := &Server{Handler: HandlerFunc(echo), HandshakeTimeout: timeout}
@@ -141,13 +141,13 @@ func TestHandshakeTimeout_RFC6455_4_2(t *testing.T) {
 		for _, sent := range []string{"", "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgr"} {
 			t.Run(fmt.Sprintf("fallback=%v/sent=%d", fallback, len(sent)), func(t *testing.T) {
 				start := time.Now()
-				r := dialRaw(t, addr)
+				r := wstest.DialRaw(t, addr)
 				if sent != "" {
-					r.write([]byte(sent))
+					r.Write([]byte(sent))
 				}
 				buf := make([]byte, 512)
 				for {
-					n, err := r.br.Read(buf)
+					n, err := r.Reader.Read(buf)
 					if err == nil {
 						// A timed-out request may be answered (408 or 400)
 						// before the close; anything else is wrong.
@@ -157,7 +157,7 @@ func TestHandshakeTimeout_RFC6455_4_2(t *testing.T) {
 						continue
 					}
 					if errors.Is(err, net.ErrClosed) || isTimeout(err) {
-						t.Fatalf("connection still open after %v (HandshakeTimeout %v): %v", testTimeout, timeout, err)
+						t.Fatalf("connection still open after %v (HandshakeTimeout %v): %v", wstest.Timeout, timeout, err)
 					}
 					break
 				}
@@ -182,7 +182,7 @@ func isTimeout(err error) bool {
 // than lose them. Checked on both handshake paths (with and without the
 // HTTP fallback, which records the request).
 func TestEarlyFrames_RFC6455_4_2_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	for _, fallback := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
 			s := &Server{Handler: HandlerFunc(echo)}
@@ -190,26 +190,26 @@ func TestEarlyFrames_RFC6455_4_2_2(t *testing.T) {
 				s.HTTP = http.NotFoundHandler()
 			}
 			addr := serveLocal(t, s)
-			r := dialRaw(t, addr)
-			early := append(clientFrame(true, frame.OpText, []byte("early one")),
-				clientFrame(true, frame.OpBinary, []byte("early two"))...)
+			r := wstest.DialRaw(t, addr)
+			early := append(wstest.ClientFrame(true, frame.OpText, []byte("early one")),
+				wstest.ClientFrame(true, frame.OpBinary, []byte("early two"))...)
 			// Half of a third frame too: the rest follows later.
-			third := clientFrame(true, frame.OpText, []byte("split across writes"))
+			third := wstest.ClientFrame(true, frame.OpText, []byte("split across writes"))
 			early = append(early, third[:5]...)
-			r.upgrade(addr, "/", early)
-			if p := r.expectFrame(frame.OpText); string(p) != "early one" {
+			r.Upgrade(addr, "/", early)
+			if p := r.ExpectFrame(frame.OpText); string(p) != "early one" {
 				t.Fatalf("first echo %q", p)
 			}
-			if p := r.expectFrame(frame.OpBinary); string(p) != "early two" {
+			if p := r.ExpectFrame(frame.OpBinary); string(p) != "early two" {
 				t.Fatalf("second echo %q", p)
 			}
-			r.write(third[5:])
-			if p := r.expectFrame(frame.OpText); string(p) != "split across writes" {
+			r.Write(third[5:])
+			if p := r.ExpectFrame(frame.OpText); string(p) != "split across writes" {
 				t.Fatalf("third echo %q", p)
 			}
-			r.write(closeFrame(frame.CloseNormal, ""))
-			r.expectClose(frame.CloseNormal)
-			r.expectEOF()
+			r.Write(wstest.CloseFrame(frame.CloseNormal, ""))
+			r.ExpectClose(frame.CloseNormal)
+			r.ExpectEOF()
 		})
 	}
 }
@@ -218,7 +218,7 @@ func TestEarlyFrames_RFC6455_4_2_2(t *testing.T) {
 // a plain GET is served by the net/http handler on the same port, and a
 // WebSocket upgrade sent next on the same keep-alive connection works.
 func TestHTTPFallback_KeepAliveUpgrade_RFC6455_4_2_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "ok")
@@ -226,9 +226,9 @@ func TestHTTPFallback_KeepAliveUpgrade_RFC6455_4_2_1(t *testing.T) {
 	s := &Server{Handler: HandlerFunc(echo), HTTP: mux}
 	addr := serveLocal(t, s)
 
-	r := dialRaw(t, addr)
-	r.write([]byte("GET /health HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
-	resp := r.httpResponse("GET")
+	r := wstest.DialRaw(t, addr)
+	r.Write([]byte("GET /health HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
+	resp := r.HTTPResponse("GET")
 	if resp.StatusCode != 200 || resp.Close {
 		t.Fatalf("GET /health: %q close=%v", resp.Status, resp.Close)
 	}
@@ -236,18 +236,18 @@ func TestHTTPFallback_KeepAliveUpgrade_RFC6455_4_2_1(t *testing.T) {
 	if n, _ := resp.Body.Read(b); string(b[:n]) != "ok" {
 		t.Fatalf("body %q", b[:n])
 	}
-	r.write([]byte("GET /missing HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
-	if resp := r.httpResponse("GET"); resp.StatusCode != 404 {
+	r.Write([]byte("GET /missing HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
+	if resp := r.HTTPResponse("GET"); resp.StatusCode != 404 {
 		t.Fatalf("GET /missing: %q", resp.Status)
 	}
 
 	// Same TCP connection: now an upgrade, with an early frame behind it.
-	r.upgrade(addr, "/ws", clientFrame(true, frame.OpText, []byte("after http")))
-	if p := r.expectFrame(frame.OpText); string(p) != "after http" {
+	r.Upgrade(addr, "/ws", wstest.ClientFrame(true, frame.OpText, []byte("after http")))
+	if p := r.ExpectFrame(frame.OpText); string(p) != "after http" {
 		t.Fatalf("echo %q", p)
 	}
-	r.write(clientFrame(true, frame.OpText, []byte("second")))
-	if p := r.expectFrame(frame.OpText); string(p) != "second" {
+	r.Write(wstest.ClientFrame(true, frame.OpText, []byte("second")))
+	if p := r.ExpectFrame(frame.OpText); string(p) != "second" {
 		t.Fatalf("echo %q", p)
 	}
 	if n := s.NumConns(); n != 1 {
@@ -256,13 +256,13 @@ func TestHTTPFallback_KeepAliveUpgrade_RFC6455_4_2_1(t *testing.T) {
 	// Shutdown reaches it too (RFC 6455 §7.4.1, 1001).
 	shut := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 		defer cancel()
 		shut <- s.Shutdown(ctx)
 	}()
-	r.expectClose(frame.CloseGoingAway)
-	r.write(closeFrame(frame.CloseGoingAway, ""))
-	r.expectEOF()
+	r.ExpectClose(frame.CloseGoingAway)
+	r.Write(wstest.CloseFrame(frame.CloseGoingAway, ""))
+	r.ExpectEOF()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
@@ -272,14 +272,14 @@ func TestHTTPFallback_KeepAliveUpgrade_RFC6455_4_2_1(t *testing.T) {
 // 1001 to every connection, waits for the handlers to return and returns
 // nil; Serve returns ErrServerClosed and new connections are refused.
 func TestShutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	var running, returned atomic.Int32
 	h := HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
 		running.Add(1)
 		defer returned.Add(1)
 		echo(c, hs)
 	})
-	s := &Server{Handler: h, Logger: quietLogger()}
+	s := &Server{Handler: h, Logger: wstest.QuietLogger()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -291,17 +291,17 @@ func TestShutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
 	const n = 8
 	clients := make([]*frame.Conn, n)
 	for i := range clients {
-		clients[i] = dial(t, addr, "/", frame.Config{})
+		clients[i] = wstest.Dial(t, addr, "/", frame.Config{})
 		roundTrip(t, clients[i], "hello")
 	}
 	codes := make(chan error, n)
 	for _, c := range clients {
-		go func() { codes <- readUntilClose(c) }()
+		go func() { codes <- wstest.ReadUntilClose(c) }()
 	}
 	if got := s.NumConns(); got != n {
 		t.Fatalf("NumConns = %d, want %d", got, n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -334,7 +334,7 @@ func TestShutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
 // when Shutdown's context ends the server closes it and Shutdown returns
 // ctx.Err().
 func TestShutdown_ForceCloseOnContext_RFC6455_7_4_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	var returned atomic.Int32
 	started := make(chan struct{}, 1)
 	h := HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
@@ -344,10 +344,10 @@ func TestShutdown_ForceCloseOnContext_RFC6455_7_4_1(t *testing.T) {
 	})
 	s := &Server{Handler: h}
 	addr := serveLocal(t, s)
-	c := dial(t, addr, "/", frame.Config{CloseTimeout: testTimeout})
+	c := wstest.Dial(t, addr, "/", frame.Config{CloseTimeout: wstest.Timeout})
 	<-started
 	got := make(chan error, 1)
-	go func() { got <- readUntilClose(c) }()
+	go func() { got <- wstest.ReadUntilClose(c) }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -357,7 +357,7 @@ func TestShutdown_ForceCloseOnContext_RFC6455_7_4_1(t *testing.T) {
 	if err := <-got; frame.CloseStatus(err) != frame.CloseGoingAway {
 		t.Errorf("client saw %v, want close code 1001", err)
 	}
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(wstest.Timeout)
 	for returned.Load() != 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -369,7 +369,7 @@ func TestShutdown_ForceCloseOnContext_RFC6455_7_4_1(t *testing.T) {
 // RFC 6455 §7.4.1 (1011 "internal error"): a handler that panics closes
 // its connection with 1011; the server goes on serving the others.
 func TestHandlerPanic_RFC6455_7_4_1_InternalError(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	h := HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
 		for {
 			op, p, err := c.ReadMessage(nil)
@@ -383,28 +383,28 @@ func TestHandlerPanic_RFC6455_7_4_1_InternalError(t *testing.T) {
 		}
 	})
 	addr := serveLocal(t, &Server{Handler: h})
-	other := dial(t, addr, "/", frame.Config{})
+	other := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, other, "before")
-	victim := dial(t, addr, "/", frame.Config{})
+	victim := wstest.Dial(t, addr, "/", frame.Config{})
 	if err := victim.WriteMessage(frame.OpText, []byte("panic")); err != nil {
 		t.Fatal(err)
 	}
 	expectCloseCode(t, victim, frame.CloseInternalError)
 	roundTrip(t, other, "after")
-	fresh := dial(t, addr, "/", frame.Config{})
+	fresh := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, fresh, "new connection")
 }
 
 // RFC 6455 §7.4.1 (1000): when the handler returns, the server closes the
 // connection normally.
 func TestHandlerReturn_RFC6455_7_4_1_Normal(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	h := HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
 		c.WriteMessage(frame.OpText, []byte("hi"))
 	})
 	addr := serveLocal(t, &Server{Handler: h})
-	c := dial(t, addr, "/", frame.Config{})
-	c.NetConn().SetReadDeadline(time.Now().Add(testTimeout))
+	c := wstest.Dial(t, addr, "/", frame.Config{})
+	c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 	if _, p, err := c.ReadMessage(nil); err != nil || string(p) != "hi" {
 		t.Fatalf("ReadMessage: %q, %v", p, err)
 	}
@@ -412,7 +412,7 @@ func TestHandlerReturn_RFC6455_7_4_1_Normal(t *testing.T) {
 
 	// A nil Handler: the connection is closed with 1000 at once.
 	addr = serveLocal(t, &Server{})
-	c = dial(t, addr, "/", frame.Config{})
+	c = wstest.Dial(t, addr, "/", frame.Config{})
 	expectCloseCode(t, c, frame.CloseNormal)
 }
 
@@ -421,16 +421,16 @@ func TestHandlerReturn_RFC6455_7_4_1_Normal(t *testing.T) {
 // either direction, the client sees the server's FIN (EOF) without having
 // closed its own side.
 func TestServerClosesTCPFirst_RFC6455_7_1_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	t.Run("client_initiates", func(t *testing.T) {
 		addr := serveLocal(t, &Server{Handler: HandlerFunc(echo)})
-		r := dialRaw(t, addr)
-		r.upgrade(addr, "/", nil)
-		r.write(clientFrame(true, frame.OpText, []byte("x")))
-		r.expectFrame(frame.OpText)
-		r.write(closeFrame(frame.CloseNormal, "client done"))
-		r.expectClose(frame.CloseNormal)
-		r.expectEOF()
+		r := wstest.DialRaw(t, addr)
+		r.Upgrade(addr, "/", nil)
+		r.Write(wstest.ClientFrame(true, frame.OpText, []byte("x")))
+		r.ExpectFrame(frame.OpText)
+		r.Write(wstest.CloseFrame(frame.CloseNormal, "client done"))
+		r.ExpectClose(frame.CloseNormal)
+		r.ExpectEOF()
 	})
 	t.Run("server_initiates", func(t *testing.T) {
 		h := HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
@@ -438,11 +438,11 @@ func TestServerClosesTCPFirst_RFC6455_7_1_1(t *testing.T) {
 			c.CloseWith(frame.CloseNormal, "server done")
 		})
 		addr := serveLocal(t, &Server{Handler: h})
-		r := dialRaw(t, addr)
-		r.upgrade(addr, "/", clientFrame(true, frame.OpText, []byte("x")))
-		r.expectClose(frame.CloseNormal)
-		r.write(closeFrame(frame.CloseNormal, ""))
-		r.expectEOF()
+		r := wstest.DialRaw(t, addr)
+		r.Upgrade(addr, "/", wstest.ClientFrame(true, frame.OpText, []byte("x")))
+		r.ExpectClose(frame.CloseNormal)
+		r.Write(wstest.CloseFrame(frame.CloseNormal, ""))
+		r.ExpectEOF()
 	})
 }
 
@@ -450,7 +450,7 @@ func TestServerClosesTCPFirst_RFC6455_7_1_1(t *testing.T) {
 // client that answers the server's pings stays connected; one that
 // answers nothing is closed with 1001 after IdleTimeout.
 func TestKeepalive_RFC6455_5_5_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const (
 		ping = 40 * time.Millisecond
 		idle = 250 * time.Millisecond
@@ -464,7 +464,7 @@ func TestKeepalive_RFC6455_5_5_2(t *testing.T) {
 	addr := serveLocal(t, s)
 
 	var pings atomic.Int32
-	alive := dial(t, addr, "/", frame.Config{OnPing: func([]byte) { pings.Add(1) }})
+	alive := wstest.Dial(t, addr, "/", frame.Config{OnPing: func([]byte) { pings.Add(1) }})
 	msgs := make(chan string, 1)
 	go func() {
 		defer close(msgs)
@@ -477,13 +477,13 @@ func TestKeepalive_RFC6455_5_5_2(t *testing.T) {
 		}
 	}()
 
-	dead := dialRaw(t, addr)
-	dead.upgrade(addr, "/", nil)
+	dead := wstest.DialRaw(t, addr)
+	dead.Upgrade(addr, "/", nil)
 	upgraded := time.Now()
 	// It reads what the server sends but never answers anything.
 	var deadPings int
 	for {
-		h, p, err := dead.readFrame()
+		h, p, err := dead.ReadFrame()
 		if err != nil {
 			t.Fatalf("silent client: %v before a close frame", err)
 		}
@@ -498,7 +498,7 @@ func TestKeepalive_RFC6455_5_5_2(t *testing.T) {
 		t.Logf("silent client: %d ping(s), then close %v %q after %v", deadPings, code, reason, time.Since(upgraded))
 		break
 	}
-	dead.expectEOF()
+	dead.ExpectEOF()
 	if el := time.Since(upgraded); el < idle {
 		t.Errorf("silent client closed after %v, before IdleTimeout %v", el, idle)
 	}
@@ -506,10 +506,10 @@ func TestKeepalive_RFC6455_5_5_2(t *testing.T) {
 	// Pings come at most once per PingInterval, so this many pings means
 	// well over twice IdleTimeout passed with the answering client idle.
 	want := int32(2*idle/ping) + 2
-	deadline := time.Now().Add(testTimeout)
+	deadline := time.Now().Add(wstest.Timeout)
 	for pings.Load() < want {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d pings in %v", pings.Load(), testTimeout)
+			t.Fatalf("only %d pings in %v", pings.Load(), wstest.Timeout)
 		}
 		time.Sleep(ping / 2)
 	}
@@ -581,10 +581,10 @@ func (l *flakyListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 
 // closed, Serve returns ErrServerClosed after a single failing Accept
 // rather than spinning.
 func TestServe_AcceptBackoffAndClose(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const failures = 5
 	l := &flakyListener{failures: failures, conns: make(chan net.Conn), closed: make(chan struct{})}
-	s := &Server{Handler: HandlerFunc(echo), Logger: quietLogger()}
+	s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 
@@ -593,12 +593,11 @@ func TestServe_AcceptBackoffAndClose(t *testing.T) {
 	l.conns <- srvSide
 	// WebSocket over the pipe (no file descriptor: the frame.Conn reads
 	// without the poller).
-	cliSide.SetDeadline(time.Now().Add(testTimeout))
-	r := &rawConn{t: t, nc: cliSide}
-	r.br = bufio.NewReader(cliSide)
-	r.upgrade("example.com", "/", nil)
-	go r.nc.Write(clientFrame(true, frame.OpText, []byte("via pipe")))
-	if p := r.expectFrame(frame.OpText); string(p) != "via pipe" {
+	cliSide.SetDeadline(time.Now().Add(wstest.Timeout))
+	r := wstest.NewRawConn(t, cliSide)
+	r.Upgrade("example.com", "/", nil)
+	go r.Conn.Write(wstest.ClientFrame(true, frame.OpText, []byte("via pipe")))
+	if p := r.ExpectFrame(frame.OpText); string(p) != "via pipe" {
 		t.Fatalf("echo %q", p)
 	}
 
@@ -625,7 +624,7 @@ func TestServe_AcceptBackoffAndClose(t *testing.T) {
 		if !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve: %v, want ErrServerClosed", err)
 		}
-	case <-time.After(testTimeout):
+	case <-time.After(wstest.Timeout):
 		t.Fatal("Serve did not return after the listener closed")
 	}
 	l.mu.Lock()
@@ -635,17 +634,17 @@ func TestServe_AcceptBackoffAndClose(t *testing.T) {
 		t.Errorf("%d Accept calls returned net.ErrClosed, want 1 (no spinning)", after)
 	}
 	// The pipe connection is still served; Shutdown closes it with 1001.
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	peer := make(chan error, 1)
 	go func() {
-		h, p, err := r.readFrame()
+		h, p, err := r.ReadFrame()
 		if err == nil {
 			if code, _, _ := frame.ParseClosePayload(p); h.Opcode != frame.OpClose || code != frame.CloseGoingAway {
 				err = fmt.Errorf("got %+v %q, want a 1001 close", h, p)
 			}
 		}
-		r.nc.Write(closeFrame(frame.CloseGoingAway, ""))
+		r.Conn.Write(wstest.CloseFrame(frame.CloseGoingAway, ""))
 		peer <- err
 	}()
 	if err := s.Shutdown(ctx); err != nil {
@@ -659,15 +658,15 @@ func TestServe_AcceptBackoffAndClose(t *testing.T) {
 // A real listener closed by its owner (not by Shutdown) ends Serve with
 // ErrServerClosed too.
 func TestServe_ListenerClosedByOwner(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Handler: HandlerFunc(echo), Logger: quietLogger()}
+	s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
-	c := dial(t, ln.Addr().String(), "/", frame.Config{})
+	c := wstest.Dial(t, ln.Addr().String(), "/", frame.Config{})
 	roundTrip(t, c, "x")
 	ln.Close()
 	select {
@@ -675,13 +674,13 @@ func TestServe_ListenerClosedByOwner(t *testing.T) {
 		if !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve: %v, want ErrServerClosed", err)
 		}
-	case <-time.After(testTimeout):
+	case <-time.After(wstest.Timeout):
 		t.Fatal("Serve did not return after the listener closed")
 	}
 	roundTrip(t, c, "connections outlive the listener")
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
-	go readUntilClose(c)
+	go wstest.ReadUntilClose(c)
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
@@ -691,7 +690,7 @@ func TestServe_ListenerClosedByOwner(t *testing.T) {
 // buffer reaches the net/http handler whole (the request was read as a
 // possible handshake first, then replayed).
 func TestHTTPFallback_PostBody_RFC6455_4_2_1(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body) // all of it before the response (net/http)
@@ -702,10 +701,10 @@ func TestHTTPFallback_PostBody_RFC6455_4_2_1(t *testing.T) {
 		w.Write(b)
 	})
 	addr := serveLocal(t, &Server{Handler: HandlerFunc(echo), HTTP: mux})
-	r := dialRaw(t, addr)
+	r := wstest.DialRaw(t, addr)
 	body := strings.Repeat("0123456789", 1500)
-	go r.nc.Write([]byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)))
-	resp := r.httpResponse("POST")
+	go r.Conn.Write([]byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)))
+	resp := r.HTTPResponse("POST")
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || string(got) != body {
 		t.Fatalf("POST /echo: %q, %d bytes back, want %d", resp.Status, len(got), len(body))
@@ -715,16 +714,16 @@ func TestHTTPFallback_PostBody_RFC6455_4_2_1(t *testing.T) {
 // The HTTP fallback does not keep an idle keep-alive connection forever:
 // after IdleTimeout without a request, it is closed.
 func TestHTTPFallback_IdleKeepAliveClosed(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	const idle = 200 * time.Millisecond
 	addr := serveLocal(t, &Server{Handler: HandlerFunc(echo), HTTP: http.NotFoundHandler(), IdleTimeout: idle})
-	r := dialRaw(t, addr)
-	r.write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
-	if resp := r.httpResponse("GET"); resp.StatusCode != 404 || resp.Close {
+	r := wstest.DialRaw(t, addr)
+	r.Write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"))
+	if resp := r.HTTPResponse("GET"); resp.StatusCode != 404 || resp.Close {
 		t.Fatalf("GET /: %q close=%v", resp.Status, resp.Close)
 	}
 	start := time.Now()
-	r.expectEOF()
+	r.ExpectEOF()
 	if el := time.Since(start); el < idle/2 {
 		t.Errorf("closed after %v, IdleTimeout is %v", el, idle)
 	}
@@ -734,22 +733,22 @@ func TestHTTPFallback_IdleKeepAliveClosed(t *testing.T) {
 // but not finished its request is disconnected, and Shutdown does not wait
 // for its HandshakeTimeout.
 func TestShutdown_PendingHandshake_RFC6455_4_2(t *testing.T) {
-	checkGoroutines(t)
+	wstest.CheckGoroutines(t)
 	s := &Server{Handler: HandlerFunc(echo), HandshakeTimeout: time.Hour}
 	addr := serveLocal(t, s)
-	r := dialRaw(t, addr)
-	r.write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n"))
+	r := wstest.DialRaw(t, addr)
+	r.Write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n"))
 	// Make sure the server is reading the request: a full connection on
 	// a second socket proves the accept loop has got this far.
-	c := dial(t, addr, "/", frame.Config{})
+	c := wstest.Dial(t, addr, "/", frame.Config{})
 	roundTrip(t, c, "x")
-	go readUntilClose(c)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	go wstest.ReadUntilClose(c)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if _, err := r.br.ReadByte(); err == nil || isTimeout(err) {
+	if _, err := r.Reader.ReadByte(); err == nil || isTimeout(err) {
 		t.Fatalf("half-handshaken connection after Shutdown: %v", err)
 	}
 }
