@@ -1,5 +1,5 @@
 // Command wschat is a 1-to-1 chat relay over WebSockets (RFC 6455) built on
-// ws6455's server.Relay, with a chat page at /. Every connection gets an id
+// ws6455's server/relay, with a chat page at /. Every connection gets an id
 // from the server (128 random bits); a client sends {"to":"<id>",
 // "message":"..."} and the relay delivers it to that one client, then
 // tells the sender whether it did.
@@ -31,7 +31,7 @@
 // it). Every request gets exactly one answer and the connection stays
 // open. A client that does not read for -stuck-timeout while the relay
 // has something to write to it is closed with 1008. The full rules are in
-// the documentation of server.Relay.
+// the documentation of package server/relay.
 //
 // It logs with log/slog and shuts down gracefully on SIGINT or SIGTERM:
 // every connection gets a 1001 "going away" close frame.
@@ -50,6 +50,7 @@ import (
 	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server"
+	"github.com/ws6455/ws6455/server/relay"
 )
 
 //go:embed static
@@ -58,7 +59,7 @@ var static embed.FS
 func main() { serve.Main("wschat", run) }
 
 const usageProtocol = `
-Protocol (JSON objects in text messages; see the server.Relay docs for every rule):
+Protocol (JSON objects in text messages; see the server/relay docs for every rule):
   on connect      <- {"type":"welcome","id":"<your id>","max_message":65536}
   send            -> {"to":"<id>","ref":1,"message":"hi"}        ("ref" optional: string or number)
   the peer gets   <- {"type":"message","from":"<your id>","message":"hi"}
@@ -87,11 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("wschat", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", serve.DefaultAddr(), "`address` to listen on (host:port); default :8080 or :$PORT")
-	queue := fl.Int("queue", server.DefaultRelayQueueSize, "`messages` that may wait to be written to one connection")
-	queueBytes := fl.Int("queue-bytes", server.DefaultRelayQueueBytes, "`bytes` of messages that may wait to be written to one connection")
-	maxPending := fl.Int("max-pending", server.DefaultRelayMaxPending, "`requests` of one connection whose answers are not yet written to it; beyond, its requests wait")
-	maxMsg := fl.Int("max-message", server.DefaultRelayMaxMessage, "largest request accepted, in `bytes` of JSON; larger ones are answered too_large")
-	stuck := fl.Duration("stuck-timeout", server.DefaultRelayStuckTimeout, "close a connection with 1008 when a write to it stays blocked this long")
+	queue := fl.Int("queue", relay.DefaultQueueSize, "`messages` that may wait to be written to one connection")
+	queueBytes := fl.Int("queue-bytes", relay.DefaultQueueBytes, "`bytes` of messages that may wait to be written to one connection")
+	maxPending := fl.Int("max-pending", relay.DefaultMaxPending, "`requests` of one connection whose answers are not yet written to it; beyond, its requests wait")
+	maxMsg := fl.Int("max-message", relay.DefaultMaxMessageSize, "largest request accepted, in `bytes` of JSON; larger ones are answered too_large")
+	stuck := fl.Duration("stuck-timeout", relay.DefaultStuckTimeout, "close a connection with 1008 when a write to it stays blocked this long")
 	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692); costs memory per connection")
 	anyOrigin := fl.Bool("any-origin", false, "accept browser connections from pages of any Origin (default: same origin only)")
 	logLevel := fl.String("log", "info", "log `level`: debug (joins and leaves), info, warn, error")
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	relay := &server.Relay{
+	hub := &relay.Hub{
 		QueueSize:      *queue,
 		QueueBytes:     *queueBytes,
 		MaxPending:     *maxPending,
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:         log,
 	}
 	srv := &server.Server{
-		Handler: relay,
+		Handler: hub,
 		HTTP:    http.FileServerFS(sub),
 		Logger:  log,
 	}

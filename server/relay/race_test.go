@@ -1,4 +1,4 @@
-package server
+package relay
 
 import (
 	"fmt"
@@ -11,17 +11,17 @@ import (
 	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
-// TestRelay_PresenceListVsLeave: a client that leaves while a watcher's
+// TestHub_PresenceListVsLeave: a client that leaves while a watcher's
 // list request is being answered must not stay in the watcher's view.
 // The hook stretches the moment between the relay taking the online list
 // and queueing it, as a busy machine does.
-func TestRelay_PresenceListVsLeave(t *testing.T) {
+func TestHub_PresenceListVsLeave(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, _ := startRelay(t, r, nil)
-	w, x := dialRelay(t, addr), dialRelay(t, addr)
+	r := &Hub{}
+	addr, _ := startHub(t, r, nil)
+	w, x := dialPeer(t, addr), dialPeer(t, addr)
 	hook := func() {
-		relayHookListed.Store(nil) // only the reader of w runs it, once
+		hookListed.Store(nil) // only the reader of w runs it, once
 		x.c.CloseNow()
 		// Let x's detach announce the leave and w's writer write it
 		// (not a correctness wait: the view must end right either way).
@@ -31,8 +31,8 @@ func TestRelay_PresenceListVsLeave(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	relayHookListed.Store(&hook)
-	t.Cleanup(func() { relayHookListed.Store(nil) })
+	hookListed.Store(&hook)
+	t.Cleanup(func() { hookListed.Store(nil) })
 	w.sendRaw(`{"type":"list","watch":true,"ref":1}`)
 	p := newPresence()
 	p.untilList(w, "1")
@@ -51,7 +51,7 @@ type presence struct {
 
 func newPresence() *presence { return &presence{view: map[string]bool{}} }
 
-func (p *presence) apply(e relayEnv) {
+func (p *presence) apply(e envelope) {
 	p.seen = append(p.seen, e.Type+" "+e.ID+fmt.Sprint(e.IDs))
 	switch e.Type {
 	case "online":
@@ -67,7 +67,7 @@ func (p *presence) apply(e relayEnv) {
 }
 
 // untilList applies w's envelopes up to the online list answering ref.
-func (p *presence) untilList(w *relayPeer, ref string) {
+func (p *presence) untilList(w *peer, ref string) {
 	for {
 		e := w.next()
 		p.apply(e)
@@ -79,7 +79,7 @@ func (p *presence) untilList(w *relayPeer, ref string) {
 
 // until applies w's envelopes until cond holds, failing after wstest.Timeout
 // with what was awaited and what was seen.
-func (p *presence) until(t testing.TB, w *relayPeer, cond func() bool, what string) {
+func (p *presence) until(t testing.TB, w *peer, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.After(wstest.Timeout)
 	for !cond() {
@@ -92,20 +92,20 @@ func (p *presence) until(t testing.TB, w *relayPeer, cond func() bool, what stri
 	}
 }
 
-// TestRelay_PresenceListVsJoin: the same for a client that joins.
-func TestRelay_PresenceListVsJoin(t *testing.T) {
+// TestHub_PresenceListVsJoin: the same for a client that joins.
+func TestHub_PresenceListVsJoin(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, _ := startRelay(t, r, nil)
-	w := dialRelay(t, addr)
-	yc := make(chan *relayPeer, 1)
+	r := &Hub{}
+	addr, _ := startHub(t, r, nil)
+	w := dialPeer(t, addr)
+	yc := make(chan *peer, 1)
 	hook := func() {
-		relayHookListed.Store(nil)
-		yc <- dialRelay(t, addr) // welcome read: y is registered and announced
+		hookListed.Store(nil)
+		yc <- dialPeer(t, addr) // welcome read: y is registered and announced
 		time.Sleep(50 * time.Millisecond)
 	}
-	relayHookListed.Store(&hook)
-	t.Cleanup(func() { relayHookListed.Store(nil) })
+	hookListed.Store(&hook)
+	t.Cleanup(func() { hookListed.Store(nil) })
 	w.sendRaw(`{"type":"list","watch":true,"ref":1}`)
 	p := newPresence()
 	p.untilList(w, "1")
@@ -113,25 +113,25 @@ func TestRelay_PresenceListVsJoin(t *testing.T) {
 	p.until(t, w, func() bool { return p.view[y.id] }, "the watcher's view to show "+y.id+", which joined")
 }
 
-// TestRelay_PresenceJoinVsEarlyLeave: a client whose connection breaks at
+// TestHub_PresenceJoinVsEarlyLeave: a client whose connection breaks at
 // once (its welcome cannot be written) must not stay in a watcher's view:
 // its leave must not reach the watcher before its join.
-func TestRelay_PresenceJoinVsEarlyLeave(t *testing.T) {
+func TestHub_PresenceJoinVsEarlyLeave(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
+	r := &Hub{}
 	gate := make(chan struct{})
 	var n atomic.Int32
-	addr, _ := startRelay(t, r, func(c *frame.Conn) {
+	addr, _ := startHub(t, r, func(c *frame.Conn) {
 		if n.Add(1) == 2 { // y: serve it only once it has reset its connection
 			<-gate
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
-	w := dialRelay(t, addr)
+	w := dialPeer(t, addr)
 	w.sendRaw(`{"type":"list","watch":true}`)
 	w.nextType("online")
-	hook := func(cl *relayClient) {
-		relayHookJoining.Store(nil)
+	hook := func(cl *client) {
+		hookJoining.Store(nil)
 		// Let y's writer fail on the welcome and detach y (announcing its
 		// leave) before the join is announced, as a slow announce to many
 		// watchers would.
@@ -141,8 +141,8 @@ func TestRelay_PresenceJoinVsEarlyLeave(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	relayHookJoining.Store(&hook)
-	t.Cleanup(func() { relayHookJoining.Store(nil) })
+	hookJoining.Store(&hook)
+	t.Cleanup(func() { hookJoining.Store(nil) })
 	y := wstest.DialRaw(t, addr)
 	y.Upgrade(addr, "/", nil)
 	y.Conn.(*net.TCPConn).SetLinger(0)

@@ -1,4 +1,4 @@
-package server
+package relay
 
 import (
 	"bytes"
@@ -9,24 +9,24 @@ import (
 	"strconv"
 )
 
-// This file is the relay's JSON protocol (see Relay): parsing requests
-// with an error that says what was wrong, and writing the envelopes. The
-// server's envelopes are written by hand: ids are base64url and need no
-// escaping, and the client's "message" and "ref" values are copied as the
-// client wrote them (they were validated as JSON by the parser), so
-// relaying a message never re-encodes it.
+// This file is the relay's JSON protocol (see the package doc): parsing
+// requests with an error that says what was wrong, and writing the
+// envelopes. The server's envelopes are written by hand: ids are base64url
+// and need no escaping, and the client's "message" and "ref" values are
+// copied as the client wrote them (they were validated as JSON by the
+// parser), so relaying a message never re-encodes it.
 
-type relayReqKind uint8
+type reqKind uint8
 
 const (
-	reqSend relayReqKind = iota
+	reqSend reqKind = iota
 	reqList
 )
 
-type relayWatch int8
+type watchMode int8
 
 const (
-	watchKeep relayWatch = iota // "watch" absent
+	watchKeep watchMode = iota // "watch" absent
 	watchOn
 	watchOff
 )
@@ -34,13 +34,13 @@ const (
 // maxRefLen bounds the JSON text of a client's "ref".
 const maxRefLen = 128
 
-// relayRequest is a parsed client request.
-type relayRequest struct {
-	kind    relayReqKind
+// request is a parsed client request.
+type request struct {
+	kind    reqKind
 	to      string
 	message []byte // the JSON string as sent, quotes included
 	ref     []byte // the JSON string or number as sent; nil if absent
-	watch   relayWatch
+	watch   watchMode
 }
 
 // fields allowed per request type, for the "unknown field" error.
@@ -49,10 +49,10 @@ var (
 	listFields = []string{"ref", "type", "watch"}
 )
 
-// parseRelayRequest parses one request. On error the returned request's
+// parseRequest parses one request. On error the returned request's
 // ref is set if the request had a valid one, so the error can carry it.
-func parseRelayRequest(p []byte) (relayRequest, error) {
-	var req relayRequest
+func parseRequest(p []byte) (request, error) {
+	var req request
 	if t := bytes.TrimLeft(p, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return req, errors.New("a request must be a JSON object, like {\"to\":\"<id>\",\"message\":\"hi\"}")
 	}

@@ -1,4 +1,4 @@
-package server
+package relay
 
 import (
 	"crypto/rand"
@@ -14,26 +14,26 @@ import (
 	"github.com/ws6455/ws6455/handshake"
 )
 
-// Defaults for the zero values of Relay's fields.
+// Defaults for the zero values of Hub's fields.
 const (
-	DefaultRelayQueueSize    = 256
-	DefaultRelayQueueBytes   = 1 << 20
-	DefaultRelayMaxPending   = 256
-	DefaultRelayMaxMessage   = 64 << 10
-	DefaultRelayStuckTimeout = 10 * time.Second
+	DefaultQueueSize      = 256
+	DefaultQueueBytes     = 1 << 20
+	DefaultMaxPending     = 256
+	DefaultMaxMessageSize = 64 << 10
+	DefaultStuckTimeout   = 10 * time.Second
 )
 
 // Error codes of the relay protocol, in the "code" field of an error
-// envelope. See Relay.
+// envelope. See the package doc.
 const (
-	RelayBadRequest       = "bad_request"
-	RelayTooLarge         = "too_large"
-	RelayUnknownRecipient = "unknown_recipient"
-	RelayRecipientSlow    = "recipient_slow"
-	RelayRecipientGone    = "recipient_gone"
+	CodeBadRequest       = "bad_request"
+	CodeTooLarge         = "too_large"
+	CodeUnknownRecipient = "unknown_recipient"
+	CodeRecipientSlow    = "recipient_slow"
+	CodeRecipientGone    = "recipient_gone"
 )
 
-// Relay is a Handler for 1-to-1 messaging: every connection is given an
+// Hub is a Handler for 1-to-1 messaging: every connection is given an
 // identifier by the server, and a client sends a JSON request naming
 // another client's identifier to have the relay deliver a message to that
 // one client. Mount it on a Server (Server{Handler: relay}) or on a net/http
@@ -143,33 +143,33 @@ const (
 // 1009).
 //
 // Set the fields before the relay serves a connection and do not change
-// them afterwards. A Relay is safe for any number of connections: routing a
+// them afterwards. A Hub is safe for any number of connections: routing a
 // message looks the recipient up in a concurrent map and locks only the
-// recipient's queue. An idle Relay (no clients) holds no goroutine.
-type Relay struct {
+// recipient's queue. An idle Hub (no clients) holds no goroutine.
+type Hub struct {
 	// QueueSize is the number of messages (and presence events) that may
-	// wait to be written to one connection. 0 means DefaultRelayQueueSize.
+	// wait to be written to one connection. 0 means DefaultQueueSize.
 	QueueSize int
 	// QueueBytes bounds the bytes of those messages; a message is always
-	// accepted into an empty queue. 0 means DefaultRelayQueueBytes.
+	// accepted into an empty queue. 0 means DefaultQueueBytes.
 	QueueBytes int
 	// MaxPending is the number of requests from one connection whose
-	// answers are not yet written to it. 0 means DefaultRelayMaxPending.
+	// answers are not yet written to it. 0 means DefaultMaxPending.
 	MaxPending int
 	// MaxMessageSize is the largest request accepted, in bytes of JSON
 	// text; a longer one is answered too_large. 0 means
-	// DefaultRelayMaxMessage.
+	// DefaultMaxMessageSize.
 	MaxMessageSize int
 	// StuckTimeout is how long a write to a connection may stay blocked
 	// before the connection is closed with 1008. It is checked every
-	// quarter of it. 0 means DefaultRelayStuckTimeout.
+	// quarter of it. 0 means DefaultStuckTimeout.
 	StuckTimeout time.Duration
 	// Logger receives joins and leaves (debug) and stuck clients (info);
 	// nil means slog.Default(). Nothing is logged per message.
 	Logger *slog.Logger
 
-	clients  sync.Map // id string → *relayClient
-	watchers sync.Map // *relayClient → struct{}
+	clients  sync.Map // id string → *client
+	watchers sync.Map // *client → struct{}
 	nclients atomic.Int64
 
 	mu        sync.Mutex // janitorOn; taken once per connect, not per message
@@ -178,22 +178,22 @@ type Relay struct {
 }
 
 // NumClients returns the number of connected clients.
-func (r *Relay) NumClients() int { return int(r.nclients.Load()) }
+func (h *Hub) NumClients() int { return int(h.nclients.Load()) }
 
-func (r *Relay) queueSize() int  { return intOr(r.QueueSize, DefaultRelayQueueSize) }
-func (r *Relay) queueBytes() int { return intOr(r.QueueBytes, DefaultRelayQueueBytes) }
-func (r *Relay) maxPending() int { return intOr(r.MaxPending, DefaultRelayMaxPending) }
-func (r *Relay) maxMessage() int { return intOr(r.MaxMessageSize, DefaultRelayMaxMessage) }
-func (r *Relay) stuckTimeout() time.Duration {
-	if r.StuckTimeout <= 0 {
-		return DefaultRelayStuckTimeout
+func (h *Hub) queueSize() int  { return intOr(h.QueueSize, DefaultQueueSize) }
+func (h *Hub) queueBytes() int { return intOr(h.QueueBytes, DefaultQueueBytes) }
+func (h *Hub) maxPending() int { return intOr(h.MaxPending, DefaultMaxPending) }
+func (h *Hub) maxMessage() int { return intOr(h.MaxMessageSize, DefaultMaxMessageSize) }
+func (h *Hub) stuckTimeout() time.Duration {
+	if h.StuckTimeout <= 0 {
+		return DefaultStuckTimeout
 	}
-	return r.StuckTimeout
+	return h.StuckTimeout
 }
 
-func (r *Relay) logger() *slog.Logger {
-	if r.Logger != nil {
-		return r.Logger
+func (h *Hub) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
 	}
 	return slog.Default()
 }
@@ -205,48 +205,48 @@ func intOr(v, def int) int {
 	return v
 }
 
-// newRelayID returns 128 bits from crypto/rand in unpadded base64url.
-func newRelayID() string {
+// newID returns 128 bits from crypto/rand in unpadded base64url.
+func newID() string {
 	var b [16]byte
 	rand.Read(b[:]) // crypto/rand.Read never returns an error (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// relayEpoch makes monoNow monotonic (time.Since reads the monotonic clock).
-var relayEpoch = time.Now()
+// epoch makes monoNow monotonic (time.Since reads the monotonic clock).
+var epoch = time.Now()
 
 // monoNow returns a positive monotonic timestamp in nanoseconds.
-func monoNow() int64 { return int64(time.Since(relayEpoch)) + 1 }
+func monoNow() int64 { return int64(time.Since(epoch)) + 1 }
 
 // ServeWS runs one client: it registers the connection under a fresh id,
 // sends the welcome, then reads requests until the connection ends, and
 // returns after the client's writer goroutine has ended.
-func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
+func (h *Hub) ServeWS(c *frame.Conn, _ *handshake.Result) {
 	// The client's close frame is answered after what is queued for it
 	// has been written (see finish).
 	c.SetCloseHandler(func(frame.CloseCode, string) {})
-	cl := &relayClient{
-		r:     r,
+	cl := &client{
+		hub:   h,
 		c:     c,
-		slots: make(chan struct{}, r.maxPending()),
+		slots: make(chan struct{}, h.maxPending()),
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	for {
-		cl.id = newRelayID()
+		cl.id = newID()
 		// The welcome is queued before anyone can find the id, so it is
 		// the first thing the client reads.
-		cl.replies = append(cl.replies[:0], outItem{data: appendWelcome(nil, cl.id, r.maxMessage())})
-		if _, taken := r.clients.LoadOrStore(cl.id, cl); !taken {
+		cl.replies = append(cl.replies[:0], outItem{data: appendWelcome(nil, cl.id, h.maxMessage())})
+		if _, taken := h.clients.LoadOrStore(cl.id, cl); !taken {
 			break
 		}
 	}
-	r.join()
-	log := r.logger()
+	h.join()
+	log := h.logger()
 	log.Debug("relay: client joined", "id", cl.id, "remote", c.NetConn().RemoteAddr())
-	if h := relayHookJoining.Load(); h != nil {
-		(*h)(cl)
+	if hook := hookJoining.Load(); hook != nil {
+		(*hook)(cl)
 	}
 	// Announce the join before starting the writer: only the writer (a
 	// failed write), the janitor (a blocked write) and the reader can
@@ -254,7 +254,7 @@ func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
 	// leave can be. (Started first, a writer whose welcome failed could
 	// announce the leave ahead of the join, and a watcher would keep a
 	// client that is gone.)
-	r.announce(cl, appendPresence(nil, "join", cl.id))
+	h.announce(cl, appendPresence(nil, "join", cl.id))
 	go cl.writeLoop()
 
 	err := cl.readLoop()
@@ -274,24 +274,24 @@ func (r *Relay) ServeWS(c *frame.Conn, _ *handshake.Result) {
 }
 
 // join counts a new client and makes sure the janitor runs.
-func (r *Relay) join() {
-	r.mu.Lock()
-	r.nclients.Add(1)
-	if !r.janitorOn {
-		r.janitorOn = true
-		if r.idle == nil {
-			r.idle = make(chan struct{}, 1)
+func (h *Hub) join() {
+	h.mu.Lock()
+	h.nclients.Add(1)
+	if !h.janitorOn {
+		h.janitorOn = true
+		if h.idle == nil {
+			h.idle = make(chan struct{}, 1)
 		}
-		go r.janitor(r.idle)
+		go h.janitor(h.idle)
 	}
-	r.mu.Unlock()
+	h.mu.Unlock()
 }
 
 // leave uncounts a client; the last one to leave stops the janitor.
-func (r *Relay) leave() {
-	if r.nclients.Add(-1) == 0 {
+func (h *Hub) leave() {
+	if h.nclients.Add(-1) == 0 {
 		select {
-		case r.idle <- struct{}{}:
+		case h.idle <- struct{}{}:
 		default:
 		}
 	}
@@ -301,8 +301,8 @@ func (r *Relay) leave() {
 // StuckTimeout. It looks every quarter of StuckTimeout, so a stuck client
 // is closed between 1 and 1.25 StuckTimeouts after its write began. It
 // runs only while clients are connected.
-func (r *Relay) janitor(idle <-chan struct{}) {
-	timeout := r.stuckTimeout()
+func (h *Hub) janitor(idle <-chan struct{}) {
+	timeout := h.stuckTimeout()
 	t := time.NewTicker(max(timeout/4, time.Millisecond))
 	defer t.Stop()
 	for {
@@ -310,16 +310,16 @@ func (r *Relay) janitor(idle <-chan struct{}) {
 		case <-t.C:
 		case <-idle:
 		}
-		r.mu.Lock()
-		if r.nclients.Load() == 0 {
-			r.janitorOn = false
-			r.mu.Unlock()
+		h.mu.Lock()
+		if h.nclients.Load() == 0 {
+			h.janitorOn = false
+			h.mu.Unlock()
 			return
 		}
-		r.mu.Unlock()
+		h.mu.Unlock()
 		now := monoNow()
-		r.clients.Range(func(_, v any) bool {
-			cl := v.(*relayClient)
+		h.clients.Range(func(_, v any) bool {
+			cl := v.(*client)
 			if ws := cl.writeStart.Load(); ws != 0 && time.Duration(now-ws) >= timeout {
 				cl.kick("a write to it has been blocked for " + time.Duration(now-ws).Round(time.Millisecond).String())
 			}
@@ -329,9 +329,9 @@ func (r *Relay) janitor(idle <-chan struct{}) {
 }
 
 // announce queues a presence event for every watcher but cl.
-func (r *Relay) announce(cl *relayClient, ev []byte) {
-	r.watchers.Range(func(k, _ any) bool {
-		if w := k.(*relayClient); w != cl {
+func (h *Hub) announce(cl *client, ev []byte) {
+	h.watchers.Range(func(k, _ any) bool {
+		if w := k.(*client); w != cl {
 			w.enqueue(outItem{data: ev}, true)
 		}
 		return true
@@ -339,10 +339,10 @@ func (r *Relay) announce(cl *relayClient, ev []byte) {
 }
 
 // online returns the ids of the connected clients other than cl.
-func (r *Relay) online(cl *relayClient) []string {
-	ids := make([]string, 0, r.nclients.Load())
-	r.clients.Range(func(k, v any) bool {
-		if v.(*relayClient) != cl {
+func (h *Hub) online(cl *client) []string {
+	ids := make([]string, 0, h.nclients.Load())
+	h.clients.Range(func(k, v any) bool {
+		if v.(*client) != cl {
 			ids = append(ids, k.(string))
 		}
 		return true
@@ -355,7 +355,7 @@ type outItem struct {
 	data []byte
 	// For a relayed message: the sender, who is told the outcome, and the
 	// sender's ref. nil for answers and presence events.
-	from *relayClient
+	from *client
 	ref  []byte
 	// slot: writing this answer frees one of the connection's MaxPending
 	// request slots.
@@ -365,11 +365,11 @@ type outItem struct {
 	list bool
 }
 
-// relayClient is one connection in the hub.
-type relayClient struct {
-	r  *Relay
-	c  *frame.Conn
-	id string
+// client is one connection in the hub.
+type client struct {
+	hub *Hub
+	c   *frame.Conn
+	id  string
 
 	slots chan struct{} // one per request whose answer is not yet written
 	wake  chan struct{} // capacity 1: work for the writer
@@ -402,7 +402,7 @@ var (
 )
 
 // signal wakes the writer.
-func (cl *relayClient) signal() {
+func (cl *client) signal() {
 	select {
 	case cl.wake <- struct{}{}:
 	default:
@@ -412,13 +412,13 @@ func (cl *relayClient) signal() {
 // enqueue offers a relayed message or presence event to the bounded queue.
 // It returns errFull or errClosed when the item was not queued; a refused
 // presence event sets the resync flag instead.
-func (cl *relayClient) enqueue(it outItem, presence bool) error {
+func (cl *client) enqueue(it outItem, presence bool) error {
 	cl.mu.Lock()
 	if cl.closed || cl.draining {
 		cl.mu.Unlock()
 		return errClosed
 	}
-	if cl.qCount >= cl.r.queueSize() || (cl.qCount > 0 && cl.qBytes+len(it.data) > cl.r.queueBytes()) {
+	if cl.qCount >= cl.hub.queueSize() || (cl.qCount > 0 && cl.qBytes+len(it.data) > cl.hub.queueBytes()) {
 		if presence {
 			cl.resync = true
 		}
@@ -435,12 +435,12 @@ func (cl *relayClient) enqueue(it outItem, presence bool) error {
 
 // reply queues an answer to one of cl's requests (the request holds a
 // slot, so the answers are at most MaxPending).
-func (cl *relayClient) reply(data []byte) {
+func (cl *client) reply(data []byte) {
 	cl.replyItem(outItem{data: data, slot: true})
 }
 
 // replyItem queues an answer given as an outItem (see outItem.list).
-func (cl *relayClient) replyItem(it outItem) {
+func (cl *client) replyItem(it outItem) {
 	cl.mu.Lock()
 	if cl.closed {
 		cl.mu.Unlock()
@@ -453,11 +453,11 @@ func (cl *relayClient) replyItem(it outItem) {
 
 // kick closes a stuck connection with 1008 (RFC 6455 §7.4.1 "policy
 // violation": the policy being that clients read what is sent to them).
-func (cl *relayClient) kick(why string) {
+func (cl *client) kick(why string) {
 	if !cl.kicked.CompareAndSwap(false, true) {
 		return
 	}
-	cl.r.logger().Info("relay: closing a stuck client with 1008", "id", cl.id,
+	cl.hub.logger().Info("relay: closing a stuck client with 1008", "id", cl.id,
 		"remote", cl.c.NetConn().RemoteAddr(), "why", why)
 	cl.detach()
 	// The close frame goes after the write in progress, if that ends;
@@ -485,7 +485,7 @@ const kickAbandoned = "relay: gave up the write to a stuck client; closing it wi
 // bounded by the connection's CloseTimeout: after it the frame.Conn
 // answers the close itself and closes TCP (frame.Conn.SetCloseHandler),
 // and what was not written is answered recipient_gone.
-func (cl *relayClient) finish() {
+func (cl *client) finish() {
 	cl.mu.Lock()
 	cl.draining = true
 	cl.mu.Unlock()
@@ -499,12 +499,12 @@ func (cl *relayClient) finish() {
 
 // leaveHub makes cl unreachable, once: no more messages are routed to it
 // and its watchers are told it left.
-func (cl *relayClient) leaveHub() {
+func (cl *client) leaveHub() {
 	cl.leaveOnce.Do(func() {
-		r := cl.r
-		r.clients.CompareAndDelete(cl.id, cl)
-		r.watchers.Delete(cl)
-		r.announce(cl, appendPresence(nil, "leave", cl.id))
+		h := cl.hub
+		h.clients.CompareAndDelete(cl.id, cl)
+		h.watchers.Delete(cl)
+		h.announce(cl, appendPresence(nil, "leave", cl.id))
 	})
 }
 
@@ -512,13 +512,13 @@ func (cl *relayClient) leaveHub() {
 // still queued are answered recipient_gone, watchers are told it left and
 // the writer stops. It runs once: from the reader when the connection
 // ends, from the writer when a write fails, or from kick.
-func (cl *relayClient) detach() {
+func (cl *client) detach() {
 	cl.detachOnce.Do(func() {
-		r := cl.r
+		h := cl.hub
 		// gone first: handle re-checks it after adding a watcher.
 		cl.gone.Store(true)
-		r.clients.CompareAndDelete(cl.id, cl)
-		r.watchers.Delete(cl)
+		h.clients.CompareAndDelete(cl.id, cl)
+		h.watchers.Delete(cl)
 		cl.mu.Lock()
 		cl.closed = true
 		pending := cl.msgs
@@ -527,23 +527,23 @@ func (cl *relayClient) detach() {
 		close(cl.quit)
 		cl.signal()
 		cl.failAll(pending)
-		r.leave()
+		h.leave()
 		cl.leaveHub()
 	})
 }
 
 // failAll tells the senders of relayed messages that they were not
 // delivered to cl.
-func (cl *relayClient) failAll(items []outItem) {
+func (cl *client) failAll(items []outItem) {
 	for i := range items {
 		if from := items[i].from; from != nil {
-			from.reply(appendError(nil, RelayRecipientGone, "recipient disconnected before the message was delivered", cl.id, items[i].ref))
+			from.reply(appendError(nil, CodeRecipientGone, "recipient disconnected before the message was delivered", cl.id, items[i].ref))
 		}
 	}
 }
 
 // write writes one envelope, with its start time visible to the janitor.
-func (cl *relayClient) write(p []byte) error {
+func (cl *client) write(p []byte) error {
 	cl.writeStart.Store(monoNow())
 	err := cl.c.WriteMessage(frame.OpText, p)
 	cl.writeStart.Store(0)
@@ -553,7 +553,7 @@ func (cl *relayClient) write(p []byte) error {
 // writeLoop is the connection's only writer of envelopes: it drains the
 // answers, then the queued messages, and reports each message's outcome
 // to its sender.
-func (cl *relayClient) writeLoop() {
+func (cl *client) writeLoop() {
 	defer close(cl.done)
 	var replies, msgs []outItem
 	for {
@@ -579,7 +579,7 @@ func (cl *relayClient) writeLoop() {
 		if err := cl.writeBatch(replies, msgs, resync); err != nil {
 			if err != errClosed && !errors.Is(err, frame.ErrCloseSent) {
 				if cl.kicked.Load() {
-					cl.r.logger().Info(kickAbandoned, "id", cl.id, "err", err)
+					cl.hub.logger().Info(kickAbandoned, "id", cl.id, "err", err)
 				}
 				// A broken or timed-out connection: end the reader too.
 				cl.c.CloseNow()
@@ -594,7 +594,7 @@ func (cl *relayClient) writeLoop() {
 
 // writeBatch writes answers first, then messages in queue order, then the
 // presence list if one is due (after the events queued before it).
-func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
+func (cl *client) writeBatch(replies, msgs []outItem, resync bool) error {
 	for _, it := range replies {
 		data := it.data
 		if it.list {
@@ -607,7 +607,7 @@ func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
 			// leave the list already reflects changes nothing. (Taken in
 			// handle, a list could be written after a leave it still
 			// showed, and the watcher would keep the leaver forever.)
-			data = appendOnline(nil, cl.r.online(cl), it.ref, false)
+			data = appendOnline(nil, cl.hub.online(cl), it.ref, false)
 		}
 		err := cl.write(data)
 		if it.slot {
@@ -638,7 +638,7 @@ func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
 		}
 	}
 	if resync {
-		if err := cl.write(appendOnline(nil, cl.r.online(cl), nil, true)); err != nil {
+		if err := cl.write(appendOnline(nil, cl.hub.online(cl), nil, true)); err != nil {
 			return err
 		}
 	}
@@ -649,7 +649,7 @@ func (cl *relayClient) writeBatch(replies, msgs []outItem, resync bool) error {
 // unanswered. (A client that does not read its answers blocks its writer,
 // and the janitor kicks it.) It returns false when the connection is
 // ending.
-func (cl *relayClient) acquireSlot() bool {
+func (cl *client) acquireSlot() bool {
 	select {
 	case cl.slots <- struct{}{}:
 		return true
@@ -665,19 +665,19 @@ func (cl *relayClient) acquireSlot() bool {
 	}
 }
 
-// Test hooks that stretch two race windows (relay_race_test.go):
-// relayHookListed runs in handle where the list was taken before;
-// relayHookJoining runs in ServeWS before the join is announced.
+// Test hooks that stretch two race windows (race_test.go):
+// hookListed runs in handle where the list was taken before;
+// hookJoining runs in ServeWS before the join is announced.
 var (
-	relayHookListed  atomic.Pointer[func()]
-	relayHookJoining atomic.Pointer[func(*relayClient)]
+	hookListed  atomic.Pointer[func()]
+	hookJoining atomic.Pointer[func(*client)]
 )
 
 var errKicked = errors.New("relay: connection closed as stuck")
 
 // readLoop reads and answers requests until the connection ends.
-func (cl *relayClient) readLoop() error {
-	limit := cl.r.maxMessage()
+func (cl *client) readLoop() error {
+	limit := cl.hub.maxMessage()
 	buf := make([]byte, 0, 512)
 	for {
 		if !cl.acquireSlot() {
@@ -695,9 +695,9 @@ func (cl *relayClient) readLoop() error {
 		}
 		switch {
 		case len(buf) > limit:
-			cl.reply(appendError(nil, RelayTooLarge, tooLargeText(limit), "", refFromPrefix(buf)))
+			cl.reply(appendError(nil, CodeTooLarge, tooLargeText(limit), "", refFromPrefix(buf)))
 		case op != frame.OpText:
-			cl.reply(appendError(nil, RelayBadRequest, "requests are JSON in text messages; got a binary message", "", nil))
+			cl.reply(appendError(nil, CodeBadRequest, "requests are JSON in text messages; got a binary message", "", nil))
 		default:
 			cl.handle(buf)
 		}
@@ -727,26 +727,26 @@ func readAtMost(rd io.Reader, buf []byte, n int) ([]byte, error) {
 }
 
 // handle answers one request of at most MaxMessageSize bytes.
-func (cl *relayClient) handle(p []byte) {
-	req, err := parseRelayRequest(p)
+func (cl *client) handle(p []byte) {
+	req, err := parseRequest(p)
 	if err != nil {
-		cl.reply(appendError(nil, RelayBadRequest, err.Error(), "", req.ref))
+		cl.reply(appendError(nil, CodeBadRequest, err.Error(), "", req.ref))
 		return
 	}
 	switch req.kind {
 	case reqList:
 		if req.watch == watchOn {
 			cl.watching.Store(true)
-			cl.r.watchers.Store(cl, struct{}{})
+			cl.hub.watchers.Store(cl, struct{}{})
 			if cl.gone.Load() {
 				// detach ran meanwhile (its writer failed): do not
 				// leave a departed client among the watchers.
-				cl.r.watchers.Delete(cl)
+				cl.hub.watchers.Delete(cl)
 			}
 		} else if req.watch == watchOff && cl.watching.Swap(false) {
-			cl.r.watchers.Delete(cl)
+			cl.hub.watchers.Delete(cl)
 		}
-		if h := relayHookListed.Load(); h != nil {
+		if h := hookListed.Load(); h != nil {
 			(*h)()
 		}
 		// The list itself is taken by the writer when it writes the
@@ -755,20 +755,20 @@ func (cl *relayClient) handle(p []byte) {
 		// that does not reflect them.
 		cl.replyItem(outItem{ref: req.ref, list: true, slot: true})
 	case reqSend:
-		v, ok := cl.r.clients.Load(req.to)
+		v, ok := cl.hub.clients.Load(req.to)
 		if !ok {
-			cl.reply(appendError(nil, RelayUnknownRecipient, "no connected client has this id", shortID(req.to), req.ref))
+			cl.reply(appendError(nil, CodeUnknownRecipient, "no connected client has this id", shortID(req.to), req.ref))
 			return
 		}
-		dst := v.(*relayClient)
+		dst := v.(*client)
 		it := outItem{data: appendMessage(nil, cl.id, req.message), from: cl, ref: req.ref}
 		switch dst.enqueue(it, false) {
 		case nil:
 			// The outcome comes from dst's writer.
 		case errFull:
-			cl.reply(appendError(nil, RelayRecipientSlow, "the recipient's queue is full; the message was not queued", dst.id, req.ref))
+			cl.reply(appendError(nil, CodeRecipientSlow, "the recipient's queue is full; the message was not queued", dst.id, req.ref))
 		default:
-			cl.reply(appendError(nil, RelayRecipientGone, "recipient disconnected before the message was delivered", dst.id, req.ref))
+			cl.reply(appendError(nil, CodeRecipientGone, "recipient disconnected before the message was delivered", dst.id, req.ref))
 		}
 	}
 }

@@ -1,6 +1,6 @@
-package server
+package relay
 
-// Tests of the chat relay (relay.go): the protocol (welcome, send, ack,
+// Tests of the chat relay (hub.go): the protocol (welcome, send, ack,
 // errors, presence), the delivery rules with a thousand clients on
 // loopback, slow and stuck recipients (closed with 1008, RFC 6455 §7.4.1),
 // and leaks once everyone has left.
@@ -26,11 +26,12 @@ import (
 
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server"
 	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
-// relayEnv is any envelope the relay sends.
-type relayEnv struct {
+// envelope is any envelope the relay sends.
+type envelope struct {
 	Type       string          `json:"type"`
 	ID         string          `json:"id"`
 	From       string          `json:"from"`
@@ -44,60 +45,60 @@ type relayEnv struct {
 	MaxMessage int             `json:"max_message"`
 }
 
-func (e relayEnv) String() string {
+func (e envelope) String() string {
 	b, _ := json.Marshal(e)
 	return string(b)
 }
 
-// startRelay serves r on loopback. wrap, if not nil, runs on each server
+// startHub serves r on loopback. wrap, if not nil, runs on each server
 // side connection before the relay gets it.
-func startRelay(t testing.TB, r *Relay, wrap func(*frame.Conn)) (string, *Server) {
+func startHub(t testing.TB, r *Hub, wrap func(*frame.Conn)) (string, *server.Server) {
 	t.Helper()
 	if r.Logger == nil {
 		r.Logger = wstest.QuietLogger()
 	}
-	srv := &Server{Handler: r}
+	srv := &server.Server{Handler: r, Logger: wstest.QuietLogger()}
 	if wrap != nil {
-		srv.Handler = HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
+		srv.Handler = server.HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
 			wrap(c)
 			r.ServeWS(c, hs)
 		})
 	}
-	return serveLocal(t, srv), srv
+	return wstest.ServeLocal(t, srv, server.ErrServerClosed), srv
 }
 
-// relayPeer is a test client. An async peer has a goroutine reading its
+// peer is a test client. An async peer has a goroutine reading its
 // envelopes into a channel; a manual one (for clients that must not read)
 // is read only when the test calls next.
-type relayPeer struct {
+type peer struct {
 	t     testing.TB
 	c     *frame.Conn
 	id    string
-	in    chan relayEnv // async: envelopes read
+	in    chan envelope // async: envelopes read
 	ended chan struct{} // async: closed when the reader stops; err is set
 	err   error
 }
 
-// dialRelay connects an async peer and reads the welcome.
-func dialRelay(t testing.TB, addr string) *relayPeer {
+// dialPeer connects an async peer and reads the welcome.
+func dialPeer(t testing.TB, addr string) *peer {
 	t.Helper()
-	p := &relayPeer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})}
+	p := &peer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})}
 	p.welcome()
-	p.in, p.ended = make(chan relayEnv, 1<<14), make(chan struct{})
+	p.in, p.ended = make(chan envelope, 1<<14), make(chan struct{})
 	go p.readLoop()
 	return p
 }
 
 // dialManual connects a peer with a small socket receive buffer whose
 // envelopes are read only by next, and reads the welcome.
-func dialManual(t testing.TB, addr string) *relayPeer {
+func dialManual(t testing.TB, addr string) *peer {
 	t.Helper()
-	p := &relayPeer{t: t, c: dialSmall(t, addr)}
+	p := &peer{t: t, c: dialSmall(t, addr)}
 	p.welcome()
 	return p
 }
 
-func (p *relayPeer) welcome() {
+func (p *peer) welcome() {
 	p.t.Helper()
 	w := p.next()
 	if w.Type != "welcome" || w.ID == "" {
@@ -106,7 +107,7 @@ func (p *relayPeer) welcome() {
 	p.id = w.ID
 }
 
-func (p *relayPeer) readLoop() {
+func (p *peer) readLoop() {
 	defer close(p.ended)
 	var buf []byte
 	for {
@@ -116,7 +117,7 @@ func (p *relayPeer) readLoop() {
 			return
 		}
 		buf = b
-		var e relayEnv
+		var e envelope
 		if err := json.Unmarshal(b, &e); err != nil {
 			p.err = fmt.Errorf("envelope %q is not JSON: %v", b, err)
 			return
@@ -126,7 +127,7 @@ func (p *relayPeer) readLoop() {
 }
 
 // next returns the next envelope.
-func (p *relayPeer) next() relayEnv {
+func (p *peer) next() envelope {
 	p.t.Helper()
 	if p.in == nil {
 		p.c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
@@ -138,7 +139,7 @@ func (p *relayPeer) next() relayEnv {
 		if op != frame.OpText {
 			p.t.Fatalf("got a %v message, want text JSON", op)
 		}
-		var e relayEnv
+		var e envelope
 		if err := json.Unmarshal(b, &e); err != nil {
 			p.t.Fatalf("envelope %q is not JSON: %v", b, err)
 		}
@@ -162,7 +163,7 @@ func (p *relayPeer) next() relayEnv {
 
 // nextType reads envelopes until one of type typ, which it returns;
 // presence events are skipped.
-func (p *relayPeer) nextType(typ string) relayEnv {
+func (p *peer) nextType(typ string) envelope {
 	p.t.Helper()
 	for {
 		e := p.next()
@@ -177,7 +178,7 @@ func (p *relayPeer) nextType(typ string) relayEnv {
 
 // closeCode reads until the connection ends and returns the peer's close
 // code (0 if the connection ended otherwise).
-func (p *relayPeer) closeCode() frame.CloseCode {
+func (p *peer) closeCode() frame.CloseCode {
 	p.t.Helper()
 	var err error
 	if p.in != nil {
@@ -198,7 +199,7 @@ func (p *relayPeer) closeCode() frame.CloseCode {
 	return 0
 }
 
-func (p *relayPeer) sendRaw(s string) {
+func (p *peer) sendRaw(s string) {
 	p.t.Helper()
 	if err := p.c.WriteMessage(frame.OpText, []byte(s)); err != nil {
 		p.t.Fatalf("write: %v", err)
@@ -206,21 +207,21 @@ func (p *relayPeer) sendRaw(s string) {
 }
 
 // send sends a message with a numeric ref.
-func (p *relayPeer) send(to, msg string, ref int) {
+func (p *peer) send(to, msg string, ref int) {
 	p.t.Helper()
 	b, _ := json.Marshal(map[string]any{"to": to, "message": msg, "ref": ref})
 	p.sendRaw(string(b))
 }
 
-// TestRelay_WelcomeIDs: every connection is welcomed first, with an id of
+// TestHub_WelcomeIDs: every connection is welcomed first, with an id of
 // 128 random bits in unpadded base64url that no other connection has.
-func TestRelay_WelcomeIDs(t *testing.T) {
+func TestHub_WelcomeIDs(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, _ := startRelay(t, r, nil)
+	r := &Hub{}
+	addr, _ := startHub(t, r, nil)
 	seen := map[string]bool{}
 	for range 50 {
-		p := dialRelay(t, addr)
+		p := dialPeer(t, addr)
 		raw, err := base64.RawURLEncoding.DecodeString(p.id)
 		if err != nil || len(raw) != 16 || len(p.id) != 22 {
 			t.Fatalf("id %q: want 22 base64url characters for 16 bytes (err %v)", p.id, err)
@@ -235,22 +236,22 @@ func TestRelay_WelcomeIDs(t *testing.T) {
 	}
 }
 
-// TestRelay_WelcomeMaxMessage: the welcome tells the client the request
+// TestHub_WelcomeMaxMessage: the welcome tells the client the request
 // size limit.
-func TestRelay_WelcomeMaxMessage(t *testing.T) {
-	addr, _ := startRelay(t, &Relay{MaxMessageSize: 1234}, nil)
-	p := &relayPeer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})} // manual: next reads
+func TestHub_WelcomeMaxMessage(t *testing.T) {
+	addr, _ := startHub(t, &Hub{MaxMessageSize: 1234}, nil)
+	p := &peer{t: t, c: wstest.Dial(t, addr, "/", frame.Config{})} // manual: next reads
 	if w := p.next(); w.Type != "welcome" || w.MaxMessage != 1234 {
 		t.Fatalf("welcome %v, want max_message 1234", w)
 	}
 }
 
-// TestRelay_SendAckInOrder: messages from one sender to one recipient
+// TestHub_SendAckInOrder: messages from one sender to one recipient
 // arrive in order with the sender's id, and each is acked with its ref.
-func TestRelay_SendAckInOrder(t *testing.T) {
+func TestHub_SendAckInOrder(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	addr, _ := startRelay(t, &Relay{}, nil)
-	a, b := dialRelay(t, addr), dialRelay(t, addr)
+	addr, _ := startHub(t, &Hub{}, nil)
+	a, b := dialPeer(t, addr), dialPeer(t, addr)
 	const n = 200
 	go func() {
 		for i := range n {
@@ -290,14 +291,14 @@ func TestRelay_SendAckInOrder(t *testing.T) {
 	}
 }
 
-// TestRelay_Errors_ConnectionKept: every kind of bad request is answered
+// TestHub_Errors_ConnectionKept: every kind of bad request is answered
 // with an error saying what was wrong, carrying the ref when there is a
 // valid one, and the connection goes on working.
-func TestRelay_Errors_ConnectionKept(t *testing.T) {
+func TestHub_Errors_ConnectionKept(t *testing.T) {
 	wstest.CheckGoroutines(t)
 	const limit = 4096
-	addr, _ := startRelay(t, &Relay{MaxMessageSize: limit}, nil)
-	a, b := dialRelay(t, addr), dialRelay(t, addr)
+	addr, _ := startHub(t, &Hub{MaxMessageSize: limit}, nil)
+	a, b := dialPeer(t, addr), dialPeer(t, addr)
 	big := strings.Repeat("x", limit)
 	unknown := base64.RawURLEncoding.EncodeToString(make([]byte, 16))
 	cases := []struct {
@@ -306,31 +307,31 @@ func TestRelay_Errors_ConnectionKept(t *testing.T) {
 		code, ref string // ref: the JSON text expected, "" for none
 		says      string // a piece of the error text
 	}{
-		{"not JSON", `{"to": "x", "message": `, false, RelayBadRequest, "", "invalid JSON"},
-		{"garbage", `hello`, false, RelayBadRequest, "", "JSON object"},
-		{"array", `[1,2]`, false, RelayBadRequest, "", "JSON object"},
-		{"empty", ``, false, RelayBadRequest, "", "JSON object"},
-		{"trailing garbage", `{"to":"a","message":"b"} x`, false, RelayBadRequest, "", "invalid JSON"},
-		{"to is a number", `{"to":5,"message":"hi","ref":1}`, false, RelayBadRequest, "1", `"to" must be a string`},
-		{"to is null", `{"to":null,"message":"hi","ref":2}`, false, RelayBadRequest, "2", `"to" must be a string`},
-		{"message is an object", `{"to":"` + unknown + `","message":{"a":1},"ref":3}`, false, RelayBadRequest, "3", `"message" must be a string, not an object`},
-		{"message is a number", `{"to":"` + unknown + `","message":7,"ref":"r"}`, false, RelayBadRequest, `"r"`, `"message" must be a string, not a number`},
-		{"missing to", `{"message":"hi","ref":4}`, false, RelayBadRequest, "4", `missing "to"`},
-		{"missing message", `{"to":"` + unknown + `","ref":5}`, false, RelayBadRequest, "5", `missing "message"`},
-		{"unknown type", `{"type":"shout","ref":6}`, false, RelayBadRequest, "6", `unknown "type"`},
-		{"type not a string", `{"type":1,"ref":7}`, false, RelayBadRequest, "7", `"type" must be a string`},
-		{"type is null", `{"type":null,"ref":7}`, false, RelayBadRequest, "7", `"type" must be a string, "send" or "list", not null`},
-		{"watch is null", `{"type":"list","watch":null}`, false, RelayBadRequest, "", `"watch" must be true or false, not null`},
-		{"unknown field", `{"to":"` + unknown + `","message":"m","color":"red","ref":8}`, false, RelayBadRequest, "8", `unknown field "color"`},
-		{"ref is an object", `{"to":"` + unknown + `","message":"m","ref":{}}`, false, RelayBadRequest, "", `"ref" must be a string or a number`},
-		{"ref too long", `{"to":"` + unknown + `","message":"m","ref":"` + strings.Repeat("r", 200) + `"}`, false, RelayBadRequest, "", `"ref" is longer`},
-		{"watch not a bool", `{"type":"list","watch":"yes","ref":9}`, false, RelayBadRequest, "9", `"watch" must be true or false`},
-		{"binary message", `{"to":"` + unknown + `","message":"m","ref":10}`, true, RelayBadRequest, "", "binary"},
-		{"too large, ref first", `{"to":"` + b.id + `","ref":11,"message":"` + big + `"}`, false, RelayTooLarge, "11", "longer than 4096 bytes"},
-		{"too large, ref last", `{"to":"` + b.id + `","message":"` + big + `","ref":12}`, false, RelayTooLarge, "", "longer than 4096 bytes"},
-		{"too large, far too large", `{"ref":"big","message":"` + strings.Repeat(big, 300) + `"}`, false, RelayTooLarge, `"big"`, "longer than"},
-		{"unknown recipient", `{"to":"` + unknown + `","message":"m","ref":13}`, false, RelayUnknownRecipient, "13", "no connected client"},
-		{"unknown recipient, odd id", `{"to":"\u0000<script>","message":"m","ref":14}`, false, RelayUnknownRecipient, "14", "no connected client"},
+		{"not JSON", `{"to": "x", "message": `, false, CodeBadRequest, "", "invalid JSON"},
+		{"garbage", `hello`, false, CodeBadRequest, "", "JSON object"},
+		{"array", `[1,2]`, false, CodeBadRequest, "", "JSON object"},
+		{"empty", ``, false, CodeBadRequest, "", "JSON object"},
+		{"trailing garbage", `{"to":"a","message":"b"} x`, false, CodeBadRequest, "", "invalid JSON"},
+		{"to is a number", `{"to":5,"message":"hi","ref":1}`, false, CodeBadRequest, "1", `"to" must be a string`},
+		{"to is null", `{"to":null,"message":"hi","ref":2}`, false, CodeBadRequest, "2", `"to" must be a string`},
+		{"message is an object", `{"to":"` + unknown + `","message":{"a":1},"ref":3}`, false, CodeBadRequest, "3", `"message" must be a string, not an object`},
+		{"message is a number", `{"to":"` + unknown + `","message":7,"ref":"r"}`, false, CodeBadRequest, `"r"`, `"message" must be a string, not a number`},
+		{"missing to", `{"message":"hi","ref":4}`, false, CodeBadRequest, "4", `missing "to"`},
+		{"missing message", `{"to":"` + unknown + `","ref":5}`, false, CodeBadRequest, "5", `missing "message"`},
+		{"unknown type", `{"type":"shout","ref":6}`, false, CodeBadRequest, "6", `unknown "type"`},
+		{"type not a string", `{"type":1,"ref":7}`, false, CodeBadRequest, "7", `"type" must be a string`},
+		{"type is null", `{"type":null,"ref":7}`, false, CodeBadRequest, "7", `"type" must be a string, "send" or "list", not null`},
+		{"watch is null", `{"type":"list","watch":null}`, false, CodeBadRequest, "", `"watch" must be true or false, not null`},
+		{"unknown field", `{"to":"` + unknown + `","message":"m","color":"red","ref":8}`, false, CodeBadRequest, "8", `unknown field "color"`},
+		{"ref is an object", `{"to":"` + unknown + `","message":"m","ref":{}}`, false, CodeBadRequest, "", `"ref" must be a string or a number`},
+		{"ref too long", `{"to":"` + unknown + `","message":"m","ref":"` + strings.Repeat("r", 200) + `"}`, false, CodeBadRequest, "", `"ref" is longer`},
+		{"watch not a bool", `{"type":"list","watch":"yes","ref":9}`, false, CodeBadRequest, "9", `"watch" must be true or false`},
+		{"binary message", `{"to":"` + unknown + `","message":"m","ref":10}`, true, CodeBadRequest, "", "binary"},
+		{"too large, ref first", `{"to":"` + b.id + `","ref":11,"message":"` + big + `"}`, false, CodeTooLarge, "11", "longer than 4096 bytes"},
+		{"too large, ref last", `{"to":"` + b.id + `","message":"` + big + `","ref":12}`, false, CodeTooLarge, "", "longer than 4096 bytes"},
+		{"too large, far too large", `{"ref":"big","message":"` + strings.Repeat(big, 300) + `"}`, false, CodeTooLarge, `"big"`, "longer than"},
+		{"unknown recipient", `{"to":"` + unknown + `","message":"m","ref":13}`, false, CodeUnknownRecipient, "13", "no connected client"},
+		{"unknown recipient, odd id", `{"to":"\u0000<script>","message":"m","ref":14}`, false, CodeUnknownRecipient, "14", "no connected client"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,20 +359,20 @@ func TestRelay_Errors_ConnectionKept(t *testing.T) {
 	}
 }
 
-// TestRelay_Presence: a client lists who is online and, watching, is told
+// TestHub_Presence: a client lists who is online and, watching, is told
 // when peers join and leave.
-func TestRelay_Presence(t *testing.T) {
+func TestHub_Presence(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, _ := startRelay(t, r, nil)
-	a, b := dialRelay(t, addr), dialRelay(t, addr)
+	r := &Hub{}
+	addr, _ := startHub(t, r, nil)
+	a, b := dialPeer(t, addr), dialPeer(t, addr)
 	a.sendRaw(`{"type":"list","ref":"l1"}`)
 	if e := a.next(); e.Type != "online" || string(e.Ref) != `"l1"` || len(e.IDs) != 1 || e.IDs[0] != b.id {
 		t.Fatalf("list: %v, want [%s]", e, b.id)
 	}
 	a.sendRaw(`{"type":"list","watch":true}`)
 	a.nextType("online")
-	c := dialRelay(t, addr)
+	c := dialPeer(t, addr)
 	if e := a.next(); e.Type != "join" || e.ID != c.id {
 		t.Fatalf("got %v, want join of %s", e, c.id)
 	}
@@ -387,7 +388,7 @@ func TestRelay_Presence(t *testing.T) {
 	if e := a.next(); e.Type != "online" || len(e.IDs) != 0 || string(e.Ref) != "2" {
 		t.Fatalf("list: %v, want nobody", e)
 	}
-	d := dialRelay(t, addr)
+	d := dialPeer(t, addr)
 	// Not watching any more: the next envelope is the answer to this list.
 	a.sendRaw(`{"type":"list","ref":3}`)
 	if e := a.next(); e.Type != "online" || len(e.IDs) != 1 || e.IDs[0] != d.id {
@@ -415,9 +416,9 @@ func dialSmall(t testing.TB, addr string) *frame.Conn {
 
 // answers collects the answers to numbered refs and fails on a second
 // answer to one.
-type answers map[int]relayEnv
+type answers map[int]envelope
 
-func (a answers) add(t testing.TB, e relayEnv) {
+func (a answers) add(t testing.TB, e envelope) {
 	t.Helper()
 	if e.Type != "ack" && e.Type != "error" {
 		if e.Type == "join" || e.Type == "leave" {
@@ -436,7 +437,7 @@ func (a answers) add(t testing.TB, e relayEnv) {
 }
 
 // waitFor reads s's envelopes into a until cond holds.
-func (a answers) waitFor(t testing.TB, s *relayPeer, cond func() bool) {
+func (a answers) waitFor(t testing.TB, s *peer, cond func() bool) {
 	t.Helper()
 	for !cond() {
 		a.add(t, s.next())
@@ -456,7 +457,7 @@ func (a answers) count(code string) int {
 // fill sends messages of about size bytes from s to the id of a client
 // that does not read, each starting with its ref, until one is refused
 // with recipient_slow. It returns how many it sent (refs from first on).
-func fill(t testing.TB, s *relayPeer, to string, size, first int, a answers) int {
+func fill(t testing.TB, s *peer, to string, size, first int, a answers) int {
 	t.Helper()
 	for ref := first; ; ref++ {
 		if ref-first > 5000 {
@@ -472,7 +473,7 @@ func fill(t testing.TB, s *relayPeer, to string, size, first int, a answers) int
 // recipient_slow. A list request after it is answered after the
 // message's immediate answer (if any): answers to one client are written
 // in order.
-func fillOne(t testing.TB, s *relayPeer, to string, size, ref int, a answers) bool {
+func fillOne(t testing.TB, s *peer, to string, size, ref int, a answers) bool {
 	t.Helper()
 	s.send(to, strconv.Itoa(ref)+" "+strings.Repeat("z", size), ref)
 	s.sendRaw(`{"type":"list","ref":"sync"}`)
@@ -484,7 +485,7 @@ func fillOne(t testing.TB, s *relayPeer, to string, size, ref int, a answers) bo
 		a.add(t, e)
 	}
 	e, ok := a[ref]
-	return ok && e.Code == RelayRecipientSlow
+	return ok && e.Code == CodeRecipientSlow
 }
 
 // readRefs reads the messages of a manual peer until the connection ends
@@ -497,7 +498,7 @@ func readRefs(c *frame.Conn) ([]int, error) {
 		if err != nil {
 			return refs, err
 		}
-		var e relayEnv
+		var e envelope
 		if json.Unmarshal(b, &e) != nil || e.Type != "message" {
 			return refs, fmt.Errorf("unexpected envelope %q", b)
 		}
@@ -510,18 +511,18 @@ func readRefs(c *frame.Conn) ([]int, error) {
 	}
 }
 
-// TestRelay_PresenceResync: presence events that do not fit in a full
+// TestHub_PresenceResync: presence events that do not fit in a full
 // queue are replaced by a fresh list marked resync.
-func TestRelay_PresenceResync(t *testing.T) {
+func TestHub_PresenceResync(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	addr, _ := startRelay(t, &Relay{QueueSize: 2}, wstest.SmallSendBuffer)
+	addr, _ := startHub(t, &Hub{QueueSize: 2}, wstest.SmallSendBuffer)
 	w := dialManual(t, addr)
 	w.sendRaw(`{"type":"list","watch":true}`)
 	w.nextType("online")
-	s := dialRelay(t, addr)
+	s := dialPeer(t, addr)
 	fill(t, s, w.id, 8<<10, 0, answers{})
 	for range 5 {
-		dialRelay(t, addr)
+		dialPeer(t, addr)
 	}
 	// Reading now: messages and whatever events fitted, and a resync
 	// (the queue was full when the joins came). Applied as updates to a
@@ -548,19 +549,19 @@ func TestRelay_PresenceResync(t *testing.T) {
 	}
 }
 
-// TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation: a recipient
+// TestHub_StuckRecipient_RFC6455_7_4_1_PolicyViolation: a recipient
 // that does not read fills its queue; senders are told recipient_slow at
 // once, other clients go on talking, and after StuckTimeout the recipient
 // is closed with 1008. Every message then has exactly one answer, and what
 // the recipient finally reads is exactly what was acked, in order.
-func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
+func TestHub_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
 	wstest.CheckGoroutines(t)
 	logs := &wstest.LogRecorder{}
-	r := &Relay{QueueSize: 8, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
-	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
+	r := &Hub{QueueSize: 8, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
+	addr, _ := startHub(t, r, wstest.SmallSendBuffer)
 	b := dialManual(t, addr) // never reads until told to
-	a := dialRelay(t, addr)
-	c, d := dialRelay(t, addr), dialRelay(t, addr)
+	a := dialPeer(t, addr)
+	c, d := dialPeer(t, addr), dialPeer(t, addr)
 
 	got := answers{}
 	n := fill(t, a, b.id, 8<<10, 0, got)
@@ -595,10 +596,10 @@ func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
 	a.send(b.id, "too late", n)
 	n++
 	got.waitFor(t, a, func() bool { return len(got) == n })
-	if e := got[n-1]; e.Code != RelayUnknownRecipient {
+	if e := got[n-1]; e.Code != CodeUnknownRecipient {
 		t.Fatalf("after the close, got %v, want unknown_recipient", e)
 	}
-	if got.count(RelayRecipientGone) == 0 {
+	if got.count(CodeRecipientGone) == 0 {
 		t.Errorf("no message was answered recipient_gone, yet the queue was full when the relay closed the client")
 	}
 	res := <-resc
@@ -613,20 +614,20 @@ func TestRelay_StuckRecipient_RFC6455_7_4_1_PolicyViolation(t *testing.T) {
 		t.Fatalf("recipient read %v\nacked:        %v", res.refs, acked)
 	}
 	t.Logf("%d acked, %d recipient_slow, %d recipient_gone, 1 unknown_recipient",
-		got.count("ack"), got.count(RelayRecipientSlow), got.count(RelayRecipientGone))
+		got.count("ack"), got.count(CodeRecipientSlow), got.count(CodeRecipientGone))
 	if r.NumClients() != 3 {
 		t.Errorf("NumClients = %d, want 3", r.NumClients())
 	}
 }
 
-// TestRelay_SenderNotReading_RFC6455_7_4_1: a client that sends requests
+// TestHub_SenderNotReading_RFC6455_7_4_1: a client that sends requests
 // but never reads the answers is throttled (the relay stops reading after
 // MaxPending unanswered requests), then closed with 1008.
-func TestRelay_SenderNotReading_RFC6455_7_4_1(t *testing.T) {
+func TestHub_SenderNotReading_RFC6455_7_4_1(t *testing.T) {
 	wstest.CheckGoroutines(t)
 	logs := &wstest.LogRecorder{}
-	r := &Relay{MaxPending: 16, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
-	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
+	r := &Hub{MaxPending: 16, StuckTimeout: 300 * time.Millisecond, Logger: slog.New(logs)}
+	addr, _ := startHub(t, r, wstest.SmallSendBuffer)
 	s := dialManual(t, addr)
 	ref := strings.Repeat("r", 120)
 	var sent atomic.Int64
@@ -675,15 +676,15 @@ func expectKickClose(t testing.TB, err error, logs *wstest.LogRecorder) {
 	}
 }
 
-// TestRelay_RecipientLeavesWithQueued: when a recipient disconnects with
+// TestHub_RecipientLeavesWithQueued: when a recipient disconnects with
 // messages still queued for it, every sender learns the fate of every
 // message: written (ack), refused (recipient_slow) or recipient_gone.
-func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
+func TestHub_RecipientLeavesWithQueued(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{QueueSize: 16}
-	addr, _ := startRelay(t, r, wstest.SmallSendBuffer)
+	r := &Hub{QueueSize: 16}
+	addr, _ := startHub(t, r, wstest.SmallSendBuffer)
 	b := dialManual(t, addr)
-	senders := []*relayPeer{dialRelay(t, addr), dialRelay(t, addr), dialRelay(t, addr)}
+	senders := []*peer{dialPeer(t, addr), dialPeer(t, addr), dialPeer(t, addr)}
 	got := make([]answers, len(senders))
 	sent := make([]int, len(senders))
 	for i := range senders {
@@ -701,7 +702,7 @@ func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
 		got[i].waitFor(t, s, func() bool { return len(got[i]) == sent[i] })
 		for ref := range sent[i] {
 			switch e := got[i][ref]; {
-			case e.Type == "ack", e.Code == RelayRecipientSlow, e.Code == RelayRecipientGone:
+			case e.Type == "ack", e.Code == CodeRecipientSlow, e.Code == CodeRecipientGone:
 				if e.To != b.id {
 					t.Errorf("answer %v does not name the recipient %s", e, b.id)
 				}
@@ -710,18 +711,18 @@ func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
 			}
 		}
 		t.Logf("sender %d: %d sent: %d acked, %d slow, %d gone", i, sent[i],
-			got[i].count("ack"), got[i].count(RelayRecipientSlow), got[i].count(RelayRecipientGone))
+			got[i].count("ack"), got[i].count(CodeRecipientSlow), got[i].count(CodeRecipientGone))
 	}
-	if got[0].count(RelayRecipientGone)+got[1].count(RelayRecipientGone)+got[2].count(RelayRecipientGone) == 0 {
+	if got[0].count(CodeRecipientGone)+got[1].count(CodeRecipientGone)+got[2].count(CodeRecipientGone) == 0 {
 		t.Error("no message was answered recipient_gone, yet the queue was full when the recipient left")
 	}
 	senders[0].send(b.id, "after", 99999)
-	if e := senders[0].nextType("error"); e.Code != RelayUnknownRecipient {
+	if e := senders[0].nextType("error"); e.Code != CodeUnknownRecipient {
 		t.Fatalf("got %v, want unknown_recipient", e)
 	}
 }
 
-// TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1: a client that
+// TestHub_ClientCloses_QueuedDelivered_RFC6455_5_5_1: a client that
 // sends requests and its close frame at once (a script whose input
 // ended: echo '{"type":"list"}' | wsc ...) gets every answer before the
 // relay's close reply, which RFC 6455 §5.5.1 allows ("An endpoint MAY
@@ -729,15 +730,15 @@ func TestRelay_RecipientLeavesWithQueued(t *testing.T) {
 // message sent to it meanwhile is either delivered and acked or refused,
 // never acked and lost. Before, the relay answered the close at once and
 // dropped what it had queued: the answer was lost in 4 runs of 5.
-func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
+func TestHub_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, _ := startRelay(t, r, nil)
-	b := dialRelay(t, addr)
+	r := &Hub{}
+	addr, _ := startHub(t, r, nil)
+	b := dialPeer(t, addr)
 	for round := range 20 {
 		a := wstest.DialRaw(t, addr)
 		a.Upgrade(addr, "/", nil)
-		var w relayEnv
+		var w envelope
 		if err := json.Unmarshal(a.ExpectFrame(frame.OpText), &w); err != nil || w.Type != "welcome" {
 			t.Fatalf("first envelope: %v %v", w, err)
 		}
@@ -766,7 +767,7 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 				}
 				break
 			}
-			var e relayEnv
+			var e envelope
 			if err := json.Unmarshal(p, &e); err != nil {
 				t.Fatalf("envelope %q: %v", p, err)
 			}
@@ -792,7 +793,7 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 			switch e := got[round*msgs+i]; {
 			case e.Type == "ack":
 				acked = append(acked, fmt.Sprintf("m%d", i))
-			case e.Code == RelayUnknownRecipient, e.Code == RelayRecipientGone:
+			case e.Code == CodeUnknownRecipient, e.Code == CodeRecipientGone:
 			default:
 				t.Fatalf("round %d: message %d: %v", round, i, e)
 			}
@@ -803,15 +804,15 @@ func TestRelay_ClientCloses_QueuedDelivered_RFC6455_5_5_1(t *testing.T) {
 	}
 }
 
-// TestRelay_Shutdown_RFC6455_7_4_1_GoingAway: Server.Shutdown closes relay
-// clients with 1001 and the relay forgets them.
-func TestRelay_Shutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
+// TestHub_Shutdown_RFC6455_7_4_1_GoingAway: server.Server.Shutdown closes
+// relay clients with 1001 and the relay forgets them.
+func TestHub_Shutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, srv := startRelay(t, r, nil)
-	var peers []*relayPeer
+	r := &Hub{}
+	addr, srv := startHub(t, r, nil)
+	var peers []*peer
 	for range 5 {
-		peers = append(peers, dialRelay(t, addr))
+		peers = append(peers, dialPeer(t, addr))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 	defer cancel()
@@ -828,13 +829,13 @@ func TestRelay_Shutdown_RFC6455_7_4_1_GoingAway(t *testing.T) {
 	}
 }
 
-func TestParseRelayRequest(t *testing.T) {
+func TestParseRequest(t *testing.T) {
 	cases := []struct {
 		in      string
-		kind    relayReqKind
+		kind    reqKind
 		to, msg string
 		ref     string
-		watch   relayWatch
+		watch   watchMode
 		err     string
 	}{
 		{in: `{"to":"abc","message":"hi"}`, kind: reqSend, to: "abc", msg: `"hi"`},
@@ -852,7 +853,7 @@ func TestParseRelayRequest(t *testing.T) {
 		{in: `"hi"`, err: "must be a JSON object"},
 	}
 	for _, tc := range cases {
-		req, err := parseRelayRequest([]byte(tc.in))
+		req, err := parseRequest([]byte(tc.in))
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: error %v, want one containing %q", tc.in, err, tc.err)
@@ -1045,7 +1046,7 @@ func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 		cl.c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
 		_, b, err := cl.c.ReadMessage(nil)
 		cl.c.NetConn().SetReadDeadline(time.Time{})
-		var w relayEnv
+		var w envelope
 		if err != nil || json.Unmarshal(b, &w) != nil || w.Type != "welcome" {
 			tb.Fatalf("client %d: welcome: %q %v", cl.idx, b, err)
 		}
@@ -1084,7 +1085,7 @@ func (lr *loadRun) read(cl *loadClient) {
 			return
 		}
 		buf = b
-		var e relayEnv
+		var e envelope
 		if err := json.Unmarshal(b, &e); err != nil {
 			lr.fail("client %d: bad envelope %q", cl.idx, b)
 			continue
@@ -1125,7 +1126,7 @@ func (lr *loadRun) read(cl *loadClient) {
 	}
 }
 
-func (lr *loadRun) onMessage(cl *loadClient, e relayEnv) {
+func (lr *loadRun) onMessage(cl *loadClient, e envelope) {
 	f := strings.Fields(e.Message)
 	if len(f) != 5 {
 		lr.fail("client %d: message %q", cl.idx, e.Message)
@@ -1154,7 +1155,7 @@ func (lr *loadRun) onMessage(cl *loadClient, e relayEnv) {
 	m.latency.Store(int64(time.Since(lr.start)) - sentAt)
 }
 
-func (lr *loadRun) onAnswer(cl *loadClient, e relayEnv) {
+func (lr *loadRun) onAnswer(cl *loadClient, e envelope) {
 	ref, err := strconv.Atoi(string(e.Ref))
 	if err != nil || ref < 0 || ref >= len(lr.msgs) {
 		lr.fail("client %d: answer without a valid ref: %v", cl.idx, e)
@@ -1172,11 +1173,11 @@ func (lr *loadRun) onAnswer(cl *loadClient, e relayEnv) {
 	switch {
 	case e.Type == "ack":
 		out = outAck
-	case e.Code == RelayUnknownRecipient:
+	case e.Code == CodeUnknownRecipient:
 		out = outUnknown
-	case e.Code == RelayRecipientSlow:
+	case e.Code == CodeRecipientSlow:
 		out = outSlow
-	case e.Code == RelayRecipientGone:
+	case e.Code == CodeRecipientGone:
 		out = outGone
 	}
 	if out == outOther || (out != outUnknown && e.To != lr.clients[m.to].id) {
@@ -1396,7 +1397,7 @@ func (lr *loadRun) checkViews() {
 
 // closeAll closes every client (half with the close handshake) and waits
 // until the relay and the server have forgotten them all.
-func (lr *loadRun) closeAll(r *Relay, srv *Server) {
+func (lr *loadRun) closeAll(r *Hub, srv *server.Server) {
 	lr.tb.Helper()
 	var wg sync.WaitGroup
 	for _, cl := range lr.clients {
@@ -1455,11 +1456,11 @@ func waitGoroutines(t testing.TB, n int) {
 	}
 }
 
-// testRelayLoad runs the load and checks for leaks after everyone left.
-func testRelayLoad(t *testing.T, cfg loadConfig) [outOther + 1]int {
+// testHubLoad runs the load and checks for leaks after everyone left.
+func testHubLoad(t *testing.T, cfg loadConfig) [outOther + 1]int {
 	wstest.CheckGoroutines(t)
-	r := &Relay{}
-	addr, srv := startRelay(t, r, nil)
+	r := &Hub{}
+	addr, srv := startHub(t, r, nil)
 	// One client comes and goes first, so that the server's own
 	// goroutines (keepalive) are in the baseline.
 	warm := newLoadRun(t, addr, loadConfig{clients: 1, window: 1})
@@ -1499,18 +1500,18 @@ func testRelayLoad(t *testing.T, cfg loadConfig) [outOther + 1]int {
 	return counts
 }
 
-// TestRelay_Load1000: a thousand clients on loopback send thousands of
+// TestHub_Load1000: a thousand clients on loopback send thousands of
 // messages to random other clients: each is delivered exactly once, to the
 // right recipient, in order per sender and recipient, and acked; nothing
 // is left behind when they leave.
-func TestRelay_Load1000(t *testing.T) {
-	counts := testRelayLoad(t, loadConfig{clients: 1000, perClient: loadPerClient(), window: 8})
+func TestHub_Load1000(t *testing.T) {
+	counts := testHubLoad(t, loadConfig{clients: 1000, perClient: loadPerClient(), window: 8})
 	if counts[outAck] != 1000*loadPerClient() {
 		t.Errorf("%d of %d messages acked", counts[outAck], 1000*loadPerClient())
 	}
 }
 
-// TestRelay_Load1000_Disconnects: as TestRelay_Load1000, with a hundred
+// TestHub_Load1000_Disconnects: as TestHub_Load1000, with a hundred
 // clients leaving in the middle of the traffic (half with a close
 // handshake, half by dropping TCP) and fifty clients watching presence,
 // whose view of who is online must end up exact. Every message from a client that
@@ -1518,30 +1519,30 @@ func TestRelay_Load1000(t *testing.T) {
 // all delivered; a message to a client that left is acked (written before
 // it left), recipient_gone or unknown_recipient, and never arrives when
 // its sender was told it did not.
-func TestRelay_Load1000_Disconnects(t *testing.T) {
-	counts := testRelayLoad(t, loadConfig{clients: 1000, perClient: loadPerClient(), window: 8, leavers: 100, watchers: 50})
+func TestHub_Load1000_Disconnects(t *testing.T) {
+	counts := testHubLoad(t, loadConfig{clients: 1000, perClient: loadPerClient(), window: 8, leavers: 100, watchers: 50})
 	if counts[outUnknown]+counts[outGone] == 0 {
 		t.Log("no message was sent to a client after it left (possible, but unusual)")
 	}
 }
 
-// BenchmarkRelay_1000Conns measures relayed messages per second and the
+// BenchmarkHub_1000Conns measures relayed messages per second and the
 // latency from a client's send to the recipient's read, with a thousand
 // clients on loopback each keeping up to window messages unanswered
 // (window=1: latency of a lightly loaded relay; window=8: saturated, where
 // latency is mostly queueing, about in-flight / throughput). Clients and
 // relay share the machine, so this is the whole system's throughput.
 //
-//	go test ./server -run '^$' -bench Relay_1000 -benchtime 100000x
-func BenchmarkRelay_1000Conns(b *testing.B) {
+//	go test ./server/relay -run '^$' -bench Hub_1000 -benchtime 100000x
+func BenchmarkHub_1000Conns(b *testing.B) {
 	for _, window := range []int{1, 8} {
-		b.Run("window="+strconv.Itoa(window), func(b *testing.B) { benchRelay(b, window) })
+		b.Run("window="+strconv.Itoa(window), func(b *testing.B) { benchHub(b, window) })
 	}
 }
 
-func benchRelay(b *testing.B, window int) {
-	r := &Relay{}
-	addr, _ := startRelay(b, r, nil)
+func benchHub(b *testing.B, window int) {
+	r := &Hub{}
+	addr, _ := startHub(b, r, nil)
 	per := max(1, (b.N+999)/1000)
 	lr := newLoadRun(b, addr, loadConfig{clients: 1000, perClient: per, window: window})
 	b.ResetTimer()
