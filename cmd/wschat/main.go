@@ -1,8 +1,8 @@
-// Command wschat is a 1-to-1 chat relay over WebSockets (RFC 6455) built on
-// ws6455's server/relay, with a chat page at /. Every connection gets an id
-// from the server (128 random bits); a client sends {"to":"<id>",
-// "message":"..."} and the relay delivers it to that one client, then
-// tells the sender whether it did.
+// Command wschat is a 1-to-1 chat relay over WebSockets (RFC 6455) with a
+// chat page at /: it serves ws6455's relay.Hub. Every connection gets an
+// id from the server; a client sends {"to":"<id>","message":"..."} and the
+// relay delivers it to that one client, then tells the sender whether it
+// did.
 //
 // Usage:
 //
@@ -13,25 +13,11 @@
 // other (or pick it from the Online list) and chat. WebSocket clients
 // connect to ws://host:port/ws (any path is served by the relay).
 //
-// # Protocol
+// The protocol, with all its rules (envelopes, error codes, presence,
+// delivery, closing, flow control, stuck clients), is the documentation of
+// package server/relay:
 //
-// Every message is a JSON object in a text message:
-//
-//	server → client  {"type":"welcome","id":"<your id>","max_message":65536}
-//	client → server  {"to":"<id>","ref":1,"message":"hi"}     ref optional, string or number
-//	server → peer    {"type":"message","from":"<sender id>","message":"hi"}
-//	server → client  {"type":"ack","to":"<id>","ref":1}       written to the peer's connection
-//	server → client  {"type":"error","code":"...","error":"...","to":"<id>","ref":1}
-//	client → server  {"type":"list","watch":true,"ref":2}
-//	server → client  {"type":"online","ids":[...],"ref":2}   then {"type":"join"|"leave","id":...}
-//
-// Error codes: bad_request (with what was wrong), too_large,
-// unknown_recipient, recipient_slow (the peer's queue is full: not
-// queued), recipient_gone (the peer left before the message was written to
-// it). Every request gets exactly one answer and the connection stays
-// open. A client that does not read for -stuck-timeout while the relay
-// has something to write to it is closed with 1008. The full rules are in
-// the documentation of package server/relay.
+//	go doc github.com/ws6455/ws6455/server/relay
 //
 // It logs with log/slog and shuts down gracefully on SIGINT or SIGTERM:
 // every connection gets a 1001 "going away" close frame.
@@ -59,28 +45,12 @@ var static embed.FS
 func main() { serve.Main("wschat", run) }
 
 const usageProtocol = `
-Protocol (JSON objects in text messages; see the server/relay docs for every rule):
-  on connect      <- {"type":"welcome","id":"<your id>","max_message":65536}
-  send            -> {"to":"<id>","ref":1,"message":"hi"}        ("ref" optional: string or number)
-  the peer gets   <- {"type":"message","from":"<your id>","message":"hi"}
-  you get one of  <- {"type":"ack","to":"<id>","ref":1}
-                  <- {"type":"error","code":"<code>","error":"<what>","to":"<id>","ref":1}
-  presence        -> {"type":"list","watch":true}
-                  <- {"type":"online","ids":[...]}, then {"type":"join","id":...} / {"type":"leave","id":...}
-
-  Error codes: bad_request (says what was wrong), too_large (over -max-message),
-  unknown_recipient, recipient_slow (peer's queue full: not queued, retry later),
-  recipient_gone (peer left before the message was written to it).
-
-Delivery rules:
-  - ids are 128 random bits from crypto/rand (22 base64url characters), chosen by the server.
-  - ack = the whole message was written to the recipient's connection. Every request gets
-    exactly one answer; nothing is dropped silently; per sender and recipient, in order.
-  - Each connection has a bounded queue (-queue messages, -queue-bytes bytes); a full queue
-    refuses new messages (recipient_slow) and never blocks the sender or anyone else.
-  - A connection with a write blocked for -stuck-timeout (its client does not read) is
-    closed with 1008 (policy violation); messages still queued for it: recipient_gone.
-  - Bad requests are answered with an error and the connection stays open.
+Protocol: JSON objects in text messages, for example
+  on connect  <- {"type":"welcome","id":"<your id>","max_message":65536}
+  send        -> {"to":"<id>","ref":1,"message":"hi"}
+  answer      <- {"type":"ack","to":"<id>","ref":1}  or  {"type":"error","code":"...",...}
+The protocol with all its rules (error codes, presence, delivery, closing, stuck clients):
+  go doc github.com/ws6455/ws6455/server/relay
 `
 
 // run starts the relay and blocks until ctx ends, then shuts down.

@@ -1,4 +1,4 @@
-// chat-client.mjs URL: drives the cmd/wschat relay (server.Relay) with Node's `ws` library.
+// chat-client.mjs URL: drives the cmd/wschat relay (relay.Hub, package server/relay) with Node's `ws` library.
 //
 //   node chat-client.mjs ws://127.0.0.1:PORT/ws
 //
