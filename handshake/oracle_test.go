@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -193,15 +194,17 @@ func TestOracle_RequestParsing_RFC6455_4_2_1(t *testing.T) {
 // TestOracle_GobwasDialer_OurUpgrader: gobwas' client completes the
 // handshake with our server and agrees on subprotocol and extension.
 func TestOracle_GobwasDialer_OurUpgrader(t *testing.T) {
-	var serverRes *Result
+	// The server's goroutine hands its Result over a channel: the client
+	// can finish its handshake before Upgrade has returned.
+	results := make(chan *Result, 1)
 	addr := serveOnce(t, func(nc net.Conn) {
 		u := &Upgrader{Protocols: []string{"v2", "v1"}, Compression: DeflateConfig{Mode: CompressionNoContextTakeover}}
 		res, err := u.Upgrade(bufio.NewReader(nc), nc)
+		results <- res
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		serverRes = res
 		nc.Write(textFrame("from ws6455"))
 		io.Copy(io.Discard, nc)
 	})
@@ -221,6 +224,15 @@ func TestOracle_GobwasDialer_OurUpgrader(t *testing.T) {
 	var p wsflate.Parameters
 	if err := p.Parse(hs.Extensions[0]); err != nil {
 		t.Fatalf("gobwas cannot parse our response: %v", err)
+	}
+	var serverRes *Result
+	select {
+	case serverRes = <-results:
+	case <-time.After(15 * time.Second):
+		t.Fatal("our Upgrader did not return within 15s of gobwas' completed handshake")
+	}
+	if serverRes == nil {
+		t.Fatal("our Upgrader returned no Result")
 	}
 	if !p.ServerNoContextTakeover || !p.ClientNoContextTakeover || serverRes.Deflate == nil ||
 		!serverRes.Deflate.ServerNoContextTakeover || !serverRes.Deflate.ClientNoContextTakeover {
