@@ -2,7 +2,6 @@ package handshake
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -38,13 +37,23 @@ type Response struct {
 	// ClientHandshake.Verify.
 	Deflate *frame.DeflateParams
 
-	// Body is the start of the body of a non-101 response (at most
-	// 1 KiB, when the server sent a Content-Length), for error
-	// messages. Always nil for a 101.
+	// Body is the start of the body of a non-101 response, as the server
+	// sent it (not decoded beyond chunked transfer coding, not checked for
+	// UTF-8): at most MaxErrorBody bytes, read within the handshake's
+	// deadline. The body's end is found as HTTP/1.1 says (RFC 7230
+	// §3.3.3): Content-Length, chunked transfer coding, or the server
+	// closing the connection. Always nil for a 101, whose header block is
+	// followed by WebSocket frames.
 	Body []byte
+	// BodyTruncated reports that Body is not the whole body: it was longer
+	// than MaxErrorBody, or did not arrive whole before the deadline or
+	// the connection's end.
+	BodyTruncated bool
 }
 
-const maxErrorBody = 1024
+// MaxErrorBody bounds the bytes of a non-101 response's body that the
+// Dialer keeps in Response.Body, for error messages.
+const MaxErrorBody = 4 << 10
 
 // ReadResponse reads an HTTP/1.1 status line and header block from br under
 // lim. It reads nothing past the header block: after a 101 the bytes that
@@ -319,15 +328,108 @@ func (c *ClientHandshake) Verify(resp *Response) error {
 }
 
 // readErrorBody reads the start of a non-101 response's body into
-// resp.Body, if a small Content-Length announces one. Errors are ignored:
-// the body only decorates the error message.
+// resp.Body, at most MaxErrorBody bytes, finding its length as RFC 7230
+// §3.3.3 says: none for 1xx, 204 and 304; chunked when the last transfer
+// coding is chunked; otherwise until the connection closes when there is
+// a Transfer-Encoding or no Content-Length; else Content-Length bytes (an
+// invalid Content-Length makes the length unknown: nothing is read). Read
+// errors, the deadline's among them, end the body early: it only
+// decorates the error, and what arrived is kept.
 func readErrorBody(br *bufio.Reader, resp *Response) {
-	n, err := strconv.Atoi(trimOWS(resp.Header.Get(hContentLength)))
-	if err != nil || n <= 0 {
+	code := resp.StatusCode
+	if code < 200 || code == 204 || code == 304 {
 		return
 	}
-	n = min(n, maxErrorBody)
-	buf := make([]byte, n)
-	k, _ := io.ReadFull(br, buf)
-	resp.Body = bytes.ToValidUTF8(buf[:k], []byte("?"))
+	var body []byte
+	complete := false
+	switch te := splitList(resp.Header[hTransferEnc]); {
+	case len(te) > 0 && strings.EqualFold(te[len(te)-1], "chunked"):
+		body, complete = readChunked(br, MaxErrorBody)
+	case len(te) > 0:
+		body, complete = readUntilClose(br, MaxErrorBody)
+	default:
+		cl := resp.Header[hContentLength]
+		if len(cl) == 0 {
+			body, complete = readUntilClose(br, MaxErrorBody)
+			break
+		}
+		n, ok := contentLength(cl)
+		if !ok {
+			resp.BodyTruncated = true // the length is unknown; nothing read
+			return
+		}
+		buf := make([]byte, min(n, MaxErrorBody))
+		k, _ := io.ReadFull(br, buf)
+		body, complete = buf[:k], int64(k) == n
+	}
+	if len(body) > 0 {
+		resp.Body = body
+	}
+	resp.BodyTruncated = !complete
+}
+
+// contentLength parses Content-Length values (RFC 7230 §3.3.2): digits
+// only; repeated values, or a comma-separated list, must all agree.
+func contentLength(values []string) (int64, bool) {
+	n := int64(-1)
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			elem = trimOWS(elem)
+			if elem == "" || strings.TrimLeft(elem, "0123456789") != "" {
+				return 0, false
+			}
+			m, err := strconv.ParseInt(elem, 10, 64)
+			if err != nil || (n >= 0 && m != n) {
+				return 0, false
+			}
+			n = m
+		}
+	}
+	return n, n >= 0
+}
+
+// readUntilClose reads until EOF, keeping at most limit bytes; complete
+// says that EOF came before more than limit bytes did.
+func readUntilClose(br *bufio.Reader, limit int) (body []byte, complete bool) {
+	buf := make([]byte, limit+1)
+	k, err := io.ReadFull(br, buf)
+	if k > limit {
+		return buf[:limit], false
+	}
+	return buf[:k], errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// readChunked decodes the chunked transfer coding (RFC 7230 §4.1) by
+// hand, keeping at most limit bytes of data: chunk-size in hex, optional
+// chunk extensions after ";", CRLF, the data, CRLF; a zero size ends the
+// body (the trailer is not read). complete says the last chunk was seen.
+// A malformed chunk ends the body where it is.
+func readChunked(br *bufio.Reader, limit int) (body []byte, complete bool) {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return body, false
+		}
+		sizeStr, _, _ := strings.Cut(string(line), ";")
+		sizeStr = trimOWS(strings.TrimRight(sizeStr, "\r\n"))
+		size, err := strconv.ParseUint(sizeStr, 16, 63)
+		if err != nil || sizeStr == "" {
+			return body, false
+		}
+		if size == 0 {
+			return body, true
+		}
+		room := limit - len(body)
+		take := int(min(size, uint64(room)))
+		start := len(body)
+		body = append(body, make([]byte, take)...)
+		k, err := io.ReadFull(br, body[start:])
+		body = body[:start+k]
+		if err != nil || uint64(take) < size {
+			return body, false
+		}
+		if crlf, err := br.ReadSlice('\n'); err != nil || trimOWS(strings.TrimRight(string(crlf), "\r\n")) != "" {
+			return body, false
+		}
+	}
 }

@@ -3,7 +3,9 @@ package handshake
 import (
 	"bufio"
 	"errors"
+	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -305,5 +307,115 @@ func TestReadResponse(t *testing.T) {
 	_, err := ReadResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 101 OK\r\nX: "+strings.Repeat("a", 100)+"\r\n\r\n")), Limits{MaxHeaderBytes: 64})
 	if !errors.Is(err, ErrBadResponse) {
 		t.Errorf("oversized response: %v", err)
+	}
+}
+
+// TestReadErrorBody_RFC7230_3_3_3: the start of a non-101 body is found by
+// the rules of HTTP/1.1 message length, bounded by MaxErrorBody.
+func TestReadErrorBody_RFC7230_3_3_3(t *testing.T) {
+	big := strings.Repeat("x", MaxErrorBody+10)
+	tests := []struct {
+		name      string
+		resp      string
+		body      string
+		truncated bool
+	}{
+		{name: "content-length", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!trailing", body: "nope!"},
+		{name: "content-length zero", resp: "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"},
+		{name: "content-length repeated equal", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nhi", body: "hi"},
+		{name: "content-length conflicting", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi!", truncated: true},
+		{name: "content-length not digits", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: +2\r\n\r\nhi", truncated: true},
+		{name: "content-length short read", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nonly", body: "only", truncated: true},
+		{name: "content-length over the bound", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, body: big[:MaxErrorBody], truncated: true},
+		{name: "until close", resp: "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nbad request\n", body: "bad request\n"},
+		{name: "until close over the bound", resp: "HTTP/1.1 400 Bad Request\r\n\r\n" + big, body: big[:MaxErrorBody], truncated: true},
+		{name: "until close exactly the bound", resp: "HTTP/1.1 400 Bad Request\r\n\r\n" + big[:MaxErrorBody], body: big[:MaxErrorBody]},
+		{name: "chunked", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nserv\r\n7;ext=1\r\ner down\r\n0\r\n\r\n", body: "server down"},
+		{name: "chunked uppercase hex", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n", body: "0123456789"},
+		{name: "chunked over the bound", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n" + strconv.FormatInt(int64(len(big)), 16) + "\r\n" + big + "\r\n0\r\n\r\n", body: big[:MaxErrorBody], truncated: true},
+		{name: "chunked malformed size", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\nmore", body: "ok", truncated: true},
+		{name: "chunked missing CRLF", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", body: "ok", truncated: true},
+		{name: "chunked wins over content-length", resp: "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", body: "ok"},
+		{name: "other transfer coding: until close", resp: "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b", body: "\x1f\x8b"},
+		{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\nframes?"},
+		{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nabcde"},
+		{name: "binary kept as is", resp: "HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\n\xff\x00\xfe", body: "\xff\x00\xfe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReader(strings.NewReader(tt.resp))
+			resp, err := ReadResponse(br, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			readErrorBody(br, resp)
+			if string(resp.Body) != tt.body || resp.BodyTruncated != tt.truncated {
+				t.Errorf("body %q (%d bytes) truncated %v; want %q (%d bytes) truncated %v",
+					shorten(resp.Body), len(resp.Body), resp.BodyTruncated, shorten([]byte(tt.body)), len(tt.body), tt.truncated)
+			}
+			if tt.body == "" && resp.Body != nil {
+				t.Errorf("Body is %q, want nil", resp.Body)
+			}
+		})
+	}
+}
+
+func shorten(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+// TestStatusError_Error_RFC6455_4_1_Step1: the error says what the server
+// answered, what to do about the common refusals, and how its body
+// starts.
+func TestStatusError_Error_RFC6455_4_1_Step1(t *testing.T) {
+	resp := func(header map[string][]string, body string, truncated bool) *Response {
+		h := make(textproto.MIMEHeader)
+		for k, v := range header {
+			h[textproto.CanonicalMIMEHeaderKey(k)] = v
+		}
+		r := &Response{Header: h, BodyTruncated: truncated}
+		if body != "" {
+			r.Body = []byte(body)
+		}
+		return r
+	}
+	long := "a" + strings.Repeat("é", 150) // byte 200 is inside an é: cut before it
+	tests := []struct {
+		line string
+		resp *Response
+		want string
+	}{
+		{"HTTP/1.1 403 Forbidden", resp(nil, "origin not allowed\n", false),
+			`handshake: server answered "HTTP/1.1 403 Forbidden": "origin not allowed"`},
+		{"HTTP/1.1 403 Forbidden", nil,
+			`handshake: server answered "HTTP/1.1 403 Forbidden"`},
+		{"HTTP/1.1 500 Internal Server Error", resp(nil, "boom", true),
+			`handshake: server answered "HTTP/1.1 500 Internal Server Error": "boom"...`},
+		{"HTTP/1.1 500 Internal Server Error", resp(nil, long, false),
+			`handshake: server answered "HTTP/1.1 500 Internal Server Error": "` + long[:199] + `"...`},
+		{"HTTP/1.1 500 Internal Server Error", resp(nil, "\xff\x00", false),
+			`handshake: server answered "HTTP/1.1 500 Internal Server Error": "\xff\x00"`},
+		{"HTTP/1.1 200 OK", resp(nil, "<html>", false),
+			`handshake: server answered "HTTP/1.1 200 OK": the server did not switch protocols (is the URL a WebSocket endpoint?): "<html>"`},
+		{"HTTP/1.1 401 Unauthorized", resp(map[string][]string{"WWW-Authenticate": {`Bearer realm="api"`}}, "", false),
+			`handshake: server answered "HTTP/1.1 401 Unauthorized": send credentials in an Authorization header (WWW-Authenticate: Bearer realm="api")`},
+		{"HTTP/1.1 404 Not Found", resp(nil, "", false),
+			`handshake: server answered "HTTP/1.1 404 Not Found": nothing at this path; check the URL`},
+		{"HTTP/1.1 426 Upgrade Required", resp(map[string][]string{"Sec-WebSocket-Version": {"8, 7"}}, "", false),
+			`handshake: server answered "HTTP/1.1 426 Upgrade Required": the server speaks Sec-WebSocket-Version 8, 7, this client 13 (RFC 6455 §4.4)`},
+		{"HTTP/1.1 426 Upgrade Required", resp(map[string][]string{"Sec-WebSocket-Version": {"13"}}, "upgrade!", false),
+			`handshake: server answered "HTTP/1.1 426 Upgrade Required": "upgrade!"`},
+		{"HTTP/1.1 503 Service Unavailable", resp(map[string][]string{"Retry-After": {"120"}}, "", false),
+			`handshake: server answered "HTTP/1.1 503 Service Unavailable": retry after 120`},
+	}
+	for _, tt := range tests {
+		code, _ := strconv.Atoi(tt.line[9:12])
+		se := &StatusError{StatusLine: tt.line, StatusCode: code, Response: tt.resp}
+		if got := se.Error(); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
 	}
 }

@@ -62,6 +62,11 @@ var DefaultDialer = &Dialer{Proxy: ProxyFromEnvironment}
 // it in a frame.Conn configured by d.FrameConfig and the negotiated
 // permessage-deflate parameters. ctx bounds the handshake only; cancelling
 // it later does not affect the connection.
+//
+// The *Response is returned whenever the server answered, also with an
+// error: when it refused with a status other than 101, the error is a
+// *StatusError and the Response holds the status, header fields and the
+// start of the body (see DialRaw).
 func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Response, error) {
 	nc, buffered, resp, err := d.DialRaw(ctx, rawURL)
 	if err != nil {
@@ -79,8 +84,10 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Respons
 // frame reader before reading nc), and the verified response.
 //
 // On a non-101 answer the error is a *StatusError and the response is
-// returned too; a 101 that fails verification wraps ErrBadResponse. In
-// every error case the connection is closed.
+// returned too, with its header fields and the start of its body
+// (Response.Body, at most MaxErrorBody bytes, read within the handshake's
+// deadline); a 101 that fails verification wraps ErrBadResponse. In every
+// error case the connection is closed.
 func (d *Dialer) DialRaw(ctx context.Context, rawURL string) (net.Conn, []byte, *Response, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -346,4 +347,130 @@ func TestDialRaw_CancelDuringTLS(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestDial_NonSwitchingResponse_RFC6455_4_1_Step1: a server that refuses
+// (403, 426, 500) gets its status, header fields and the start of its body
+// to the caller, both in the returned *Response and in the *StatusError,
+// whichever way the body's length is given.
+func TestDial_NonSwitchingResponse_RFC6455_4_1_Step1(t *testing.T) {
+	tests := []struct {
+		name     string
+		response string
+		close    bool // the server closes after the response (no length given)
+		code     int
+		header   [2]string
+		body     string
+		errText  string
+	}{
+		{
+			name:     "403 content-length",
+			response: "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 23\r\n\r\norigin evil.example: no",
+			code:     403, header: [2]string{"Content-Type", "text/plain"}, body: "origin evil.example: no",
+			errText: `server answered "HTTP/1.1 403 Forbidden": "origin evil.example: no"`,
+		},
+		{
+			name:     "426 chunked",
+			response: "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nversion\r\n5\r\n 8 pl\r\n6\r\nease\r\n\r\n0\r\n\r\n",
+			code:     426, header: [2]string{"Sec-Websocket-Version", "8"}, body: "version 8 please\r\n",
+			errText: `server answered "HTTP/1.1 426 Upgrade Required": the server speaks Sec-WebSocket-Version 8, this client 13 (RFC 6455 §4.4): "version 8 please"`,
+		},
+		{
+			name:     "500 until close",
+			response: "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nX-Request-Id: 7\r\n\r\nthe database is down\n",
+			close:    true,
+			code:     500, header: [2]string{"X-Request-Id", "7"}, body: "the database is down\n",
+			errText: `server answered "HTTP/1.1 500 Internal Server Error": "the database is down"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serveOnce(t, func(nc net.Conn) {
+				if _, err := ReadRequest(bufio.NewReader(nc), Limits{}); err != nil {
+					t.Error(err)
+					return
+				}
+				nc.Write([]byte(tt.response))
+				if !tt.close {
+					io.Copy(io.Discard, nc) // keep the connection open: the length must end the body
+				}
+			})
+			c, resp, err := (&Dialer{}).Dial(context.Background(), "ws://"+addr+"/")
+			if c != nil {
+				c.CloseNow()
+				t.Fatal("Dial returned a connection")
+			}
+			var se *StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v is not a *StatusError", err)
+			}
+			if resp == nil || se.Response != resp {
+				t.Fatalf("Dial returned response %p, the error carries %p; want the same, non-nil", resp, se.Response)
+			}
+			if resp.StatusCode != tt.code || se.StatusCode != tt.code {
+				t.Errorf("status %d (error %d), want %d", resp.StatusCode, se.StatusCode, tt.code)
+			}
+			if got := resp.Header.Get(tt.header[0]); got != tt.header[1] {
+				t.Errorf("header %s: %q, want %q", tt.header[0], got, tt.header[1])
+			}
+			if string(resp.Body) != tt.body || resp.BodyTruncated {
+				t.Errorf("body %q truncated %v, want %q whole", resp.Body, resp.BodyTruncated, tt.body)
+			}
+			if !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("error text\n%s\nlacks\n%s", err, tt.errText)
+			}
+		})
+	}
+}
+
+// A body that does not arrive whole before the handshake ends (its
+// deadline, or here its context's cancellation, which takes the same path)
+// still yields the *StatusError with what came, not a timeout: the status
+// is the news.
+func TestDial_NonSwitchingBodyCutShort_RFC6455_4_1_Step1(t *testing.T) {
+	addr := serveOnce(t, func(nc net.Conn) {
+		ReadRequest(bufio.NewReader(nc), Limits{})
+		nc.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 1000\r\n\r\npartial"))
+		io.Copy(io.Discard, nc) // the rest never comes
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := &Dialer{NetDial: func(ctx context.Context, network, a string) (net.Conn, error) {
+		var nd net.Dialer
+		nc, err := nd.DialContext(ctx, network, a)
+		if err != nil {
+			return nil, err
+		}
+		// Cancel once the client has read the partial body.
+		return &watchConn{Conn: nc, want: "partial", seen: cancel}, nil
+	}}
+	_, resp, err := d.Dial(ctx, "ws://"+addr+"/")
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != 503 {
+		t.Fatalf("got %v, want a *StatusError for 503", err)
+	}
+	if resp == nil || string(resp.Body) != "partial" || !resp.BodyTruncated {
+		t.Fatalf("response %+v, want body \"partial\", truncated", resp)
+	}
+	if !strings.HasSuffix(err.Error(), `: "partial"...`) {
+		t.Errorf("error %q does not show the body as cut", err)
+	}
+}
+
+// watchConn calls seen once the bytes read so far contain want.
+type watchConn struct {
+	net.Conn
+	want string
+	seen func()
+	got  []byte
+	once sync.Once
+}
+
+func (c *watchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.got = append(c.got, p[:n]...)
+	if strings.Contains(string(c.got), c.want) {
+		c.once.Do(c.seen)
+	}
+	return n, err
 }

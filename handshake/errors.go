@@ -1,10 +1,12 @@
 package handshake
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // RequestError is a client opening handshake that the server refuses. It
@@ -75,10 +77,16 @@ func badResponse(format string, args ...any) error {
 }
 
 // StatusError is returned by the client when the server answers with a
-// status other than 101 (RFC 6455 §4.1: "If the status code received from
-// the server is not 101, the client handles the response per HTTP
-// procedures"). Redirects (3xx) are not followed: the error names the
-// Location instead.
+// status other than 101 (RFC 6455 §4.1 step 1: "If the status code
+// received from the server is not 101, the client handles the response per
+// HTTP procedures"). Redirects (3xx) are not followed: the error names the
+// Location instead. The Dialer returns the same *Response beside the
+// error.
+//
+// Error gives the status line, a hint for the common refusals and the
+// start of the body, e.g.
+//
+//	handshake: server answered "HTTP/1.1 401 Unauthorized": send credentials in an Authorization header (WWW-Authenticate: Bearer): "token expired"
 type StatusError struct {
 	// StatusLine is the status line as received, e.g.
 	// "HTTP/1.1 403 Forbidden".
@@ -87,16 +95,31 @@ type StatusError struct {
 	StatusCode int
 	// Location is the Location header of a 3xx answer, if any.
 	Location string
-	// Response is the parsed response; Response.Body holds the start of the
-	// body when the server sent one with a Content-Length.
+	// Response is the whole answer: Response.Header holds its header
+	// fields, Response.Body the start of its body (at most MaxErrorBody
+	// bytes, BodyTruncated if there was more).
 	Response *Response
 }
+
+// maxErrorText bounds the body bytes quoted in StatusError.Error.
+const maxErrorText = 200
 
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	b.WriteString("handshake: server answered ")
 	b.WriteString(strconv.Quote(e.StatusLine))
-	if e.StatusCode >= 300 && e.StatusCode < 400 {
+	var h map[string][]string
+	if e.Response != nil {
+		h = e.Response.Header
+	}
+	get := func(k string) string {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	switch code := e.StatusCode; {
+	case code >= 300 && code < 400:
 		b.WriteString(": redirects are not followed")
 		if e.Location != "" {
 			b.WriteString(" (Location: ")
@@ -104,15 +127,46 @@ func (e *StatusError) Error() string {
 			b.WriteByte(')')
 		}
 		return b.String()
-	}
-	if e.Response != nil && len(e.Response.Body) > 0 {
-		body := strings.TrimSpace(string(e.Response.Body))
-		if len(body) > 200 {
-			body = body[:200] + "..."
+	case code >= 200 && code < 300:
+		b.WriteString(": the server did not switch protocols (is the URL a WebSocket endpoint?)")
+	case code == 401:
+		b.WriteString(": send credentials in an Authorization header")
+		if v := get("Www-Authenticate"); v != "" {
+			b.WriteString(" (WWW-Authenticate: ")
+			b.WriteString(v)
+			b.WriteByte(')')
 		}
-		if body != "" {
+	case code == 404:
+		b.WriteString(": nothing at this path; check the URL")
+	case code == 426:
+		// RFC 6455 §4.4: the server lists the versions it speaks.
+		if v := get(hVersion); v != "" && trimOWS(v) != "13" {
+			b.WriteString(": the server speaks Sec-WebSocket-Version ")
+			b.WriteString(v)
+			b.WriteString(", this client 13 (RFC 6455 §4.4)")
+		}
+	case code == 429 || code == 503:
+		if v := get("Retry-After"); v != "" {
+			b.WriteString(": retry after ")
+			b.WriteString(v)
+		}
+	}
+	if e.Response != nil {
+		body := bytes.TrimSpace(e.Response.Body)
+		more := e.Response.BodyTruncated
+		if len(body) > maxErrorText {
+			n := maxErrorText
+			for n > 0 && !utf8.RuneStart(body[n]) {
+				n-- // cut before a character, not inside one
+			}
+			body, more = body[:n], true
+		}
+		if len(body) > 0 {
 			b.WriteString(": ")
-			b.WriteString(strconv.Quote(body))
+			b.WriteString(strconv.Quote(string(body)))
+			if more {
+				b.WriteString("...")
+			}
 		}
 	}
 	return b.String()
