@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"net/url"
 	"time"
 
@@ -68,7 +69,19 @@ var DefaultDialer = &Dialer{Proxy: ProxyFromEnvironment}
 // *StatusError and the Response holds the status, header fields and the
 // start of the body (see DialRaw).
 func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Response, error) {
-	nc, buffered, resp, err := d.DialRaw(ctx, rawURL)
+	return d.DialHeader(ctx, rawURL, nil)
+}
+
+// DialHeader is Dial with request header fields for this call only, as
+// gorilla/websocket's Dialer.Dial(url, requestHeader) and
+// coder/websocket's DialOptions.HTTPHeader take them (an http.Header can
+// be passed as is). They are merged over d.Header by name, compared
+// case-insensitively: a name in header replaces the Dialer's values for
+// it, and a name with no values (nil or empty) removes the Dialer's
+// field; other names of d.Header are kept. The rules of
+// ClientHandshake.Header apply to the result. header is not modified.
+func (d *Dialer) DialHeader(ctx context.Context, rawURL string, header map[string][]string) (*frame.Conn, *Response, error) {
+	nc, buffered, resp, err := d.DialRawHeader(ctx, rawURL, header)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -89,6 +102,12 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*frame.Conn, *Respons
 // deadline); a 101 that fails verification wraps ErrBadResponse. In every
 // error case the connection is closed.
 func (d *Dialer) DialRaw(ctx context.Context, rawURL string) (net.Conn, []byte, *Response, error) {
+	return d.DialRawHeader(ctx, rawURL, nil)
+}
+
+// DialRawHeader is DialRaw with request header fields for this call only,
+// merged over d.Header as DialHeader describes.
+func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[string][]string) (net.Conn, []byte, *Response, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("handshake: %w", err)
@@ -101,7 +120,7 @@ func (d *Dialer) DialRaw(ctx context.Context, rawURL string) (net.Conn, []byte, 
 		Key:         NewKey(),
 		Protocols:   d.Protocols,
 		Compression: d.Compression,
-		Header:      d.Header,
+		Header:      mergeHeader(d.Header, header),
 	}
 	reqBytes, err := hs.AppendRequest(nil)
 	if err != nil {
@@ -227,4 +246,33 @@ func (d *Dialer) connect(ctx context.Context, u *url.URL) (net.Conn, error) {
 		return nc, nil
 	}
 	return d.dialProxy(ctx, proxy, target)
+}
+
+// mergeHeader returns base with over's fields merged in by canonical name
+// (a name in over replaces base's values; one with no values deletes
+// base's), without modifying either. With nothing to merge it returns base
+// itself.
+func mergeHeader(base, over map[string][]string) map[string][]string {
+	if len(over) == 0 {
+		return base
+	}
+	m := make(map[string][]string, len(base)+len(over))
+	for k, vs := range base {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		m[ck] = append(m[ck], vs...)
+	}
+	replaced := make(map[string]bool, len(over))
+	for k, vs := range over {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !replaced[ck] {
+			// The first spelling of this name in over replaces base's
+			// values; later spellings ("cookie" and "Cookie") add to them.
+			delete(m, ck)
+			replaced[ck] = true
+		}
+		if len(vs) > 0 {
+			m[ck] = append(m[ck], vs...)
+		}
+	}
+	return m
 }

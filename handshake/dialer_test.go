@@ -474,3 +474,110 @@ func (c *watchConn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// TestDialHeader_RFC6455_4_1_Item12: per-call header fields ("any other
+// header fields", §4.1 item 12) are merged over the Dialer's by name: they
+// add, replace, or with no values remove; the Dialer's map is untouched.
+func TestDialHeader_RFC6455_4_1_Item12(t *testing.T) {
+	reqs := make(chan *Request, 1)
+	addr := serveOnce(t, func(nc net.Conn) {
+		br := bufio.NewReader(nc)
+		req, err := ReadRequest(br, Limits{})
+		reqs <- req
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		res, err := (&Upgrader{CheckOrigin: func(*Request) bool { return true }}).Negotiate(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		nc.Write(res.AppendResponse(nil))
+		io.Copy(io.Discard, nc)
+	})
+	d := &Dialer{Header: map[string][]string{
+		"Origin":        {"http://dialer.example"},
+		"X-Dialer":      {"1"},
+		"Authorization": {"Bearer dialer"},
+		"X-Both":        {"dialer"},
+	}}
+	c, _, err := d.DialHeader(context.Background(), "ws://"+addr+"/", map[string][]string{
+		"origin":        {"http://call.example"}, // replaces, whatever the spelling
+		"X-Call":        {"a", "b"},              // adds
+		"Authorization": nil,                     // removes
+		"x-both":        {"call"},
+		"Host":          {"virtual.example"}, // §4.1 item 4's Host, overridden per call
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	var req *Request
+	select {
+	case req = <-reqs:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server read no request within 15s")
+	}
+	h := req.Header
+	for name, want := range map[string]string{
+		"Origin": "http://call.example", "X-Dialer": "1", "X-Call": "a,b", "X-Both": "call", "Authorization": "",
+	} {
+		if got := strings.Join(h[name], ","); got != want {
+			t.Errorf("server saw %s %q, want %q", name, got, want)
+		}
+	}
+	if req.Host != "virtual.example" {
+		t.Errorf("server saw Host %q, want virtual.example", req.Host)
+	}
+	if len(d.Header) != 4 || d.Header["Authorization"][0] != "Bearer dialer" || d.Header["Origin"][0] != "http://dialer.example" {
+		t.Errorf("the Dialer's Header was modified: %v", d.Header)
+	}
+}
+
+// Per-call header fields obey the same rules as the Dialer's: one that the
+// handshake itself owns is refused before any connection is made.
+func TestDialHeader_Refused_RFC6455_4_1(t *testing.T) {
+	dialed := false
+	d := &Dialer{NetDial: func(context.Context, string, string) (net.Conn, error) {
+		dialed = true
+		return nil, errors.New("not reached")
+	}}
+	for _, h := range []map[string][]string{
+		{"Sec-WebSocket-Key": {"x"}},
+		{"Upgrade": {"h2c"}},
+		{"X-Bad": {"a\r\nInjected: 1"}},
+		{"Host": {"a", "b"}},
+	} {
+		_, _, err := d.DialHeader(context.Background(), "ws://example.invalid/", h)
+		if err == nil || dialed {
+			t.Errorf("header %q: err %v, dialed %v; want an error before dialing", h, err, dialed)
+		}
+	}
+}
+
+func TestMergeHeader(t *testing.T) {
+	base := map[string][]string{"A": {"1"}, "b": {"2"}}
+	if got := mergeHeader(base, nil); !sameMap(got, base) {
+		t.Errorf("nothing to merge: got %v", got)
+	}
+	got := mergeHeader(base, map[string][]string{"a": {"x"}, "B": {}, "C": {"3"}})
+	if want := map[string][]string{"A": {"x"}, "C": {"3"}}; !sameMap(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if base["A"][0] != "1" || len(base) != 2 {
+		t.Errorf("base modified: %v", base)
+	}
+}
+
+func sameMap(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, "\x00") != strings.Join(b[k], "\x00") || len(v) != len(b[k]) {
+			return false
+		}
+	}
+	return true
+}
