@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http" // only for the cookie jar: see Dialer.Jar
 	"net/textproto"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
@@ -50,6 +52,24 @@ type Dialer struct {
 	Proxy func(*url.URL) (*url.URL, error)
 	// Limits bound the response header block.
 	Limits Limits
+	// Jar, if not nil, keeps cookies (RFC 6265) across dials, as
+	// gorilla/websocket's Dialer.Jar does: the jar's cookies for the URL
+	// are sent in the request's Cookie field (after any Cookie value of
+	// Header, in one field as RFC 6265 §5.4 asks), and the Set-Cookie
+	// fields of the answer are stored in the jar: those of a verified 101
+	// (RFC 6455 §4.1, _Cookies Set During the Server's Opening
+	// Handshake_) and of any other status, which the client handles "per
+	// HTTP procedures" (§4.1 step 1); not those of a 101 that fails
+	// verification. The jar is given the URL with ws:// as http:// and
+	// wss:// as https://, the schemes a jar knows (net/http/cookiejar
+	// keeps Secure cookies for https only). A jar must be safe for
+	// concurrent use, as http.CookieJar requires.
+	//
+	// The jar is why this package imports net/http: for the http.CookieJar
+	// and http.Cookie types, and for RFC 6265's Set-Cookie parsing and
+	// Cookie formatting (http.ParseSetCookie, Cookie.String). The HTTP
+	// messages themselves are still read and written by hand.
+	Jar http.CookieJar
 	// FrameConfig configures the frame.Conn that Dial returns. Its Role is
 	// forced to frame.RoleClient and its Deflate to the negotiated
 	// parameters.
@@ -122,6 +142,11 @@ func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[st
 		Compression: d.Compression,
 		Header:      mergeHeader(d.Header, header),
 	}
+	var jarURL *url.URL
+	if d.Jar != nil {
+		jarURL = cookieURL(u)
+		hs.Header = addCookies(hs.Header, d.Jar.Cookies(jarURL))
+	}
 	reqBytes, err := hs.AppendRequest(nil)
 	if err != nil {
 		return nil, nil, nil, err
@@ -181,7 +206,13 @@ func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[st
 	if resp.StatusCode != 101 {
 		readErrorBody(br, resp)
 	}
-	if err := hs.Verify(resp); err != nil {
+	err = hs.Verify(resp)
+	if d.Jar != nil && (err == nil || resp.StatusCode != 101) {
+		if cs := setCookies(resp); len(cs) > 0 {
+			d.Jar.SetCookies(jarURL, cs)
+		}
+	}
+	if err != nil {
 		stop()
 		nc.Close()
 		return nil, nil, resp, err
@@ -275,4 +306,57 @@ func mergeHeader(base, over map[string][]string) map[string][]string {
 		}
 	}
 	return m
+}
+
+// cookieURL is the URL under which a cookie jar files a WebSocket URL's
+// cookies: ws:// as http://, wss:// as https:// (a jar knows HTTP's
+// schemes only, and keeps Secure cookies for https).
+func cookieURL(u *url.URL) *url.URL {
+	ju := *u
+	ju.Scheme = "http"
+	if u.Scheme == "wss" {
+		ju.Scheme = "https"
+	}
+	return &ju
+}
+
+// addCookies returns header with cookies appended to its Cookie field, all
+// in one field value separated by "; " (RFC 6265 §5.4: a user agent MUST
+// NOT attach more than one Cookie header field). header is not modified.
+func addCookies(header map[string][]string, cookies []*http.Cookie) map[string][]string {
+	if len(cookies) == 0 {
+		return header
+	}
+	var pairs []string
+	m := make(map[string][]string, len(header)+1)
+	for k, vs := range header {
+		if textproto.CanonicalMIMEHeaderKey(k) == "Cookie" {
+			pairs = append(pairs, vs...)
+			continue
+		}
+		m[k] = vs
+	}
+	for _, c := range cookies {
+		// Only name and value travel in a Cookie field; String sanitizes
+		// them, and gives "" for an invalid name.
+		if s := (&http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted}).String(); s != "" {
+			pairs = append(pairs, s)
+		}
+	}
+	if len(pairs) > 0 {
+		m["Cookie"] = []string{strings.Join(pairs, "; ")}
+	}
+	return m
+}
+
+// setCookies parses the response's Set-Cookie fields (RFC 6265 §4.1),
+// skipping those that do not parse.
+func setCookies(resp *Response) []*http.Cookie {
+	var cs []*http.Cookie
+	for _, line := range resp.Header["Set-Cookie"] {
+		if c, err := http.ParseSetCookie(line); err == nil {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }

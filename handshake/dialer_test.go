@@ -13,6 +13,9 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -580,4 +583,188 @@ func sameMap(a, b map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// recordingJar is an http.CookieJar that hands out fixed cookies and
+// records the URLs it is asked about and the cookies it is given.
+type recordingJar struct {
+	mu      sync.Mutex
+	give    []*http.Cookie
+	asked   []string
+	stored  []string
+	storeAt []string
+}
+
+func (j *recordingJar) Cookies(u *url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.asked = append(j.asked, u.String())
+	return j.give
+}
+
+func (j *recordingJar) SetCookies(u *url.URL, cs []*http.Cookie) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.storeAt = append(j.storeAt, u.String())
+	for _, c := range cs {
+		j.stored = append(j.stored, c.Name+"="+c.Value)
+	}
+}
+
+// TestDialJar_RFC6455_4_1: the jar's cookies go out in one Cookie field
+// after the Header's (§4.1 item 12, RFC 6265 §5.4), asked for under the
+// http:// form of the ws:// URL; Set-Cookie fields of a verified 101 and of
+// a refusal are stored, those of a 101 that fails verification are not.
+func TestDialJar_RFC6455_4_1(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(req *Request) string // "" answers with the Upgrader's 101
+		ok     bool
+		stored string
+	}{
+		{name: "101 verified", ok: true, stored: "session=s1,theme=dark"},
+		{name: "403 refused", answer: func(*Request) string {
+			return "HTTP/1.1 403 Forbidden\r\nSet-Cookie: session=expired; Path=/\r\nContent-Length: 0\r\n\r\n"
+		}, stored: "session=expired"},
+		{name: "101 bad accept", answer: func(*Request) string {
+			return resp101("Set-Cookie: session=forged") // the accept of the RFC's key, not ours
+		}, stored: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqs := make(chan *Request, 1)
+			addr := serveOnce(t, func(nc net.Conn) {
+				req, err := ReadRequest(bufio.NewReader(nc), Limits{})
+				reqs <- req
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if tt.answer != nil {
+					nc.Write([]byte(tt.answer(req)))
+				} else {
+					u := &Upgrader{ExtraHeaders: map[string][]string{"Set-Cookie": {"session=s1; Path=/; HttpOnly", "theme=dark", "=bad"}}}
+					res, err := u.Negotiate(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					nc.Write(res.AppendResponse(nil))
+				}
+				io.Copy(io.Discard, nc)
+			})
+			jar := &recordingJar{give: []*http.Cookie{{Name: "session", Value: "s0"}, {Name: "pref", Value: "a b"}}}
+			d := &Dialer{Jar: jar, Header: map[string][]string{"cookie": {"from=header"}}}
+			c, _, err := d.Dial(context.Background(), "ws://"+addr+"/chat?room=1")
+			if c != nil {
+				c.CloseNow()
+			}
+			if (err == nil) != tt.ok {
+				t.Fatalf("Dial: %v", err)
+			}
+			var req *Request
+			select {
+			case req = <-reqs:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the server read no request within 15s")
+			}
+			if got, want := req.Header["Cookie"], []string{`from=header; session=s0; pref="a b"`}; strings.Join(got, "|") != want[0] {
+				t.Errorf("server saw Cookie %q, want %q", got, want)
+			}
+			jar.mu.Lock()
+			defer jar.mu.Unlock()
+			wantURL := "http://" + addr + "/chat?room=1"
+			if len(jar.asked) != 1 || jar.asked[0] != wantURL {
+				t.Errorf("jar asked for %q, want [%s]", jar.asked, wantURL)
+			}
+			if got := strings.Join(jar.stored, ","); got != tt.stored {
+				t.Errorf("jar stored %q, want %q", got, tt.stored)
+			}
+			if len(jar.storeAt) > 0 && jar.storeAt[0] != wantURL {
+				t.Errorf("jar stored at %q, want %s", jar.storeAt, wantURL)
+			}
+			if d.Header["cookie"][0] != "from=header" || len(d.Header) != 1 {
+				t.Errorf("the Dialer's Header was modified: %v", d.Header)
+			}
+		})
+	}
+}
+
+// With net/http/cookiejar: a cookie set by one handshake is sent by the
+// next, and wss:// counts as https:// for Secure cookies, which are not
+// sent over ws://. (The host is a name, not 127.0.0.1, which cookiejar
+// treats as a secure origin whatever the scheme; NetDial routes it to the
+// test server.)
+func TestDialJar_CookiejarRoundTrip_RFC6455_4_1(t *testing.T) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, pool := selfSigned(t)
+	var target string // the test server of the current dial
+	netDial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var nd net.Dialer
+		return nd.DialContext(ctx, network, target)
+	}
+	// serve answers one handshake, over TLS if tlsCfg is set, setting
+	// cookie, and reports the Cookie field it received.
+	serve := func(tlsCfg *tls.Config, cookie string) (string, <-chan string) {
+		got := make(chan string, 1)
+		addr := serveOnce(t, func(nc net.Conn) {
+			if tlsCfg != nil {
+				nc = tls.Server(nc, tlsCfg)
+			}
+			req, err := ReadRequest(bufio.NewReader(nc), Limits{})
+			if err != nil {
+				got <- "error: " + err.Error()
+				return
+			}
+			got <- strings.Join(req.Header["Cookie"], "|")
+			u := &Upgrader{}
+			if cookie != "" {
+				u.ExtraHeaders = map[string][]string{"Set-Cookie": {cookie}}
+			}
+			res, err := u.Negotiate(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			nc.Write(res.AppendResponse(nil))
+			io.Copy(io.Discard, nc)
+		})
+		return addr, got
+	}
+	dial := func(d *Dialer, u string, got <-chan string) string {
+		t.Helper()
+		c, _, err := d.Dial(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CloseNow()
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(15 * time.Second):
+			t.Fatal("the server read no request within 15s")
+			return ""
+		}
+	}
+
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	wss := &Dialer{Jar: jar, NetDial: netDial, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	ws := &Dialer{Jar: jar, NetDial: netDial}
+
+	var got <-chan string
+	target, got = serve(tlsCfg, "secret=1; Secure; Path=/")
+	if c := dial(wss, "wss://ws6455.test/", got); c != "" {
+		t.Errorf("first wss:// dial sent Cookie %q, want none", c)
+	}
+	target, got = serve(nil, "plain=2; Path=/")
+	if c := dial(ws, "ws://ws6455.test/", got); c != "" {
+		t.Errorf("ws:// dial sent Cookie %q; the Secure cookie must stay on wss://", c)
+	}
+	target, got = serve(tlsCfg, "")
+	if c := dial(wss, "wss://ws6455.test/", got); c != "secret=1; plain=2" && c != "plain=2; secret=1" {
+		t.Errorf("second wss:// dial sent Cookie %q, want secret=1 and plain=2", c)
+	}
 }
