@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -118,4 +121,95 @@ func ExampleDialer_Dial() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%s\n", msg)
+}
+
+// Request header fields for one connection (here a credential), merged over
+// the Dialer's own. An http.Header, as gorilla's Dial(url, requestHeader)
+// takes, can be passed as is.
+func ExampleDialer_DialHeader() {
+	// A server that greets each client with the Authorization it sent.
+	url, stop := exampleServer(&handshake.Upgrader{}, func(r *handshake.Request) string {
+		return r.Header.Get("User-Agent") + " says " + r.Header.Get("Authorization")
+	})
+	defer stop()
+
+	d := &handshake.Dialer{Header: map[string][]string{"User-Agent": {"example/1.0"}}}
+	for _, token := range []string{"alice-token", "bob-token"} {
+		c, _, err := d.DialHeader(context.Background(), url, http.Header{"Authorization": {"Bearer " + token}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		_, msg, err := c.ReadMessage(nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", msg)
+		c.Close()
+	}
+	// Output:
+	// example/1.0 says Bearer alice-token
+	// example/1.0 says Bearer bob-token
+}
+
+// A server that refuses the handshake answers with an HTTP status other
+// than 101 (RFC 6455 §4.1 step 1). Dial returns its *Response beside the
+// *StatusError: the status, the header fields and the start of the body.
+func ExampleDialer_Dial_refused() {
+	// A server that trusts no page's Origin.
+	url, stop := exampleServer(&handshake.Upgrader{CheckOrigin: func(*handshake.Request) bool { return false }}, nil)
+	defer stop()
+
+	d := &handshake.Dialer{Header: map[string][]string{"Origin": {"https://elsewhere.example"}}}
+	_, resp, err := d.Dial(context.Background(), url)
+	var se *handshake.StatusError
+	if !errors.As(err, &se) {
+		log.Fatalf("not refused: %v", err)
+	}
+	fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"))
+	fmt.Printf("%s", resp.Body) // at most handshake.MaxErrorBody bytes
+	fmt.Println("the whole body:", !resp.BodyTruncated)
+	fmt.Println(err)
+	// Output:
+	// 403 text/plain; charset=utf-8
+	// origin "https://elsewhere.example" not allowed
+	// the whole body: true
+	// handshake: server answered "HTTP/1.1 403 Forbidden": "origin \"https://elsewhere.example\" not allowed"
+}
+
+// exampleServer serves WebSocket handshakes on 127.0.0.1 with u until stop
+// is called. After each accepted handshake it sends greet(request) as a
+// text message, if greet is not nil, and answers the client's close.
+func exampleServer(u *handshake.Upgrader, greet func(*handshake.Request) string) (url string, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(nc)
+			res, err := u.Upgrade(br, nc)
+			if err != nil {
+				nc.Close()
+				continue
+			}
+			buffered, _ := br.Peek(br.Buffered())
+			c := frame.NewConn(nc, buffered, frame.Config{Role: frame.RoleServer})
+			if greet != nil {
+				c.WriteMessage(frame.OpText, []byte(greet(res.Request)))
+			}
+			for {
+				if _, _, err := c.ReadMessage(nil); err != nil {
+					break // the close handshake is answered by ReadMessage
+				}
+			}
+			c.CloseNow()
+		}
+	}()
+	return "ws://" + ln.Addr().String() + "/", func() { ln.Close(); <-done }
 }
