@@ -160,6 +160,80 @@ type options struct {
 	showFrames  bool
 	verbose     bool
 	defaultTime time.Duration // -x reply wait when --timeout is not given
+
+	spelled spelling // how the flags were typed, for messages
+}
+
+// spelling records how each flag was typed on the command line: "--close"
+// or "-close" (the flag package accepts both), so that messages name a
+// flag the way the user wrote it.
+type spelling map[string]string
+
+// of returns how the flag with these names (aliases, short first) was
+// typed last, or its usual spelling if it was not typed.
+func (sp spelling) of(names ...string) string {
+	for _, n := range names {
+		if typed, ok := sp[n]; ok {
+			return typed
+		}
+	}
+	if n := names[0]; len(n) == 1 {
+		return "-" + n
+	}
+	return "--" + names[0]
+}
+
+// scanSpelling reads how each flag of fl is typed in args, following the
+// flag package's grammar: "-name" or "--name", "=value" or a value in the
+// next argument unless the flag is boolean; "--" ends the flags.
+func scanSpelling(fl *flag.FlagSet, args []string) spelling {
+	sp := spelling{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue // the URL
+		}
+		dashes := "-"
+		if a[1] == '-' {
+			dashes = "--"
+		}
+		name, _, hasValue := strings.Cut(a[len(dashes):], "=")
+		f := fl.Lookup(name)
+		if f == nil {
+			continue
+		}
+		sp[name] = dashes + name
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && (!ok || !bf.IsBoolFlag()) {
+			i++ // the next argument is the value
+		}
+	}
+	return sp
+}
+
+// flagErrRe matches the flag package's errors that name a flag as "-name".
+var flagErrRe = regexp.MustCompile(`^(flag provided but not defined: |flag needs an argument: |invalid value "(?:[^"\\]|\\.)*" for flag |invalid boolean value "(?:[^"\\]|\\.)*" for )-([^\s:]+)(.*)$`)
+
+// respell rewrites a flag package error to name the flag as it was typed
+// (the flag package always writes "-name"). consumed are the arguments the
+// failed Parse took, the offending flag last or next to last.
+func respell(err error, consumed []string) error {
+	m := flagErrRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	name := m[2]
+	typed := "-" + name
+	for i := len(consumed) - 1; i >= 0; i-- {
+		a := consumed[i]
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == name && strings.HasPrefix(a, "-") {
+			typed = a[:len(a)-len(strings.TrimLeft(a, "-"))] + name
+			break
+		}
+	}
+	return errors.New(m[1] + typed + m[3])
 }
 
 // headerFlag collects -H 'Name: value'.
@@ -228,13 +302,35 @@ func (f matchFlag) Set(s string) error {
 	return nil
 }
 
+// parseDuration is time.ParseDuration with an error that shows the form.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration: write it like 500ms, 30s or 2m")
+	}
+	return d, nil
+}
+
+// durationFlag is a time.Duration flag with parseDuration's error.
+type durationFlag struct{ p *time.Duration }
+
+func (f durationFlag) String() string { return "" }
+
+func (f durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err == nil {
+		*f.p = d
+	}
+	return err
+}
+
 // timeoutFlag records --timeout and whether it was given.
 type timeoutFlag struct{ o *options }
 
 func (f timeoutFlag) String() string { return "" }
 
 func (f timeoutFlag) Set(s string) error {
-	d, err := time.ParseDuration(s)
+	d, err := parseDuration(s)
 	if err != nil {
 		return err
 	}
@@ -256,11 +352,16 @@ func parseArgs(args []string) (*options, error) {
 		defaultTime: 10 * time.Second,
 	}
 	fl := newFlagSet(o)
+	o.spelled = scanSpelling(fl, args)
+	sp := o.spelled
 
 	var pos []string
 	for {
 		if err := fl.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, respell(err, args[:len(args)-len(fl.Args())])
 		}
 		rest := fl.Args()
 		if len(rest) == 0 {
@@ -289,27 +390,27 @@ func parseArgs(args []string) (*options, error) {
 	}
 	o.url = u
 	if o.ping < 0 {
-		return nil, errors.New("--ping: negative duration")
+		return nil, fmt.Errorf("%s: negative duration", sp.of("ping"))
 	}
 	if o.maxMessage == 0 || o.maxMessage < -1 {
-		return nil, errors.New("--max-message must be positive, or -1 for no limit")
+		return nil, fmt.Errorf("%s must be positive, or -1 for no limit", sp.of("max-message"))
 	}
 	if o.origin != "" {
 		for k := range o.header {
 			if strings.EqualFold(k, "Origin") {
-				return nil, errors.New("both --origin and -H 'Origin: ...' given")
+				return nil, fmt.Errorf("both %s and %s 'Origin: ...' given; use one", sp.of("origin"), sp.of("H", "header"))
 			}
 		}
 		o.header["Origin"] = []string{o.origin}
 	}
 	if o.match != nil && o.execute == nil {
-		return nil, errors.New("--match goes with -x: it picks which message is the reply")
+		return nil, fmt.Errorf("%s goes with -x: it picks which message is the reply", sp.of("match"))
 	}
 	if o.execute != nil && !o.timeoutSet {
 		o.timeout = o.defaultTime
 	}
 	if o.execute != nil && !o.binary && !utf8.ValidString(*o.execute) {
-		return nil, errors.New("-x: a text message must be valid UTF-8 (RFC 6455 §5.6); use -b for binary")
+		return nil, fmt.Errorf("%s: a text message must be valid UTF-8 (RFC 6455 §5.6); use -b for binary", sp.of("x", "execute"))
 	}
 	// Build the request once now, so that a bad header, subprotocol or URL
 	// is a usage error rather than a failed handshake.
@@ -347,13 +448,13 @@ func newFlagSet(o *options) *flag.FlagSet {
 	both("", "timeout", timeoutFlag{o})
 	both("", "match", matchFlag{o})
 	both("", "close", closeFlag{o})
-	fl.DurationVar(&o.ping, "ping", 0, "")
+	fl.Var(durationFlag{&o.ping}, "ping", "")
 	fl.Int64Var(&o.maxMessage, "max-message", o.maxMessage, "")
 	both("H", "header", &headerFlag{o.header})
 	both("s", "subprotocol", listFlag{&o.protocols})
 	fl.StringVar(&o.origin, "origin", "", "")
 	boolBoth(&o.compress, "", "compress")
-	fl.DurationVar(&o.hsTimeout, "handshake-timeout", o.hsTimeout, "")
+	fl.Var(durationFlag{&o.hsTimeout}, "handshake-timeout", "")
 	fl.StringVar(&o.proxy, "proxy", "", "")
 	boolBoth(&o.insecure, "k", "insecure")
 	fl.StringVar(&o.cacert, "cacert", "", "")
@@ -465,7 +566,7 @@ func (s *session) dialer() (*handshake.Dialer, error) {
 	if o.proxy != "" {
 		pu, err := url.Parse(o.proxy)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			return nil, fmt.Errorf("--proxy %q: want http://host:port or https://host:port", o.proxy)
+			return nil, fmt.Errorf("%s %q: want http://host:port or https://host:port", o.spelled.of("proxy"), o.proxy)
 		}
 		d.Proxy = handshake.ProxyURL(pu)
 	}
@@ -474,11 +575,11 @@ func (s *session) dialer() (*handshake.Dialer, error) {
 		if o.cacert != "" {
 			pem, err := os.ReadFile(o.cacert)
 			if err != nil {
-				return nil, fmt.Errorf("--cacert: %w", err)
+				return nil, fmt.Errorf("%s: %w", o.spelled.of("cacert"), err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--cacert %s: no PEM certificate found", o.cacert)
+				return nil, fmt.Errorf("%s %s: no PEM certificate found", o.spelled.of("cacert"), o.cacert)
 			}
 			cfg.RootCAs = pool
 		}

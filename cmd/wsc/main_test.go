@@ -824,3 +824,65 @@ func TestParseArgsDoubleDash(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Errors name a flag as it was typed: the flag package accepts -close and
+// --close alike, but always reports "-close".
+func TestUsageErrorsNameFlagsAsTyped(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--close", "1005", "ws://x/"}, `invalid value "1005" for flag --close: close code 1005 may not be sent`},
+		{[]string{"-close", "1005", "ws://x/"}, `invalid value "1005" for flag -close: `},
+		{[]string{"--close=999", "ws://x/"}, `invalid value "999" for flag --close: `},
+		{[]string{"--no-such-flag", "ws://x/"}, "flag provided but not defined: --no-such-flag"},
+		{[]string{"ws://x/", "--close"}, "flag needs an argument: --close"},
+		{[]string{"--binary=maybe", "ws://x/"}, `invalid boolean value "maybe" for --binary`},
+		{[]string{"--ping", "1s", "-ping", "x", "ws://x/"}, `invalid value "x" for flag -ping: not a duration: write it like 500ms`},
+		{[]string{"--timeout", "soon", "ws://x/"}, `for flag --timeout: not a duration`},
+		{[]string{"--ping=-1s", "ws://x/"}, "--ping: negative duration"},
+		{[]string{"-ping", "-1s", "ws://x/"}, "-ping: negative duration"},
+		{[]string{"--max-message", "0", "ws://x/"}, "--max-message must be positive"},
+		{[]string{"--match", "x", "ws://x/"}, "--match goes with -x"},
+		{[]string{"--execute", "\xff", "ws://x/"}, "--execute: a text message must be valid UTF-8"},
+		{[]string{"--header", "Origin: a", "-origin", "b", "ws://x/"}, "both -origin and --header 'Origin: ...' given"},
+		{[]string{"-proxy", "socks5://p:1", "ws://x/"}, `-proxy "socks5://p:1": want http://host:port`},
+		{[]string{"--cacert", "/nonexistent/ca.pem", "wss://x/"}, "--cacert: open /nonexistent/ca.pem"},
+	} {
+		r := wsc(t, nil, tc.args...)
+		if r.code != exitUsage {
+			t.Errorf("wsc %q: exit %d, want 2", tc.args, r.code)
+		}
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("wsc %q: stderr\n%s\nlacks %q", tc.args, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestScanSpelling(t *testing.T) {
+	fl := newFlagSet(&options{header: map[string][]string{}})
+	sp := scanSpelling(fl, []string{"-b", "--close", "--ping", "ws://x/", "-x=1", "--raw", "-timeout", "--match", "--", "--proxy"})
+	for names, want := range map[[2]string]string{
+		{"b", "binary"}:      "-b",
+		{"close", ""}:        "--close",
+		{"x", "execute"}:     "-x",
+		{"raw", ""}:          "--raw",
+		{"timeout", ""}:      "-timeout",
+		{"proxy", ""}:        "--proxy", // after "--": not typed as a flag; the usual spelling
+		{"s", "subprotocol"}: "-s",
+	} {
+		ns := []string{names[0]}
+		if names[1] != "" {
+			ns = append(ns, names[1])
+		}
+		if got := sp.of(ns...); got != want {
+			t.Errorf("of(%q) = %q, want %q", ns, got, want)
+		}
+	}
+	// "--close" took "--ping" as its value, and "-timeout" took "--match".
+	for _, name := range []string{"ping", "match"} {
+		if typed, ok := sp[name]; ok {
+			t.Errorf("%s, a flag's value, was taken for a flag", typed)
+		}
+	}
+}
