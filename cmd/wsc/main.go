@@ -3,6 +3,9 @@
 //
 //	wsc [flags] URL
 //
+// URL is ws:// or wss://; http:// and https:// are taken as ws:// and
+// wss://, and a URL without a scheme (localhost:8080) as ws://.
+//
 // Each line read from stdin is sent as a text message (a binary one with
 // -b); each message received is printed on stdout, text as is and binary as
 // hex. When stdin ends, wsc starts the close handshake (RFC 6455 §7.1.2)
@@ -53,11 +56,13 @@ const usage = `wsc: a WebSocket client (RFC 6455) for the terminal and for scrip
 
 Usage: wsc [flags] URL
 
-URL is ws://host[:port]/path or wss://host[:port]/path. Each line read from
-stdin is sent as a text message (binary with -b); each message received is
-printed on stdout, one per line: text as is, binary as hex (raw bytes, with
-no newline, with --raw). When stdin ends, wsc sends a close frame (--close)
-and exits once the server has answered. Flags may come after the URL.
+URL is ws://host[:port]/path or wss://host[:port]/path; http:// is taken as
+ws://, https:// as wss://, and a URL without a scheme (localhost:8080,
+example.com/chat) as ws://. Each line read from stdin is sent as a text
+message (binary with -b); each message received is printed on stdout, one
+per line: text as is, binary as hex (raw bytes, with no newline, with
+--raw). When stdin ends, wsc sends a close frame (--close) and exits once
+the server has answered. Flags may come after the URL.
 
 Messages:
   -b, --binary               send each stdin line as a binary message
@@ -115,6 +120,7 @@ Ctrl-C closes the connection with 1001 (going away); a second one quits at once.
 
 Examples:
   wsc ws://localhost:8080/ws                       interactive
+  wsc localhost:8080                               the same as ws://localhost:8080/
   echo hello | wsc ws://localhost:8080/ws          send one line, print the echo
   wsc -x '{"op":"status"}' --timeout 5s wss://example.com/api
   wsc -x '{"type":"list","ref":1}' --match '"ref":1' ws://localhost:8080/ws
@@ -381,12 +387,9 @@ func parseArgs(args []string) (*options, error) {
 	default:
 		return nil, fmt.Errorf("one URL expected, got %d arguments: %q", len(pos), pos)
 	}
-	u, err := url.Parse(pos[0])
+	u, err := parseURL(pos[0])
 	if err != nil {
-		return nil, fmt.Errorf("URL: %w", err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, fmt.Errorf("URL %q: the scheme must be ws:// or wss://", pos[0])
+		return nil, err
 	}
 	o.url = u
 	if o.ping < 0 {
@@ -422,6 +425,40 @@ func parseArgs(args []string) (*options, error) {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "handshake: "))
 	}
 	return o, nil
+}
+
+// parseURL reads the URL argument as wscat and websocat do: ws:// and
+// wss:// as they are; http:// as ws:// and https:// as wss:// (the same
+// connection, RFC 6455 §3: "ws" and "wss" use HTTP's ports and TLS
+// rules); and an argument without a scheme, such as localhost:8080 or
+// example.com/chat, as ws://.
+func parseURL(arg string) (*url.URL, error) {
+	const form = "type ws://host[:port]/path or wss://host[:port]/path"
+	raw := arg
+	if !strings.Contains(raw, "://") {
+		raw = "ws://" + strings.TrimPrefix(raw, "//")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("URL %q: %v; %s", arg, err, form)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return nil, fmt.Errorf("URL %q: the scheme must be ws://, wss://, http:// or https:// (none means ws://)", arg)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("URL %q has no host; %s", arg, form)
+	}
+	return u, nil
 }
 
 // newFlagSet defines wsc's flags on o. Long names have single-letter

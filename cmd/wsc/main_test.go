@@ -784,7 +784,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"--no-such-flag", "ws://x/"},
-		{"http://example.com/"},
+		{"ftp://example.com/"},
+		{":8080"},
 		{"ws://a/", "ws://b/"},
 		{"--close", "1005", "ws://x/"},
 		{"--close", "999", "ws://x/"},
@@ -884,5 +885,64 @@ func TestScanSpelling(t *testing.T) {
 		if typed, ok := sp[name]; ok {
 			t.Errorf("%s, a flag's value, was taken for a flag", typed)
 		}
+	}
+}
+
+// The URL argument as wscat and websocat take it: http:// is ws://,
+// https:// is wss:// (RFC 6455 §3), and no scheme means ws://.
+func TestParseURL_RFC6455_3(t *testing.T) {
+	for _, tc := range []struct{ arg, want string }{
+		{"ws://h:1/p?q", "ws://h:1/p?q"},
+		{"wss://h/", "wss://h/"},
+		{"http://h:8080/chat", "ws://h:8080/chat"},
+		{"https://h/chat", "wss://h/chat"},
+		{"HTTPS://h/", "wss://h/"},
+		{"localhost:8080", "ws://localhost:8080"},
+		{"localhost:8080/chat?room=1", "ws://localhost:8080/chat?room=1"},
+		{"example.com", "ws://example.com"},
+		{"[::1]:9000/x", "ws://[::1]:9000/x"},
+		{"//h:1/", "ws://h:1/"},
+	} {
+		u, err := parseURL(tc.arg)
+		if err != nil || u.String() != tc.want {
+			t.Errorf("parseURL(%q) = %v, %v; want %s", tc.arg, u, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ arg, want string }{
+		{"ftp://h/", "the scheme must be ws://, wss://, http:// or https:// (none means ws://)"},
+		{"ws://", "has no host; type ws://host[:port]/path"},
+		{":8080", "has no host; type ws://host[:port]/path"},
+		{"h:port/", "type ws://host[:port]/path"},
+	} {
+		if _, err := parseURL(tc.arg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseURL(%q): error %v, want one saying %q", tc.arg, err, tc.want)
+		}
+	}
+}
+
+// A bare host:port and an http:// URL reach the server as ws:// (RFC 6455
+// §3): the server sees the path and answers.
+func TestBareHostPortAndHTTPURL_RFC6455_3(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, arg := range []string{ts.addr, ts.addr + "/greet", "http://" + ts.addr + "/"} {
+		r := wsc(t, nil, "-x", "hi", arg)
+		wantExit(t, r, exitOK)
+		want := "hi\n"
+		if strings.HasSuffix(arg, "/greet") {
+			want = "welcome\n"
+		}
+		if r.stdout != want {
+			t.Errorf("wsc -x hi %s: stdout %q, want %q", arg, r.stdout, want)
+		}
+		ts.event(t)
+	}
+
+	// https:// is wss://: TLS first.
+	_, cert := selfSigned(t)
+	tts := startTLSServer(t, cert)
+	r := wsc(t, nil, "-k", "-x", "over TLS", "https://"+tts.addr+"/")
+	wantExit(t, r, exitOK)
+	if r.stdout != "over TLS\n" {
+		t.Errorf("https:// URL: stdout %q", r.stdout)
 	}
 }
