@@ -9,8 +9,10 @@
 // Each line read from stdin is sent as a text message (a binary one with
 // -b); each message received is printed on stdout, text as is and binary as
 // hex. When stdin ends, wsc starts the close handshake (RFC 6455 §7.1.2)
-// with the --close status and exits once the server has answered. With
-// -x MESSAGE it sends one message, prints the first reply and exits.
+// with the --close status and exits once the server has answered; when
+// the server closes first, wsc prints its close code and reason on
+// stderr. With -x MESSAGE it sends one message, prints the first reply and
+// exits.
 //
 // The exit status tells a script what happened: 0 success, 1 no reply to
 // -x or another failure, 2 usage error, 3 the opening handshake failed
@@ -62,7 +64,8 @@ example.com/chat) as ws://. Each line read from stdin is sent as a text
 message (binary with -b); each message received is printed on stdout, one
 per line: text as is, binary as hex (raw bytes, with no newline, with
 --raw). When stdin ends, wsc sends a close frame (--close) and exits once
-the server has answered. Flags may come after the URL.
+the server has answered. When the server closes first, wsc prints its close
+code and reason on stderr. Flags may come after the URL.
 
 Messages:
   -b, --binary               send each stdin line as a binary message

@@ -225,6 +225,9 @@ func TestTextLinesEcho_RFC6455_5_6(t *testing.T) {
 	if ev.closeCode != frame.CloseNormal {
 		t.Errorf("server saw close %v, want 1000 when stdin ends", ev.closeCode)
 	}
+	if strings.Contains(r.stderr, "the server closed") {
+		t.Errorf("wsc closed first, but stderr reports a close by the server:\n%s", r.stderr)
+	}
 }
 
 // RFC 6455 §8.1: a text line that is not UTF-8 is not sent (the server
@@ -339,10 +342,10 @@ func TestSessionTimeout(t *testing.T) {
 // -x when the server closes normally instead of replying: exit 1.
 func TestExecuteServerClosesFirst(t *testing.T) {
 	ts := startServer(t, nil)
-	r := wsc(t, nil, "-x", "close:1000:", ts.url("/"))
+	r := wsc(t, nil, "-x", "close:1000:bye", ts.url("/"))
 	wantExit(t, r, exitFailure)
-	if !strings.Contains(r.stderr, "before replying") {
-		t.Errorf("stderr does not say why")
+	if want := "wsc: the server closed the connection before replying: 1000 normal closure: \"bye\"\n"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q", want)
 	}
 }
 
@@ -398,7 +401,8 @@ func TestExitForbidden_RFC6455_4_1(t *testing.T) {
 
 // Exit status 4 (RFC 6455 §7.1.5, §7.4): the server closes with a code
 // other than 1000/1001, or drops TCP without a close frame; a close with
-// 1000 while stdin is still open is a normal end.
+// 1000, 1001 or no status (1005) while stdin is still open is a normal
+// end. Either way wsc says on stderr how the server closed.
 func TestExitAbnormalClose_RFC6455_7_1_5(t *testing.T) {
 	ts := startServer(t, nil)
 	for _, tc := range []struct {
@@ -406,11 +410,13 @@ func TestExitAbnormalClose_RFC6455_7_1_5(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"close:4000:nope", exitAbnormal, `the server closed the connection with 4000 (private use): "nope"`},
-		{"close:1011:oops", exitAbnormal, "1011 internal error"},
+		{"close:4000:nope", exitAbnormal, "wsc: the server closed the connection: 4000 (private use): \"nope\"\n"},
+		{"close:1011:oops", exitAbnormal, "wsc: the server closed the connection: 1011 internal error: \"oops\"\n"},
 		{"drop", exitAbnormal, "1006 abnormal closure"},
-		{"close:1000:bye", exitOK, ""},
-		{"close:1001:", exitOK, ""},
+		{"close:1000:bye", exitOK, "wsc: the server closed the connection: 1000 normal closure: \"bye\"\n"},
+		{"close:1001:server shutting down", exitOK, "wsc: the server closed the connection: 1001 going away: \"server shutting down\"\n"},
+		{"close:1001:", exitOK, "wsc: the server closed the connection: 1001 going away\n"},
+		{"close:0:", exitOK, "wsc: the server closed the connection: 1005 no status received\n"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			pr, pw := io.Pipe()

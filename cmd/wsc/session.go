@@ -180,20 +180,24 @@ func (s *session) exitStatus(err error, sent frame.CloseCode, replied <-chan str
 		sent != 0 && ce.Code == sent:
 		clean = true
 	default:
-		why = "the server closed the connection with " + ce.Code.String()
-		if ce.Reason != "" {
-			why += ": " + strconv.Quote(ce.Reason)
-		}
+		why = "the server closed the connection: " + closeStatus(ce)
 	}
 	if clean {
 		s.log.Debug("closed", "code", ce.Code.String(), "reason", ce.Reason, "initiator", initiator(sent))
 	}
+	// The server ended the connection with its close frame (RFC 6455
+	// §7.1.5): say how, even when that is a normal end, so that a user of
+	// an interactive session knows why it stopped. (When wsc closed first,
+	// the server's close frame only echoes wsc's.)
+	serverClosed := clean && sent == 0
 
 	if exec {
 		switch {
 		case gotReply:
 			if !clean {
 				s.log.Warn("after the reply: " + why)
+			} else if serverClosed {
+				fmt.Fprintf(s.errw, "wsc: the server closed the connection: %s\n", closeStatus(ce))
 			}
 			return exitOK
 		case !clean:
@@ -202,7 +206,7 @@ func (s *session) exitStatus(err error, sent frame.CloseCode, replied <-chan str
 		case timedOut:
 			return exitFailure // "no reply within" already printed
 		default:
-			fmt.Fprintf(s.errw, "wsc: the server closed the connection (%s) before replying\n", ce.Code)
+			fmt.Fprintf(s.errw, "wsc: the server closed the connection before replying: %s\n", closeStatus(ce))
 			return exitFailure
 		}
 	}
@@ -210,7 +214,20 @@ func (s *session) exitStatus(err error, sent frame.CloseCode, replied <-chan str
 		fmt.Fprintf(s.errw, "wsc: %s\n", why)
 		return exitAbnormal
 	}
+	if serverClosed {
+		fmt.Fprintf(s.errw, "wsc: the server closed the connection: %s\n", closeStatus(ce))
+	}
 	return exitOK
+}
+
+// closeStatus renders the close frame's status code and reason (RFC 6455
+// §7.1.5, §7.1.6), e.g. `1001 going away: "server shutting down"`; the
+// reason is quoted, as it comes from the peer.
+func closeStatus(ce *frame.CloseError) string {
+	if ce.Reason == "" {
+		return ce.Code.String()
+	}
+	return ce.Code.String() + ": " + strconv.Quote(ce.Reason)
 }
 
 func initiator(sent frame.CloseCode) string {
