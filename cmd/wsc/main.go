@@ -39,6 +39,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ws6455/ws6455/frame"
@@ -112,8 +113,9 @@ Exit status:
   1  -x got no reply (--timeout passed, or the server closed first);
      stdin could not be read; interrupted before the connection was open
   2  usage error: bad flag, URL, header, close code, --cacert file
-  3  the opening handshake failed: connection refused, DNS, proxy, TLS, a
-     status other than 101 (the status line is printed), an invalid 101
+  3  the opening handshake failed: connection refused, DNS, proxy, TLS, an
+     invalid 101, or a status other than 101 (its status, header fields
+     and the first 4096 bytes of its body are printed)
   4  abnormal close: the server closed with a code other than 1000/1001,
      wsc failed the connection on a protocol violation, the TCP connection
      ended without a close frame (1006), or the server did not answer
@@ -555,6 +557,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintf(errw, "wsc: interrupted while connecting: %v\n", err)
 			return exitFailure
 		}
+		var se *handshake.StatusError
+		if errors.As(err, &se) && se.Response != nil {
+			s.printRefused(se.Response)
+			return exitHandshake
+		}
 		fmt.Fprintf(errw, "wsc: %v%s\n", err, handshakeHint(err))
 		return exitHandshake
 	}
@@ -574,11 +581,108 @@ func handshakeHint(err error) string {
 	case errors.As(err, &hn), errors.As(err, &ci):
 		return " (skip verification with --insecure)"
 	}
-	var se *handshake.StatusError
-	if errors.As(err, &se) && se.StatusCode == 403 {
+	return ""
+}
+
+// printRefused reports a server's answer other than 101 (RFC 6455 §4.1
+// step 1): the status with a hint for the common cases, the header fields
+// (unless -v printed them already) and the start of the body, e.g.
+//
+//	wsc: handshake refused: 403 Forbidden (a server may refuse an Origin: see --origin)
+//	< HTTP/1.1 403 Forbidden
+//	< Content-Length: 19
+//	<
+//	origin not allowed
+func (s *session) printRefused(resp *handshake.Response) {
+	var b strings.Builder
+	_, status, _ := strings.Cut(resp.StatusLine, " ")
+	if len(status) == 3 {
+		// No reason phrase: use the usual one.
+		if t := handshake.StatusText(resp.StatusCode); t != "" {
+			status += " " + t
+		}
+	}
+	b.WriteString("wsc: handshake refused: ")
+	b.WriteString(status)
+	b.WriteString(refusalHint(resp))
+	b.WriteByte('\n')
+	if !s.o.verbose {
+		for _, l := range responseLines(resp) {
+			b.WriteString("< ")
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		b.WriteString("<\n")
+	}
+	if len(resp.Body) > 0 {
+		body := printable(resp.Body)
+		b.WriteString(body)
+		if !strings.HasSuffix(body, "\n") {
+			b.WriteByte('\n')
+		}
+	}
+	if resp.BodyTruncated {
+		fmt.Fprintf(&b, "wsc: (the body is cut here: wsc shows at most %d bytes of it, as they arrive within --handshake-timeout)\n", handshake.MaxErrorBody)
+	}
+	s.errw.Write([]byte(b.String()))
+}
+
+// refusalHint suggests what to do about a refused handshake.
+func refusalHint(resp *handshake.Response) string {
+	h := resp.Header
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return " (the server did not switch protocols: is the URL a WebSocket endpoint?)"
+	case code >= 300 && code < 400:
+		if loc := h.Get("Location"); loc != "" {
+			return " (wsc does not follow redirects; the server points to " + strconv.Quote(loc) + ")"
+		}
+		return " (wsc does not follow redirects)"
+	case code == 401:
+		return " (send credentials: -H 'Authorization: ...')"
+	case code == 403:
 		return " (a server may refuse an Origin: see --origin)"
+	case code == 404:
+		return " (check the URL's path)"
+	case code == 426:
+		// RFC 6455 §4.4: the server lists the versions it speaks.
+		if v := h.Get("Sec-Websocket-Version"); v != "" && strings.TrimSpace(v) != "13" {
+			return " (the server speaks Sec-WebSocket-Version " + v + "; wsc speaks 13)"
+		}
+	case code == 429 || code == 503:
+		if v := h.Get("Retry-After"); v != "" {
+			return " (retry after " + v + ")"
+		}
 	}
 	return ""
+}
+
+// printable makes a body from the network safe to print on a terminal:
+// CRLF becomes LF, tabs and newlines stay, and other control characters
+// and bytes that are not UTF-8 are shown as Go escapes (\x1b, \u0085).
+func printable(p []byte) string {
+	var b strings.Builder
+	for len(p) > 0 {
+		r, n := utf8.DecodeRune(p)
+		switch {
+		case r == '\r' && len(p) > 1 && p[1] == '\n':
+			// dropped: the '\n' follows
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", p[0])
+		case unicode.IsControl(r):
+			if r < 0x80 {
+				fmt.Fprintf(&b, "\\x%02x", r)
+			} else {
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+		default:
+			b.Write(p[:n])
+		}
+		p = p[n:]
+	}
+	return b.String()
 }
 
 // dialer builds the handshake.Dialer from the options.

@@ -952,3 +952,118 @@ func TestBareHostPortAndHTTPURL_RFC6455_3(t *testing.T) {
 		t.Errorf("https:// URL: stdout %q", r.stdout)
 	}
 }
+
+// answeringServer answers every request on 127.0.0.1 with response, then
+// closes the connection; it returns the address.
+func answeringServer(t *testing.T, response string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nc.SetDeadline(time.Now().Add(15 * time.Second))
+			br := bufio.NewReader(nc)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			io.WriteString(nc, response)
+			nc.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// RFC 6455 §4.1 step 1: a status other than 101 fails the handshake (exit
+// 3); wsc prints the status with a hint, the header fields and the start
+// of the body, made safe for a terminal.
+func TestHandshakeRefusedShowsResponse_RFC6455_4_1(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 300) // 4800 bytes
+	for _, tc := range []struct {
+		name     string
+		response string
+		verbose  bool
+		want     string // all of stderr
+	}{
+		{
+			name:     "401 with a hint",
+			response: "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 14\r\n\r\ntoken expired\n",
+			want: "wsc: handshake refused: 401 Unauthorized (send credentials: -H 'Authorization: ...')\n" +
+				"< HTTP/1.1 401 Unauthorized\n< Content-Length: 14\n< Www-Authenticate: Bearer\n<\n" +
+				"token expired\n",
+		},
+		{
+			name:     "426 chunked, control characters escaped",
+			response: "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\nTransfer-Encoding: chunked\r\n\r\n14\r\nversion 8\x1b[31m\r\nonly\r\n0\r\n\r\n",
+			want: "wsc: handshake refused: 426 Upgrade Required (the server speaks Sec-WebSocket-Version 8; wsc speaks 13)\n" +
+				"< HTTP/1.1 426 Upgrade Required\n< Sec-WebSocket-Version: 8\n< Transfer-Encoding: chunked\n<\n" +
+				"version 8\\x1b[31m\nonly\n",
+		},
+		{
+			name:     "500 until close, no reason phrase",
+			response: "HTTP/1.1 500\r\n\r\ndatabase down\xff",
+			want: "wsc: handshake refused: 500 Internal Server Error\n" +
+				"< HTTP/1.1 500\n<\n" +
+				"database down\\xff\n",
+		},
+		{
+			name:     "301 names the new location",
+			response: "HTTP/1.1 301 Moved Permanently\r\nLocation: wss://elsewhere.example/ws\r\nContent-Length: 0\r\n\r\n",
+			want: "wsc: handshake refused: 301 Moved Permanently (wsc does not follow redirects; the server points to \"wss://elsewhere.example/ws\")\n" +
+				"< HTTP/1.1 301 Moved Permanently\n< Content-Length: 0\n< Location: wss://elsewhere.example/ws\n<\n",
+		},
+		{
+			name:     "a long body is cut",
+			response: "HTTP/1.1 200 OK\r\nContent-Length: 4800\r\n\r\n" + big,
+			want: "wsc: handshake refused: 200 OK (the server did not switch protocols: is the URL a WebSocket endpoint?)\n" +
+				"< HTTP/1.1 200 OK\n< Content-Length: 4800\n<\n" +
+				big[:4096] + "\n" +
+				"wsc: (the body is cut here: wsc shows at most 4096 bytes of it, as they arrive within --handshake-timeout)\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := answeringServer(t, tc.response)
+			r := wsc(t, nil, "-x", "hi", addr)
+			wantExit(t, r, exitHandshake)
+			if r.stderr != tc.want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, tc.want)
+			}
+		})
+	}
+
+	// With -v the header fields were printed with the request; they are
+	// not repeated.
+	addr := answeringServer(t, "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nno such ws")
+	r := wsc(t, nil, "-v", "-x", "hi", addr)
+	wantExit(t, r, exitHandshake)
+	if !strings.HasSuffix(r.stderr, "< Content-Length: 10\nwsc: handshake refused: 404 Not Found (check the URL's path)\nno such ws\n") {
+		t.Errorf("-v stderr does not end with the response, the refusal and the body:\n%s", r.stderr)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain\ttext\n":       "plain\ttext\n",
+		"crlf\r\nline\r\n":    "crlf\nline\n",
+		"lone\rcr":            "lone\\x0dcr",
+		"esc\x1b[2J":          "esc\\x1b[2J",
+		"nul\x00del\x7f":      "nul\\x00del\\x7f",
+		"c1\u0085":            "c1\\u0085",
+		"bad\xffutf8\xe2\x82": "bad\\xffutf8\\xe2\\x82",
+		"héllo wörld ✓":       "héllo wörld ✓",
+	} {
+		if got := printable([]byte(in)); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
