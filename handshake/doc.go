@@ -1,9 +1,10 @@
 // Package handshake implements the WebSocket opening handshake of RFC 6455
 // §4, for servers and clients, and the negotiation of the permessage-deflate
 // extension of RFC 7692 §5 and §7.1. It reads and writes HTTP/1.1 by hand
-// over a bufio.Reader and an io.Writer, without net/http, so the same code
-// serves a raw net.Listener and (through NewRequestFromHeader) an
-// http.Handler.
+// over a bufio.Reader and an io.Writer, without net/http's message I/O, so
+// the same code serves a raw net.Listener and (through
+// NewRequestFromHeader) an http.Handler. (net/http is imported only for
+// the client's cookie jar: see Dialer.Jar.)
 //
 // # The handshake on the wire
 //
@@ -72,8 +73,11 @@
 // Dialer.Dial connects (directly or through an HTTP CONNECT proxy, with TLS
 // for wss://), sends the request built by ClientHandshake.AppendRequest,
 // reads the answer with ReadResponse, verifies it with
-// ClientHandshake.Verify and returns a *frame.Conn. DialRaw stops before
-// frame.NewConn and returns the bytes read past the 101.
+// ClientHandshake.Verify and returns a *frame.Conn. DialHeader adds request
+// header fields for one call; Dialer.Jar sends and keeps cookies. DialRaw
+// stops before frame.NewConn and returns the bytes read past the 101. A
+// refusal comes back as a *StatusError with the *Response: its status,
+// header fields and the start of its body.
 //
 // Errors carry what the other side should be told: a *RequestError has the
 // HTTP status a server answers with; a *StatusError is a server's non-101
