@@ -62,8 +62,8 @@ type Dialer struct {
 	// HTTP procedures" (§4.1 step 1); not those of a 101 that fails
 	// verification. The jar is given the URL with ws:// as http:// and
 	// wss:// as https://, the schemes a jar knows (net/http/cookiejar
-	// keeps Secure cookies for https only). A jar must be safe for
-	// concurrent use, as http.CookieJar requires.
+	// sends Secure cookies only to https URLs and to localhost). A jar
+	// must be safe for concurrent use, as http.CookieJar requires.
 	//
 	// The jar is why this package imports net/http: for the http.CookieJar
 	// and http.Cookie types, and for RFC 6265's Set-Cookie parsing and
