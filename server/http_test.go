@@ -2,13 +2,18 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server/internal/wstest"
 )
 
@@ -193,5 +198,132 @@ func TestUpgrade_TrackedByShutdown_RFC6455_7_4_1(t *testing.T) {
 	}
 	if n := s.NumConns(); n != 0 {
 		t.Errorf("NumConns after Shutdown = %d", n)
+	}
+}
+
+// RFC 6455 §4.2.2 (the server's 101 may carry other header fields, such as
+// a cookie): fields set on w.Header() before Upgrade reach the client, as
+// with gorilla's Upgrade(w, r, header) and coder's Accept; a field of the
+// handshake itself may not be set that way (500).
+func TestUpgrade_ResponseHeaders_RFC6455_4_2_2(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{}
+	addr := serveMux(t, s, func(mux *http.ServeMux) {
+		mux.HandleFunc("/cookie", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Set-Cookie", "session=abc; Path=/")
+			w.Header().Set("X-Served-By", "ws6455")
+			c, _, err := s.Upgrade(w, r)
+			if err != nil {
+				return
+			}
+			echo(c, nil)
+			c.Close()
+		})
+		mux.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Sec-WebSocket-Accept", "forged")
+			s.Upgrade(w, r)
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	c, resp, err := handshake.DefaultDialer.Dial(ctx, "ws://"+addr+"/cookie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if got := resp.Header.Get("Set-Cookie"); got != "session=abc; Path=/" || resp.Header.Get("X-Served-By") != "ws6455" {
+		t.Fatalf("101 header %v", resp.Header)
+	}
+	roundTrip(t, c, "with a cookie")
+	_, resp, err = handshake.DefaultDialer.Dial(ctx, "ws://"+addr+"/bad")
+	if handshake.HTTPStatus(err) != 0 || resp == nil || resp.StatusCode != 500 {
+		t.Fatalf("forged Sec-WebSocket-Accept: %v, %+v", err, resp)
+	}
+}
+
+// RFC 6455 §4.2.1 items 3 and 4: IsWebSocketUpgrade looks for the tokens,
+// case-insensitively, in comma lists over several lines.
+func TestIsWebSocketUpgrade_RFC6455_4_2_1(t *testing.T) {
+	for _, tc := range []struct {
+		upgrade, connection []string
+		want                bool
+	}{
+		{[]string{"websocket"}, []string{"Upgrade"}, true},
+		{[]string{"WebSocket"}, []string{"keep-alive, upgrade"}, true},
+		{[]string{"h2c", "websocket"}, []string{"keep-alive", "Upgrade"}, true},
+		{[]string{"h2c"}, []string{"Upgrade"}, false},
+		{[]string{"websocket"}, []string{"keep-alive"}, false},
+		{nil, nil, false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Upgrade"], r.Header["Connection"] = tc.upgrade, tc.connection
+		if got := IsWebSocketUpgrade(r); got != tc.want {
+			t.Errorf("Upgrade %q Connection %q: %v, want %v", tc.upgrade, tc.connection, got, tc.want)
+		}
+	}
+}
+
+// HTTPError writes refused handshakes on the net/http adapter, with the
+// status and the reason; TraceHandshake sees the refusal and the success,
+// and the connection knows its subprotocol (RFC 6455 §4.2.2).
+func TestServeHTTP_ErrorHookTraceSubprotocol_RFC6455_4_2_2(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	type traced struct {
+		path   string
+		status int
+		proto  string
+	}
+	var mu sync.Mutex
+	var seen []traced
+	protos := make(chan string, 1)
+	s := &Server{
+		Handler: HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
+			protos <- c.Subprotocol()
+			echo(c, nil)
+		}),
+		Upgrader: handshake.Upgrader{Protocols: []string{"chat.v2"}},
+		HTTPError: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "custom %d: %v", status, reason)
+		},
+		TraceHandshake: func(_ net.Addr, req *handshake.Request, res *handshake.Result, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			tr := traced{status: handshake.HTTPStatus(err)}
+			if req != nil {
+				tr.path = req.URL.Path
+			}
+			if res != nil {
+				tr.proto = res.Subprotocol
+			}
+			seen = append(seen, tr)
+		},
+	}
+	addr := serveMux(t, s, nil)
+	resp, err := http.Get("http://" + addr + "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.HasPrefix(string(body), "custom 400: ") {
+		t.Fatalf("plain GET: %s %q", resp.Status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	d := &handshake.Dialer{Protocols: []string{"chat.v2"}}
+	c, _, err := d.Dial(ctx, "ws://"+addr+"/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if c.Subprotocol() != "chat.v2" || <-protos != "chat.v2" {
+		t.Fatalf("client subprotocol %q", c.Subprotocol())
+	}
+	roundTrip(t, c, "hi")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].status != 400 || seen[1] != (traced{path: "/ws", proto: "chat.v2"}) {
+		t.Fatalf("TraceHandshake saw %+v", seen)
 	}
 }
