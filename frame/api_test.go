@@ -120,3 +120,26 @@ func TestWriteControl_RFC6455_5_5(t *testing.T) {
 	}
 	p.expectFrame(OpPong, []byte("beat"))
 }
+
+// WriteJSON sends one text message (RFC 6455 §5.6) and ReadJSON decodes
+// one; a message that is not JSON is an error that keeps the connection.
+func TestJSON_RFC6455_5_6(t *testing.T) {
+	srv, cli := connPair(t, transports[0], Config{}, Config{})
+	type point struct{ X, Y int }
+	go WriteJSON(cli, point{3, 4})
+	var got point
+	if err := ReadJSON(srv, &got); err != nil || got != (point{3, 4}) {
+		t.Fatalf("ReadJSON: %+v %v", got, err)
+	}
+	go cli.WriteMessage(OpText, []byte("not json"))
+	if err := ReadJSON(srv, &got); err == nil {
+		t.Fatal("ReadJSON of text that is not JSON succeeded")
+	}
+	go WriteJSON(cli, point{5, 6})
+	if err := ReadJSON(srv, &got); err != nil || got != (point{5, 6}) {
+		t.Fatalf("after a bad message: %+v %v", got, err)
+	}
+	if err := WriteJSON(cli, func() {}); err == nil {
+		t.Fatal("WriteJSON of a func succeeded")
+	}
+}

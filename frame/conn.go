@@ -182,8 +182,9 @@ type Conn struct {
 	writeTimeout       time.Duration
 	msgTimeout         time.Duration // progress rule; <= 0: off
 	minRate            int64
-	wdeadline          time.Time // write deadline in force (under wmu)
-	cfg                *Config   // for hooks and compression settings
+	wdeadline          time.Time    // write deadline in force (under wmu)
+	userWD             atomic.Int64 // StreamConn's write deadline, unix ns; 0: none
+	cfg                *Config      // for hooks and compression settings
 
 	activity atomic.Uint64 // bytes read; see Plumbing.Activity
 

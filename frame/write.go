@@ -117,7 +117,18 @@ func (c *Conn) writePendingPong() {
 // writeHeaderPayload writes a frame; wmu is held. A client frame's payload
 // is masked in a copy: p is never modified.
 func (c *Conn) writeHeaderPayload(h Header, p []byte) error {
-	if c.writeTimeout > 0 {
+	if ud := c.userWD.Load(); ud != 0 {
+		// A deadline set through StreamConn: the earlier of it and
+		// WriteTimeout, set for every frame while it is in force.
+		dl := time.Unix(0, ud)
+		if c.writeTimeout > 0 {
+			if t := time.Now().Add(c.writeTimeout); t.Before(dl) {
+				dl = t
+			}
+		}
+		c.wdeadline = time.Time{} // refreshed below once it is cleared
+		c.nc.SetWriteDeadline(dl)
+	} else if c.writeTimeout > 0 {
 		if now := time.Now(); c.wdeadline.Sub(now) < c.writeTimeout/2 {
 			c.wdeadline = now.Add(c.writeTimeout)
 			c.nc.SetWriteDeadline(c.wdeadline)
