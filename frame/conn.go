@@ -161,9 +161,10 @@ var (
 // configured limits.
 //
 // Concurrency: one goroutine at a time may read (ReadMessage, NextReader
-// and the io.Reader it returns). Writes (WriteMessage, WriteFragmented,
-// NextWriter, Ping, Pong, WriteClose, WriteFrame) are safe from any number
-// of goroutines: data messages are written whole, one after another, and
+// and the io.Reader it returns; SetReadLimit belongs to the reader too).
+// Writes (WriteMessage, WriteFragmented, NextWriter, WriteControl, Ping,
+// WriteClose) and the close methods are safe from any number of
+// goroutines, as are the Set*Handler methods: data messages are written whole, one after another, and
 // control frames, including the automatic pong and close replies, may be
 // sent between the frames of a fragmented message (§5.4).
 //

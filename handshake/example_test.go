@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"time"
 
@@ -174,6 +175,29 @@ func ExampleDialer_Dial_refused() {
 	// origin "https://elsewhere.example" not allowed
 	// the whole body: true
 	// handshake: server answered "HTTP/1.1 403 Forbidden": "origin \"https://elsewhere.example\" not allowed"
+}
+
+// Cookies across dials (gorilla's Dialer.Jar): the jar's cookies for the
+// URL go with each handshake, and a Set-Cookie in the answer is stored.
+func ExampleDialer_jar() {
+	url, stop := exampleServer(&handshake.Upgrader{ExtraHeaders: map[string][]string{"Set-Cookie": {"visit=1"}}},
+		func(r *handshake.Request) string { return "cookie: " + r.Header.Get("Cookie") })
+	defer stop()
+
+	jar, _ := cookiejar.New(nil)
+	d := &handshake.Dialer{Jar: jar}
+	for range 2 {
+		c, _, err := d.Dial(context.Background(), url)
+		if err != nil {
+			log.Fatal(err)
+		}
+		_, msg, _ := c.ReadMessage(nil)
+		fmt.Printf("%q\n", msg)
+		c.Close()
+	}
+	// Output:
+	// "cookie: "
+	// "cookie: visit=1"
 }
 
 // exampleServer serves WebSocket handshakes on 127.0.0.1 with u until stop

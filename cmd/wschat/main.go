@@ -63,8 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxPending := fl.Int("max-pending", relay.DefaultMaxPending, "`requests` of one connection whose answers are not yet written to it; beyond, its requests wait")
 	maxMsg := fl.Int("max-message", relay.DefaultMaxMessageSize, "largest request accepted, in `bytes` of JSON; larger ones are answered too_large")
 	stuck := fl.Duration("stuck-timeout", relay.DefaultStuckTimeout, "close a connection with 1008 when a write to it stays blocked this long")
-	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692); costs memory per connection")
-	anyOrigin := fl.Bool("any-origin", false, "accept browser connections from pages of any Origin (default: same origin only)")
+	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692); off here, unlike wsecho, because chat messages are short and each compressed connection costs memory")
+	anyOrigin := fl.Bool("any-origin", false, "accept browser connections from pages of any Origin; off here, unlike wsecho, so that a foreign page cannot chat as a visitor's browser (default: same origin only)")
 	logLevel := fl.String("log", "info", "log `level`: debug (joins and leaves), info, warn, error")
 	fl.Usage = func() {
 		w := fl.Output()

@@ -51,9 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", serve.DefaultAddr(), "`address` to listen on (host:port); default :8080 or :$PORT")
 	trace := fl.Bool("trace", false, "print every frame read and written (to stdout)")
-	deflate := fl.Bool("deflate", true, "accept permessage-deflate compression (RFC 7692)")
+	deflate := fl.Bool("deflate", true, "accept permessage-deflate compression (RFC 7692); on here, unlike wschat, because an echo service is where people try the extension")
 	maxMsg := fl.Int64("max-message", frame.DefaultMaxMessageSize, "largest message accepted, in `bytes` (after decompression); -1 for no limit")
-	origins := fl.Bool("any-origin", true, "accept browser connections from any Origin (the echo service is public); false enforces same-origin")
+	origins := fl.Bool("any-origin", true, "accept browser connections from any Origin; on here, unlike wschat, because an echo service is public and holds nothing a foreign page could abuse; false enforces same-origin")
 	logLevel := fl.String("log", "info", "log `level`: debug, info, warn, error")
 	mode := fl.String("mode", "events", "serving `model`: events (no goroutine per idle connection) or goroutines (one per connection)")
 	fl.Usage = func() {
