@@ -3,6 +3,7 @@ package frame
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -141,5 +142,43 @@ func TestJSON_RFC6455_5_6(t *testing.T) {
 	}
 	if err := WriteJSON(cli, func() {}); err == nil {
 		t.Fatal("WriteJSON of a func succeeded")
+	}
+}
+
+// prefixConn is a wrapper of the kind that must not be bypassed: it embeds
+// a *net.TCPConn (so SyscallConn is promoted) but first returns bytes of
+// its own.
+type prefixConn struct {
+	*net.TCPConn
+	prefix []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.TCPConn.Read(b)
+}
+
+// The raw-socket fast path is taken only for the standard library's socket
+// types: over a wrapper that embeds one and has bytes of its own, a Conn
+// reads through the wrapper and gets them.
+func TestRawSocketOnlyForKnownTypes(t *testing.T) {
+	s, c := tcpPair(t)
+	p := newPeer(t, c, RoleClient)
+	first := p.frame(true, OpText, []byte("from the wrapper"))
+	w := &prefixConn{TCPConn: s.(*net.TCPConn), prefix: first}
+	conn := newTestConn(t, w, Config{})
+	if PlumbingOf(conn).CanTryRead() {
+		t.Fatal("the fast path was taken for a wrapper")
+	}
+	msgs := readLoop(conn)
+	expectMessage(t, msgs, OpText, []byte("from the wrapper"))
+	p.send(true, OpText, []byte("from the socket"))
+	expectMessage(t, msgs, OpText, []byte("from the socket"))
+	if !PlumbingOf(newTestConn(t, s, Config{})).CanTryRead() && canWaitRaw {
+		t.Fatal("no fast path for a *net.TCPConn")
 	}
 }

@@ -313,7 +313,7 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	if c.minRate = int64(cfg.MinMessageRate); c.minRate <= 0 {
 		c.minRate = DefaultMinMessageRate
 	}
-	if sc, ok := nc.(syscall.Conn); ok && canWaitRaw {
+	if sc, ok := rawSocket(nc); ok && canWaitRaw {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.waitFn = c.waitCallback
@@ -339,6 +339,22 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	c.mr.c = c
 	c.mw.c = c
 	return c
+}
+
+// rawSocket returns nc as a syscall.Conn when it is a socket the Conn may
+// wait on and read from directly (the fast path: readiness through
+// syscall.RawConn, no buffer while idle, event mode). Only the standard
+// library's own socket types qualify: a wrapper that embeds one gets its
+// SyscallConn method promoted, but may buffer or transform what it reads
+// (a replayed prefix, TLS), and reading its descriptor would bypass that.
+func rawSocket(nc net.Conn) (syscall.Conn, bool) {
+	switch s := nc.(type) {
+	case *net.TCPConn:
+		return s, true
+	case *net.UnixConn:
+		return s, true
+	}
+	return nil, false
 }
 
 // NetConn returns the underlying connection. Reading from or writing to it
