@@ -27,7 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ws6455/ws6455/cmd/wsconform/autobahn"
+	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
 )
 
 const usageText = `wsconform runs the Autobahn testsuite's server tests (wstest -m fuzzingclient,

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ws6455/ws6455/cmd/wsconform/autobahn"
+	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 )

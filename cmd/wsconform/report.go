@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ws6455/ws6455/cmd/wsconform/autobahn"
+	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
 )
 
 // Reports in Autobahn's layout: index.json and index.html in outdir, and
