@@ -4,11 +4,13 @@
 // and deliberately broken frames, chopped writes, delays), judges what
 // comes back and how the connection closes, and writes Autobahn-style
 // reports (index.json, index.html, one JSON and HTML file per case).
+// With -serve it is Autobahn's fuzzingserver, which tests clients.
 //
 // Usage:
 //
 //	wsconform -url ws://127.0.0.1:9001 [-agent name] [-cases 1.*,2.1] [-exclude 9.*] [-outdir dir] [-strict]
 //	wsconform -spec fuzzingclient.json [flags]
+//	wsconform -serve 127.0.0.1:9002 [flags]
 //
 // Run wsconform -h for the details.
 package main
@@ -21,7 +23,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -30,48 +34,49 @@ import (
 	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
 )
 
-const usageText = `wsconform runs the Autobahn testsuite's server tests (wstest -m fuzzingclient,
-sections 1-10 and 12-13: framing, pings, reserved bits, opcodes,
-fragmentation, UTF-8, closing, limits/performance, auto-fragmentation,
-permessage-deflate with different payloads and different offers) against a
-WebSocket server, one connection per case, one case at a time, and writes
-Autobahn-compatible reports.
+const usageText = `wsconform runs the Autobahn testsuite's cases (sections 1-10 and 12-13: framing,
+pings, reserved bits, opcodes, fragmentation, UTF-8, closing,
+limits/performance, auto-fragmentation, permessage-deflate with different
+payloads and different offers), one connection per case, one case at a
+time, and writes Autobahn-compatible reports. It has two modes:
 
-Usage:
-  wsconform -url ws://HOST:PORT/PATH [flags]
-  wsconform -spec fuzzingclient.json [flags]
-  wsconform -serve HOST:PORT [-spec fuzzingserver.json] [flags]
+  wsconform -url ws://HOST:PORT/PATH [flags]     test a server (wstest -m fuzzingclient)
+  wsconform -serve HOST:PORT [flags]              test a client that connects (wstest -m fuzzingserver)
 
-The server should echo every text and binary message it receives, as
-Autobahn's test servers do.
+-url (or a -spec with "servers"): the server should echo every text and
+binary message it receives, as Autobahn's test servers do.
 
-With -serve, wsconform is Autobahn's fuzzingserver (wstest -m
-fuzzingserver): the same cases, with the fuzzer as the server, test a
-client. The client drives the run through the request URI: it connects to
-/getCaseCount (a text message with the number of cases N), then to
-/runCase?case=I&agent=NAME for I = 1..N, echoing every message until the
-connection closes, then to /updateReports?agent=NAME (writes the index).
-/getCaseInfo?case=I, /getCaseStatus?case=I&agent=NAME and /stopServer work
-as in Autobahn. Each case's report is written when it ends; on interrupt or
-/stopServer the index is written and a summary per agent printed.
+-serve: the same cases, with the fuzzer as the server, test a client. The
+client drives the run through the request URI: it connects to /getCaseCount
+(a text message with the number of cases N), then to /runCase?case=I&agent=NAME
+for I = 1..N, echoing every message until the connection closes, then to
+/updateReports?agent=NAME (writes the index). /getCaseInfo?case=I,
+/getCaseStatus?case=I&agent=NAME and /stopServer work as in Autobahn. Each
+case's report is written when it ends; on interrupt or /stopServer the index
+is written and a summary per agent printed.
 
 Flags:
   -url URL       server to test (ws:// or wss://); replaces the spec's servers
-  -serve ADDR    be the fuzzing server on ADDR (host:port) instead; the spec's
-                 "options", "cases", "exclude-cases", "exclude-agent-cases" and
-                 "outdir" apply, its "url" does not (default outdir
-                 ./reports/clients)
+  -serve ADDR    be the fuzzing server on ADDR (host:port); the spec's "options",
+                 "cases", "exclude-cases", "exclude-agent-cases" and "outdir"
+                 apply, its "servers" do not
   -agent NAME    name of the server in the reports (default: the spec's agent,
                  else the Server header of the handshake response)
-  -spec FILE     an Autobahn fuzzingclient spec: {"outdir", "options",
-                 "servers": [{"agent", "url", "options"}], "cases",
+  -spec FILE     an Autobahn fuzzingclient or fuzzingserver spec: {"outdir",
+                 "options", "servers": [{"agent", "url", "options"}], "cases",
                  "exclude-cases", "exclude-agent-cases"}
   -cases LIST    comma-separated case ids or patterns to run, replacing the
                  spec's "cases" (default: all, "*"). A '*' matches any text:
-                 "1.*", "6.4.*", "9.*", "2.1*" (2.1, 2.10, 2.11); "7.1.1" is one case
+                 "1.*", "6.4.*", "9.*", "2.1*" (2.1, 2.10, 2.11); "7.1.1" is one
+                 case. As with wstest, a pattern that matches no case ("8.*":
+                 there is no section 8) selects nothing; wsconform warns about
+                 it, and stops only if no case is selected at all
   -exclude LIST  patterns to leave out, added to the spec's "exclude-cases"
-  -outdir DIR    where to write index.json, index.html and the per-case files
-                 (default: the spec's "outdir", else ./reports/servers)
+  -outdir DIR    where to write index.json, index.html and the per-case files.
+                 Default: the spec's "outdir", else wsconform-reports/servers
+                 (with -serve, wsconform-reports/clients) in the system's
+                 temporary directory (` + "`$TMPDIR`" + `, else /tmp), so that a run in a
+                 checkout leaves it clean; the path is printed at the end
   -strict        also count NON-STRICT, WRONG CODE, FAILED BY CLIENT and
                  UNIMPLEMENTED as failures (for CI); INFORMATIONAL never fails
   -list          print the cases the patterns select, with descriptions, and exit
@@ -112,7 +117,7 @@ type server struct {
 func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	fs := flag.NewFlagSet("wsconform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	fs.Usage = func() {} // -h prints usageText below; a bad flag gets a hint
 	var (
 		specPath = fs.String("spec", "", "")
 		urlFlag  = fs.String("url", "", "")
@@ -127,17 +132,34 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
 			return 0
 		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "wsconform: unexpected arguments %q (see -h)\n", fs.Args())
+		// The flag package has printed what is wrong.
+		fmt.Fprintln(stderr, helpHint)
 		return 2
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "wsconform: "+format+"\n", a...)
 		return 2
+	}
+	// hintErr is a usage error about how wsconform was invoked: it points
+	// to -h rather than printing the whole help.
+	hintErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "wsconform: "+format+"\n%s\n", append(a, helpHint)...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return hintErr("unexpected arguments %q (flags come first, each with a leading -)", fs.Args())
+	}
+	modes := 0
+	for _, m := range []string{*urlFlag, *serve} {
+		if m != "" {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return hintErr("-url and -serve exclude each other: give one")
 	}
 
 	if *payloads != "" {
@@ -155,9 +177,11 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		spec = s
 	}
 
-	// Cases: flags replace the spec's list (-cases) or add to it (-exclude);
-	// a flag pattern that matches nothing is an error, a spec one a warning
-	// (a spec may be written for the whole Autobahn suite).
+	// Cases: flags replace the spec's list (-cases) or add to it
+	// (-exclude). As with wstest, a pattern that matches no case selects
+	// nothing ("8.*": Autobahn has no section 8); wsconform says so on
+	// stderr, in case it is a typo. Only a selection that ends up empty is
+	// an error.
 	include, excl := spec.Cases, spec.ExcludeCases
 	if len(include) == 0 {
 		include = []string{"*"}
@@ -165,17 +189,18 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	if *cases != "" {
 		include = splitList(*cases)
 	}
-	flagExcl := splitList(*exclude)
-	ids, unmatched := autobahn.Resolve(include, append(slices.Clone(excl), flagExcl...))
-	for _, u := range unmatched {
-		fromFlag := (*cases != "" && slices.Contains(include, u)) || slices.Contains(flagExcl, u)
-		if fromFlag {
-			return usageErr("case pattern %q matches no case (sections 1-7, 9, 10, 12 and 13 exist; see -list)", u)
-		}
-		fmt.Fprintf(stderr, "wsconform: note: spec pattern %q matches no implemented case; skipped\n", u)
-	}
+	excl = append(slices.Clone(excl), splitList(*exclude)...)
+
+	ids, _ := autobahn.Resolve(include, excl)
+	warnUnmatched(stderr, include, excl, func(pat string) bool {
+		ids, _ := autobahn.Resolve([]string{pat}, nil)
+		return len(ids) > 0
+	})
 	if len(ids) == 0 {
-		return usageErr("no case selected")
+		if _, um := autobahn.Resolve(include, nil); len(um) == len(include) {
+			return usageErr("no case selected: %s matches no case (sections 1-7, 9, 10, 12 and 13 exist; see wsconform -list)", quoteList(include))
+		}
+		return usageErr("no case selected: the exclusions %s leave none of %s", quoteList(excl), quoteList(include))
 	}
 	if *list {
 		for _, id := range ids {
@@ -186,9 +211,6 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	}
 
 	if *serve != "" {
-		if *urlFlag != "" {
-			return usageErr("-serve and -url exclude each other")
-		}
 		opts := autobahn.DefaultOptions(autobahn.RoleServer)
 		ignored, err := opts.ApplySpecOptions(spec.Options)
 		if err != nil {
@@ -202,7 +224,7 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 			dir = spec.Outdir
 		}
 		if dir == "" {
-			dir = "./reports/clients"
+			dir = defaultOutdir("clients")
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return usageErr("%v", err)
@@ -218,9 +240,10 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		specServers = []SpecServer{{URL: *urlFlag}}
 	}
 	if len(specServers) == 0 {
-		fmt.Fprint(stderr, "wsconform: no server to test: give -url or a -spec with \"servers\"\n\n")
-		fs.Usage()
-		return 2
+		if *specPath != "" {
+			return hintErr("the spec %s lists no \"servers\": give -url ws://HOST:PORT", *specPath)
+		}
+		return hintErr("nothing to test: give -url ws://HOST:PORT to test a server or -serve HOST:PORT to test a client")
 	}
 	var servers []server
 	for _, ss := range specServers {
@@ -252,7 +275,7 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		dir = spec.Outdir
 	}
 	if dir == "" {
-		dir = "./reports/servers"
+		dir = defaultOutdir("servers")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return usageErr("%v", err)
@@ -419,6 +442,44 @@ func summary(agent, url string, res map[string]*autobahn.Result, ids []string, t
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// helpHint ends the message of a usage error.
+const helpHint = "run wsconform -h for help"
+
+// defaultOutdir is where reports go without -outdir or a spec's "outdir":
+// kind ("servers" or "clients") under wsconform-reports in the system's
+// temporary directory, so that a run inside a checkout leaves it clean
+// (Autobahn's default, ./reports/KIND, would put 4 MB of reports into the
+// working tree). The path is printed at the end of every run.
+func defaultOutdir(kind string) string {
+	return filepath.Join(os.TempDir(), "wsconform-reports", kind)
+}
+
+// warnUnmatched tells on stderr which case patterns select nothing. wstest
+// ignores them silently; a warning catches typos ("7.1.*" meant, "71.*"
+// written) without refusing patterns written for the whole Autobahn suite
+// ("8.*", "11.*": sections that do not exist).
+func warnUnmatched(stderr io.Writer, include, exclude []string, matches func(pattern string) bool) {
+	for _, p := range include {
+		if !matches(p) {
+			fmt.Fprintf(stderr, "wsconform: warning: case pattern %q matches no case; it selects nothing\n", p)
+		}
+	}
+	for _, p := range exclude {
+		if !matches(p) {
+			fmt.Fprintf(stderr, "wsconform: warning: exclusion pattern %q matches no case; it removes nothing\n", p)
+		}
+	}
+}
+
+// quoteList renders patterns as "a", "b".
+func quoteList(ps []string) string {
+	q := make([]string, len(ps))
+	for i, p := range ps {
+		q[i] = strconv.Quote(p)
+	}
+	return strings.Join(q, ", ")
 }
 
 // stripTags drops the HTML of a description for the terminal.

@@ -150,6 +150,74 @@ func TestRun_UsageErrors(t *testing.T) {
 	}
 }
 
+// Without arguments, or with a bad flag, wsconform says what is missing in
+// a line or two and points to -h, instead of printing the whole help.
+func TestRun_ShortUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"-nosuchflag"}, {"stray"}, {"-url", "ws://x", "-serve", ":0"}} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb, false)
+		msg := errb.String()
+		if code != 2 || !strings.HasSuffix(msg, "run wsconform -h for help\n") || strings.Count(msg, "\n") > 2 || out.Len() != 0 {
+			t.Errorf("%q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, &out, msg)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(nil, &out, &errb, false); !strings.Contains(errb.String(), "-url ws://HOST:PORT") {
+		t.Errorf("no arguments: exit %d, %q does not say what is missing", code, &errb)
+	}
+	out.Reset()
+	if code := run([]string{"-h"}, &out, &errb, false); code != 0 || !strings.Contains(out.String(), "-serve ADDR") {
+		t.Errorf("-h: exit %d\n%s", code, &out)
+	}
+}
+
+// As with wstest, a case pattern that matches nothing ("8.*": there is no
+// section 8) selects nothing, with a warning that names it; only an empty
+// selection is an error.
+func TestRun_UnmatchedPatternWarns(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-list", "-cases", "8.*,1.1.1", "-exclude", "11.*"}, &out, &errb, false); code != 0 {
+		t.Fatalf("exit %d\n%s", code, &errb)
+	}
+	if got := strings.Fields(out.String()); len(got) == 0 || got[0] != "1.1.1" || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("selected:\n%s", &out)
+	}
+	if e := errb.String(); !strings.Contains(e, `warning: case pattern "8.*" matches no case`) || !strings.Contains(e, `warning: exclusion pattern "11.*" matches no case`) {
+		t.Errorf("warnings:\n%s", e)
+	}
+	for _, args := range [][]string{
+		{"-list", "-cases", "8.*"},
+		{"-list", "-cases", "8.*,11.*"},
+		{"-list", "-cases", "1.1.1", "-exclude", "1.*"},
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := run(args, &out, &errb, false); code != 2 || !strings.Contains(errb.String(), "no case selected") {
+			t.Errorf("%q: exit %d\n%s", args, code, &errb)
+		}
+	}
+}
+
+// Without -outdir (and no spec outdir) the reports go under the system's
+// temporary directory, not into the current directory, and the run says
+// where.
+func TestRun_DefaultOutdir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	url := startEcho(t, false)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-url", url, "-cases", "1.1.1"}, &stdout, &stderr, false); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	dir := filepath.Join(tmp, "wsconform-reports", "servers")
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(stdout.String(), "Reports: "+filepath.Join(dir, "index.html")) {
+		t.Errorf("the run does not say where the reports are:\n%s", &stdout)
+	}
+}
+
 func TestSpec_ExcludeAndCleanName(t *testing.T) {
 	s := &Spec{ExcludeAgentCases: map[string][]string{"ws*": {"9.*", "6.4.1"}}}
 	if !s.agentExcluded("ws6455", "9.1.1") || !s.agentExcluded("ws6455", "6.4.1") || s.agentExcluded("ws6455", "6.4.10") || s.agentExcluded("other", "9.1.1") {

@@ -123,18 +123,9 @@ func resolvePatterns(patterns []string) (ids, unmatched []string) {
 		if pat == "" {
 			continue
 		}
-		if !strings.Contains(pat, "*") {
-			if byID[pat] == nil {
-				unmatched = append(unmatched, pat)
-			} else {
-				ids = append(ids, pat)
-			}
-			continue
-		}
-		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(pat), `\*`, ".*"))
 		n := 0
 		for _, d := range registry {
-			if re.MatchString(d.ID) {
+			if MatchID(pat, d.ID) {
 				ids = append(ids, d.ID)
 				n++
 			}
@@ -144,6 +135,17 @@ func resolvePatterns(patterns []string) (ids, unmatched []string) {
 		}
 	}
 	return ids, unmatched
+}
+
+// MatchID reports whether the case id matches pattern with the rules of
+// Resolve: a pattern with '*' matches ids that start with it, '*' standing
+// for any text ("6.4.*", "2.1*"); a pattern without '*' is one id.
+func MatchID(pattern, id string) bool {
+	if !strings.Contains(pattern, "*") {
+		return pattern == id
+	}
+	re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"))
+	return re.MatchString(id)
 }
 
 // Section names (Autobahn's case categories).
