@@ -4,13 +4,15 @@
 // and deliberately broken frames, chopped writes, delays), judges what
 // comes back and how the connection closes, and writes Autobahn-style
 // reports (index.json, index.html, one JSON and HTML file per case).
-// With -serve it is Autobahn's fuzzingserver, which tests clients.
+// With -serve it is Autobahn's fuzzingserver, which tests clients; with
+// -client it runs ws6455's own client against such a server.
 //
 // Usage:
 //
 //	wsconform -url ws://127.0.0.1:9001 [-agent name] [-cases 1.*,2.1] [-exclude 9.*] [-outdir dir] [-strict]
 //	wsconform -spec fuzzingclient.json [flags]
 //	wsconform -serve 127.0.0.1:9002 [flags]
+//	wsconform -client ws://127.0.0.1:9002 [-agent name] [-cases 1.*] [-strict]
 //
 // Run wsconform -h for the details.
 package main
@@ -38,10 +40,11 @@ const usageText = `wsconform runs the Autobahn testsuite's cases (sections 1-10 
 pings, reserved bits, opcodes, fragmentation, UTF-8, closing,
 limits/performance, auto-fragmentation, permessage-deflate with different
 payloads and different offers), one connection per case, one case at a
-time, and writes Autobahn-compatible reports. It has two modes:
+time, and writes Autobahn-compatible reports. It has three modes:
 
   wsconform -url ws://HOST:PORT/PATH [flags]     test a server (wstest -m fuzzingclient)
   wsconform -serve HOST:PORT [flags]              test a client that connects (wstest -m fuzzingserver)
+  wsconform -client ws://HOST:PORT [flags]        run ws6455's own client against a fuzzing server
 
 -url (or a -spec with "servers"): the server should echo every text and
 binary message it receives, as Autobahn's test servers do.
@@ -55,13 +58,28 @@ for I = 1..N, echoing every message until the connection closes, then to
 case's report is written when it ends; on interrupt or /stopServer the index
 is written and a summary per agent printed.
 
+-client: the client test harness for that protocol, with ws6455's client
+(handshake.Dialer and frame.Conn, offering permessage-deflate): it asks the
+fuzzing server at the URL (the real wstest -m fuzzingserver, or wsconform
+-serve) for its cases, runs each one, echoing every message until the
+connection closes, asks for each case's behavior (/getCaseStatus), then
+for the reports (/updateReports). The fuzzing server writes the reports, in
+its own outdir; wsconform prints each case's behavior and a summary:
+
+  wsconform -serve 127.0.0.1:9002 &
+  wsconform -client ws://127.0.0.1:9002 -strict
+
 Flags:
   -url URL       server to test (ws:// or wss://); replaces the spec's servers
   -serve ADDR    be the fuzzing server on ADDR (host:port); the spec's "options",
                  "cases", "exclude-cases", "exclude-agent-cases" and "outdir"
                  apply, its "servers" do not
-  -agent NAME    name of the server in the reports (default: the spec's agent,
-                 else the Server header of the handshake response)
+  -client URL    run ws6455's client against the fuzzing server at URL
+                 (ws://HOST:PORT); -cases and -exclude pick among the server's
+                 cases
+  -agent NAME    name in the reports: of the server tested (default: the spec's
+                 agent, else the Server header of the handshake response), or
+                 with -client of our client (default "ws6455")
   -spec FILE     an Autobahn fuzzingclient or fuzzingserver spec: {"outdir",
                  "options", "servers": [{"agent", "url", "options"}], "cases",
                  "exclude-cases", "exclude-agent-cases"}
@@ -88,7 +106,9 @@ Flags:
 
 Verdicts (Autobahn's): each case gets a behavior verdict (OK, NON-STRICT,
 INFORMATIONAL, UNIMPLEMENTED, FAILED) and a closing-behavior verdict (OK,
-WRONG CODE, UNCLEAN, FAILED BY CLIENT, FAILED).
+WRONG CODE, UNCLEAN, FAILED BY CLIENT, FAILED). With -client only the
+behavior is known to wsconform (the fuzzing server's /getCaseStatus gives no
+more); the closing behavior is in the server's reports.
 
 Exit status: 0 if no case failed, 1 if some case FAILED (or was UNCLEAN;
 with -strict, also the verdicts above), 2 on a usage error, an unreachable
@@ -101,6 +121,7 @@ Examples:
   wsconform -url ws://127.0.0.1:9001 -cases '1.*,2.*' -exclude 2.11
   wsconform -spec testdata/autobahn/fuzzingclient.json -strict
   wsconform -serve 127.0.0.1:9002 -cases '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
+  wsconform -client ws://127.0.0.1:9002 -agent ws6455 -cases '1.*,7.*'
 `
 
 func main() {
@@ -129,6 +150,7 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		list     = fs.Bool("list", false, "")
 		payloads = fs.String("payload-dir", "", "")
 		serve    = fs.String("serve", "", "")
+		client   = fs.String("client", "", "")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -153,13 +175,13 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		return hintErr("unexpected arguments %q (flags come first, each with a leading -)", fs.Args())
 	}
 	modes := 0
-	for _, m := range []string{*urlFlag, *serve} {
+	for _, m := range []string{*urlFlag, *serve, *client} {
 		if m != "" {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return hintErr("-url and -serve exclude each other: give one")
+		return hintErr("-url, -serve and -client exclude each other: give one")
 	}
 
 	if *payloads != "" {
@@ -190,6 +212,10 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		include = splitList(*cases)
 	}
 	excl = append(slices.Clone(excl), splitList(*exclude)...)
+
+	if *client != "" && !*list {
+		return runClientMode(*client, *agent, include, excl, *strict, stdout, stderr, tty)
+	}
 
 	ids, _ := autobahn.Resolve(include, excl)
 	warnUnmatched(stderr, include, excl, func(pat string) bool {
@@ -243,7 +269,7 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		if *specPath != "" {
 			return hintErr("the spec %s lists no \"servers\": give -url ws://HOST:PORT", *specPath)
 		}
-		return hintErr("nothing to test: give -url ws://HOST:PORT to test a server or -serve HOST:PORT to test a client")
+		return hintErr("nothing to test: give -url ws://HOST:PORT to test a server, -serve HOST:PORT to test a client, or -client ws://HOST:PORT to run our client against a fuzzing server")
 	}
 	var servers []server
 	for _, ss := range specServers {

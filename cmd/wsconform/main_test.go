@@ -166,7 +166,7 @@ func TestRun_ShortUsageErrors(t *testing.T) {
 		t.Errorf("no arguments: exit %d, %q does not say what is missing", code, &errb)
 	}
 	out.Reset()
-	if code := run([]string{"-h"}, &out, &errb, false); code != 0 || !strings.Contains(out.String(), "-serve ADDR") {
+	if code := run([]string{"-h"}, &out, &errb, false); code != 0 || !strings.Contains(out.String(), "-client URL") {
 		t.Errorf("-h: exit %d\n%s", code, &out)
 	}
 }

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,55 +58,23 @@ func patientOptions(role autobahn.Role) autobahn.Options {
 	return o
 }
 
-// clientHarness is the client under test driven the way Autobahn's client
-// test harnesses drive a library: ask for the case count, run every case
-// by echoing each message until the connection closes, then ask for the
-// reports. The client is the project's own: handshake.Dialer and
-// frame.Conn.
-func clientHarness(t testing.TB, base, agent string, d *handshake.Dialer) int {
+// runAgent runs the project's client (handshake.Dialer d and frame.Conn)
+// through every case of the fuzzing server at base with wsconform
+// -client's agent, the way Autobahn's client test harnesses drive a
+// library, and returns the cases run.
+func runAgent(t testing.TB, base, agent string, d *handshake.Dialer) []agentCase {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c, _, err := d.Dial(ctx, base+"/getCaseCount")
+	a := &clientAgent{base: base, agent: agent, dialer: d, include: []string{"*"}, statusWait: 10 * time.Minute}
+	total, ran, err := a.run(ctx, nil, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("client agent: %v", err)
 	}
-	_, msg, err := c.ReadMessage(nil)
-	if err != nil {
-		t.Fatal(err)
+	if len(ran) != total {
+		t.Fatalf("client agent ran %d of %d cases", len(ran), total)
 	}
-	n, err := strconv.Atoi(string(msg))
-	if err != nil {
-		t.Fatalf("case count %q", msg)
-	}
-	for _, _, err = c.ReadMessage(nil); err == nil; _, _, err = c.ReadMessage(nil) {
-	}
-	c.CloseNow()
-
-	for i := 1; i <= n; i++ {
-		c, _, err := d.Dial(ctx, fmt.Sprintf("%s/runCase?case=%d&agent=%s", base, i, url.QueryEscape(agent)))
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		var buf []byte
-		for {
-			op, msg, err := c.ReadMessage(buf)
-			if err != nil || c.WriteMessage(op, msg) != nil {
-				break
-			}
-			buf = msg
-		}
-		c.CloseNow()
-	}
-
-	c, _, err = d.Dial(ctx, base+"/updateReports?agent="+url.QueryEscape(agent))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, _, err = c.ReadMessage(nil); err == nil; _, _, err = c.ReadMessage(nil) {
-	}
-	c.CloseNow()
-	return n
+	return ran
 }
 
 type indexJSON map[string]map[string]struct {
@@ -130,9 +96,11 @@ func readIndex(t testing.TB, dir string) indexJSON {
 	return idx
 }
 
-// The project's client (handshake.Dialer, frame.Conn) against the fuzzer
-// as server (Autobahn's fuzzingserver mode), sections 1 to 10: every case
-// OK, or INFORMATIONAL where RFC 6455 leaves the choice open. The reports
+// The project's client (handshake.Dialer, frame.Conn), run by wsconform
+// -client -strict, against the fuzzer as server (wsconform -serve,
+// Autobahn's fuzzingserver mode), sections 1 to 10: every case OK, or
+// INFORMATIONAL where RFC 6455 leaves the choice open, for the behavior
+// and for the closing behavior, as wstest would judge them. The reports
 // go to $WS6455_ARTIFACTS/autobahn-client when that is set (.ci/run sets
 // it), else to a temporary directory; the summary is logged. Under -short
 // the heaviest cases of section 9 (messages of 4 MiB and more, 9.3/9.4 in
@@ -154,10 +122,15 @@ func TestServe_ProjectClient_Sections1to10(t *testing.T) {
 	ids, _ := autobahn.Resolve(patterns, exclude)
 	base, s := startFuzzServer(t, dir, ids...)
 	start := time.Now()
-	n := clientHarness(t, base, "ws6455 client", &handshake.Dialer{})
+	// wsconform -client as a user runs it, strict: exit status 0 means
+	// every behavior the server reported is OK or INFORMATIONAL.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-client", base, "-agent", "ws6455 client", "-strict"}, &stdout, &stderr, false); code != 0 {
+		t.Errorf("wsconform -client: exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
 	took := time.Since(start)
-	if n != len(ids) {
-		t.Fatalf("getCaseCount %d, want %d", n, len(ids))
+	if !strings.Contains(stdout.String(), fmt.Sprintf("ws6455 client (client, against %s): %d cases", base, len(ids))) {
+		t.Errorf("wsconform -client summary:\n%s", &stdout)
 	}
 	res := s.snapshot()["ws6455 client"]
 	t.Logf("reports in %s\n%s", dir, summary("ws6455 client", "client of "+base, res, ids, took, true))
@@ -190,7 +163,7 @@ func TestServe_ProjectClient_Compression_RFC7692(t *testing.T) {
 	ids := []string{"12.1.1", "12.2.1", "13.2.1", "13.5.1", "13.7.1"}
 	dir := t.TempDir()
 	base, s := startFuzzServer(t, dir, ids...)
-	clientHarness(t, base, "deflate client", &handshake.Dialer{Compression: &handshake.DeflateOffer{}})
+	runAgent(t, base, "deflate client", &handshake.Dialer{Compression: &handshake.DeflateOffer{}})
 	res := s.snapshot()["deflate client"]
 	// The index shows the duration and Autobahn's [incoming/outgoing]
 	// compression ratios; the case page the traffic statistics.
@@ -219,7 +192,7 @@ func TestServe_ProjectClient_Compression_RFC7692(t *testing.T) {
 	}
 	// A client that offers nothing gets UNIMPLEMENTED.
 	base, s = startFuzzServer(t, t.TempDir(), "12.1.1")
-	clientHarness(t, base, "plain client", &handshake.Dialer{})
+	runAgent(t, base, "plain client", &handshake.Dialer{})
 	if r := s.snapshot()["plain client"]["12.1.1"]; r == nil || r.Behavior != autobahn.Unimplemented {
 		t.Errorf("no offer: %+v %v", r, s.snapshot())
 	}
@@ -366,7 +339,7 @@ func TestRun_Serve(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.CloseNow()
-	clientHarness(t, "ws://"+addr, "cli", d)
+	runAgent(t, "ws://"+addr, "cli", d)
 	if c, _, err = d.Dial(context.Background(), "ws://"+addr+"/stopServer"); err != nil {
 		t.Fatal(err)
 	}
@@ -386,5 +359,43 @@ func TestRun_Serve(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-serve", addr, "-url", "ws://x"}, &out, &errb, false); code != 2 {
 		t.Errorf("-serve with -url: exit %d", code)
+	}
+}
+
+// wsconform -client picks cases by pattern among the fuzzing server's
+// (asking /getCaseInfo), warns about a pattern that matches none of them,
+// echoes through the cases, and prints the behaviors the server reports.
+func TestRun_Client(t *testing.T) {
+	dir := t.TempDir()
+	base, s := startFuzzServer(t, dir, "1.1.1", "1.1.2", "2.1", "7.1.1")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-client", base, "-agent", "picky", "-cases", "1.1.*,8.*,7.1.1", "-exclude", "1.1.2", "-strict"}, &stdout, &stderr, false)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, &stdout, &stderr)
+	}
+	if !strings.Contains(stderr.String(), `case pattern "8.*" matches no case`) {
+		t.Errorf("no warning about 8.*:\n%s", &stderr)
+	}
+	res := s.snapshot()["picky"]
+	if len(res) != 2 || res["1.1.1"] == nil || res["7.1.1"] == nil {
+		t.Errorf("cases run: %v", res)
+	}
+	if out := stdout.String(); !strings.Contains(out, "picky (client, against "+base+"): 2 cases") || !strings.Contains(out, "Reports: written by the fuzzing server") {
+		t.Errorf("summary:\n%s", out)
+	}
+	if idx := readIndex(t, dir)["picky"]; len(idx) != 2 {
+		t.Errorf("/updateReports: index %+v", idx)
+	}
+
+	// No case selected, a bad URL, two modes at once: usage errors.
+	for _, args := range [][]string{
+		{"-client", base, "-cases", "8.*"},
+		{"-client", "http://" + strings.TrimPrefix(base, "ws://")},
+		{"-client", base, "-url", base},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb, false); code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, &errb)
+		}
 	}
 }
