@@ -1,10 +1,13 @@
 package autobahn
 
 import (
+	"bytes"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,59 +158,108 @@ func negotiateDeflate(values []string, offers []DeflateOffer) (*frame.DeflatePar
 // ---- Compression ----
 
 // deflateCodec compresses the messages the fuzzer sends and decompresses
-// those it receives, with the negotiated parameters (RFC 7692 §7). The
-// DEFLATE engine is the one frame.Conn uses: two Conns run over in-memory
+// those it receives, with the negotiated parameters (RFC 7692 §7). So that
+// the check does not rest on the DEFLATE engine of the implementation
+// under test (frame/internal/deflate, when the peer is ws6455), the
+// fuzzer's side uses Go's compress/flate wherever the window allows:
+//
+//   - It inflates every message with compress/flate, whose 32 KiB window
+//     holds any window the peer may use (RFC 7692 §7.1.2: at most 2^15).
+//     When the peer's window is smaller, frame.Conn's inflater runs too,
+//     since only it enforces the window: a reference beyond it fails the
+//     message, as zlib fails it for Autobahn.
+//   - It compresses with compress/flate when its own window is 15 bits
+//     (no client_max_window_bits, or 15, in the answer; its output is
+//     valid for any peer then), and with frame.Conn's compressor, which
+//     can limit its window, when the peer asked for a smaller one.
+//
+// frame.Conn's engine is reached through two Conns over in-memory
 // connections, one writing whole compressed messages (whose single frame
 // the codec unpacks) and one reading compressed frames the codec packs.
 // The fuzzer keeps the wire to itself, so its framing, fragmentation,
 // checks and logs stay Autobahn's.
 type deflateCodec struct {
-	enc     *frame.Conn
-	encOut  memConn
-	dec     *frame.Conn
-	decIn   memConn
-	decBuf  []byte
-	hdr     []byte
-	decDead error
+	// Compressing: compress/flate (std) or frame.Conn (enc).
+	std      *flate.Writer
+	stdOut   bytes.Buffer
+	stdReset bool // no context takeover for the fuzzer's messages
+	enc      *frame.Conn
+	encOut   memConn
+
+	// Inflating with compress/flate.
+	inf      io.ReadCloser // a flate.Resetter
+	infSrc   bytes.Reader
+	infIn    []byte
+	infOut   []byte
+	hist     []byte // the last 32 KiB inflated: the dictionary of the next message
+	infReset bool   // no context takeover for the peer's messages
+
+	// Inflating with frame.Conn too, when the peer's window is < 15 bits.
+	dec    *frame.Conn
+	decIn  memConn
+	decBuf []byte
+	hdr    []byte
+
+	dead error // the first decompression error: the stream is lost
 }
 
 // compressLevel is the fuzzer's DEFLATE effort. Autobahn uses zlib's
 // default (6); the fastest level gives the server the same kind of
-// streams (dynamic Huffman blocks, LZ77 matches across the window and, with
+// streams (Huffman blocks, LZ77 matches across the window and, with
 // context takeover, across messages) at a fraction of the cost.
 const compressLevel = 1
 
 // maxInflated bounds a decompressed message received by the fuzzer.
 const maxInflated = 256 << 20
 
+// windowSize is DEFLATE's largest window (RFC 1951 §2), the size of
+// compress/flate's.
+const windowSize = 1 << 15
+
+// syncTail ends a sync flush (RFC 7692 §7.2.1): the sender removes it,
+// the receiver appends it. finalBlock, an empty stored block with BFINAL
+// set, ends the stream so that compress/flate's reader stops with io.EOF.
+var (
+	syncTail   = []byte{0x00, 0x00, 0xff, 0xff}
+	finalBlock = []byte{0x01, 0x00, 0x00, 0xff, 0xff}
+)
+
 func newDeflateCodec(p frame.DeflateParams, role Role) *deflateCodec {
 	c := &deflateCodec{}
-	// Our compressor: as a client, the client_* parameters apply to it
-	// (§7.1.1.2, §7.1.2.2). The encoding Conn is a server, which does not
-	// mask, so the parameters move to its server_* side.
-	mine := frame.DeflateParams{ServerNoContextTakeover: p.ServerNoContextTakeover, ServerMaxWindowBits: p.ServerMaxWindowBits}
+	// The fuzzer's compressor: as a client, the client_* parameters apply
+	// to it (§7.1.1.2, §7.1.2.2), as a server the server_* ones.
+	myReset, myBits := p.ServerNoContextTakeover, p.ServerMaxWindowBits
+	theirReset, theirBits := p.ClientNoContextTakeover, p.ClientMaxWindowBits
 	if role == RoleClient {
-		mine = frame.DeflateParams{ServerNoContextTakeover: p.ClientNoContextTakeover, ServerMaxWindowBits: p.ClientMaxWindowBits}
+		myReset, myBits, theirReset, theirBits = theirReset, theirBits, myReset, myBits
 	}
-	c.enc = frame.NewConn(&c.encOut, nil, frame.Config{
-		Role:             frame.RoleServer,
-		Deflate:          &mine,
-		CompressionLevel: compressLevel,
-		CompressMinSize:  -1, // every message, as Autobahn's sendMessage
-		WriteBufferSize:  64 << 10,
-	})
-	// The peer's compressor: the decoding Conn is a client (it reads
-	// unmasked frames), so it inflates with the server_* parameters.
-	theirs := frame.DeflateParams{ServerNoContextTakeover: p.ServerNoContextTakeover, ServerMaxWindowBits: p.ServerMaxWindowBits}
-	if role == RoleServer {
-		theirs = frame.DeflateParams{ServerNoContextTakeover: p.ClientNoContextTakeover, ServerMaxWindowBits: p.ClientMaxWindowBits}
+	if myBits == 0 || myBits == 15 {
+		c.std, _ = flate.NewWriter(&c.stdOut, compressLevel)
+		c.stdReset = myReset
+	} else {
+		// The encoding Conn is a server, which does not mask, so the
+		// parameters go to its server_* side.
+		c.enc = frame.NewConn(&c.encOut, nil, frame.Config{
+			Role:             frame.RoleServer,
+			Deflate:          &frame.DeflateParams{ServerNoContextTakeover: myReset, ServerMaxWindowBits: myBits},
+			CompressionLevel: compressLevel,
+			CompressMinSize:  -1, // every message, as Autobahn's sendMessage
+			WriteBufferSize:  64 << 10,
+		})
 	}
-	c.dec = frame.NewConn(&c.decIn, nil, frame.Config{
-		Role:           frame.RoleClient,
-		Deflate:        &theirs,
-		MaxMessageSize: maxInflated,
-		ReadBufferSize: 64 << 10,
-	})
+
+	c.inf = flate.NewReader(&c.infSrc)
+	c.infReset = theirReset
+	if theirBits != 0 && theirBits != 15 {
+		// The decoding Conn is a client (it reads unmasked frames), so it
+		// inflates with the server_* parameters.
+		c.dec = frame.NewConn(&c.decIn, nil, frame.Config{
+			Role:           frame.RoleClient,
+			Deflate:        &frame.DeflateParams{ServerNoContextTakeover: theirReset, ServerMaxWindowBits: theirBits},
+			MaxMessageSize: maxInflated,
+			ReadBufferSize: 64 << 10,
+		})
+	}
 	return c
 }
 
@@ -215,6 +267,23 @@ func newDeflateCodec(p frame.DeflateParams, role Role) *deflateCodec {
 // its final empty stored block's 00 00 ff ff removed (§7.2.1). The result
 // is valid until the next call.
 func (c *deflateCodec) compress(p []byte) ([]byte, error) {
+	if c.std != nil {
+		c.stdOut.Reset()
+		if c.stdReset {
+			c.std.Reset(&c.stdOut) // §7.1.1: no context takeover
+		}
+		if _, err := c.std.Write(p); err != nil {
+			return nil, err
+		}
+		if err := c.std.Flush(); err != nil {
+			return nil, err
+		}
+		out := c.stdOut.Bytes()
+		if !bytes.HasSuffix(out, syncTail) {
+			return nil, errors.New("autobahn: compress/flate's flush did not end in 00 00 ff ff")
+		}
+		return out[:len(out)-len(syncTail)], nil
+	}
 	c.encOut.reset()
 	if err := c.enc.WriteMessage(frame.OpBinary, p); err != nil {
 		return nil, err
@@ -232,24 +301,88 @@ func (c *deflateCodec) compress(p []byte) ([]byte, error) {
 // error (invalid DEFLATE data, a reference beyond the negotiated window, a
 // message over maxInflated) leaves the codec unusable.
 func (c *deflateCodec) decompress(payload []byte) ([]byte, error) {
-	if c.decDead != nil {
-		return nil, c.decDead
+	if c.dead != nil {
+		return nil, c.dead
 	}
+	out, err := c.inflateStd(payload)
+	if err == nil && c.dec != nil {
+		var mine []byte
+		if mine, err = c.inflateFrame(payload); err == nil && !bytes.Equal(mine, out) {
+			err = errors.New("autobahn: compress/flate and frame.Conn inflate the message differently")
+		}
+	}
+	if err != nil {
+		c.dead = err
+		return nil, err
+	}
+	return out, nil
+}
+
+// inflateStd inflates a message with compress/flate: the payload, the
+// 00 00 ff ff the sender removed, and a final block to end the stream,
+// with the last 32 KiB of earlier messages as the dictionary under
+// context takeover (RFC 7692 §7.2.2). Input after a block with BFINAL set
+// is ignored, as the RFC's example of such a message needs (§7.2.3.4).
+func (c *deflateCodec) inflateStd(payload []byte) ([]byte, error) {
+	c.infIn = append(append(append(c.infIn[:0], payload...), syncTail...), finalBlock...)
+	c.infSrc.Reset(c.infIn)
+	var dict []byte
+	if !c.infReset {
+		dict = c.hist
+	}
+	if err := c.inf.(flate.Resetter).Reset(&c.infSrc, dict); err != nil {
+		return nil, err
+	}
+	out := c.infOut[:0]
+	for {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, max(64<<10, len(out)))
+		}
+		n, err := c.inf.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if len(out) > maxInflated {
+			return nil, fmt.Errorf("message inflates to more than %d bytes", maxInflated)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return nil, errors.New("invalid DEFLATE data: the message does not end at a block boundary")
+			}
+			return nil, fmt.Errorf("invalid DEFLATE data: %v", err)
+		}
+	}
+	c.infOut = out
+	if !c.infReset {
+		if len(out) >= windowSize {
+			c.hist = append(c.hist[:0], out[len(out)-windowSize:]...)
+		} else {
+			c.hist = append(c.hist, out...)
+			if len(c.hist) > windowSize {
+				c.hist = c.hist[:copy(c.hist, c.hist[len(c.hist)-windowSize:])]
+			}
+		}
+	}
+	return out, nil
+}
+
+// inflateFrame inflates a message with frame.Conn's inflater, which holds
+// the peer to its negotiated window.
+func (c *deflateCodec) inflateFrame(payload []byte) ([]byte, error) {
 	c.hdr = frame.AppendHeader(c.hdr[:0], frame.Header{Fin: true, Rsv: frame.RSV1, Opcode: frame.OpBinary, Length: int64(len(payload))})
 	c.decIn.feed(c.hdr, payload)
 	_, msg, err := c.dec.ReadMessage(c.decBuf)
 	if err != nil {
-		c.decDead = err
 		var ce *frame.CloseError
 		if errors.As(err, &ce) && ce.Reason != "" {
-			c.decDead = errors.New(ce.Reason)
+			err = errors.New(ce.Reason)
 		}
-		return nil, c.decDead
+		return nil, err
 	}
 	c.decBuf = msg
 	if c.decIn.len() != 0 {
-		c.decDead = errors.New("autobahn: decompressor left input unread")
-		return nil, c.decDead
+		return nil, errors.New("autobahn: decompressor left input unread")
 	}
 	return msg, nil
 }

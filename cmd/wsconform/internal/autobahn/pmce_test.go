@@ -3,7 +3,9 @@ package autobahn
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/textproto"
 	"strings"
@@ -175,6 +177,79 @@ func TestDeflateCodec_RoundTrip_RFC7692_7_2(t *testing.T) {
 	}
 	if _, err := c.decompress([]byte{0x02, 0x00}); err == nil {
 		t.Fatal("a broken codec must stay broken")
+	}
+}
+
+// The fuzzer's side of permessage-deflate rests on compress/flate, not on
+// the engine of the implementation under test, wherever the window allows
+// (RFC 7692 §7.1.2): it always inflates with compress/flate, and compresses
+// with it when its own window is 15 bits. Under context takeover
+// (§7.2.2) compress/flate gets the last 32 KiB as its dictionary, across
+// messages larger and smaller than the window. A smaller window of the
+// peer is still enforced: frame.Conn's inflater runs too and rejects a
+// reference beyond it.
+func TestDeflateCodec_CompressFlate_RFC7692_7_1_2(t *testing.T) {
+	for _, tc := range []struct {
+		p        frame.DeflateParams
+		role     Role
+		std, dec bool
+	}{
+		{frame.DeflateParams{}, RoleClient, true, false},
+		{frame.DeflateParams{ClientMaxWindowBits: 15, ServerMaxWindowBits: 15}, RoleClient, true, false},
+		{frame.DeflateParams{ClientMaxWindowBits: 9}, RoleClient, false, false},
+		{frame.DeflateParams{ServerMaxWindowBits: 9}, RoleClient, true, true},
+		{frame.DeflateParams{ServerMaxWindowBits: 9}, RoleServer, false, false},
+		{frame.DeflateParams{ClientMaxWindowBits: 9}, RoleServer, true, true},
+	} {
+		c := newDeflateCodec(tc.p, tc.role)
+		if (c.std != nil) != tc.std || (c.enc != nil) == tc.std || (c.dec != nil) != tc.dec {
+			t.Errorf("%+v as %v: compress/flate compresses %v (want %v), frame.Conn checks the window %v (want %v)", tc.p, tc.role, c.std != nil, tc.std, c.dec != nil, tc.dec)
+		}
+	}
+
+	// Messages of 1 KiB to 48 KiB, so that the dictionary is sometimes
+	// one message and sometimes many, compressed by compress/flate with
+	// context takeover and inflated by the codec.
+	data, _ := payloadSets[0].load()
+	var stream bytes.Buffer
+	w, _ := flate.NewWriter(&stream, flate.BestCompression)
+	c := newDeflateCodec(frame.DeflateParams{}, RoleClient)
+	off := 0
+	for i, n := range []int{1 << 10, 48 << 10, 3 << 10, 20 << 10, 20 << 10, 1 << 10, 40 << 10} {
+		msg := data[off : off+n]
+		off += n / 3 // overlap: matches reach into earlier messages
+		stream.Reset()
+		w.Write(msg)
+		w.Flush()
+		payload := bytes.TrimSuffix(stream.Bytes(), syncTail)
+		got, err := c.decompress(bytes.Clone(payload))
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("message %d (%d bytes): %v", i, n, err)
+		}
+		if len(c.hist) != min(len(c.hist), windowSize) {
+			t.Fatalf("history of %d bytes", len(c.hist))
+		}
+	}
+
+	// 600 random bytes twice: the second copy refers 600 bytes back,
+	// beyond a 2^9 window.
+	rnd := make([]byte, 600)
+	rand.NewChaCha8([32]byte{7}).Read(rnd)
+	stream.Reset()
+	w.Reset(&stream)
+	w.Write(append(bytes.Clone(rnd), rnd...))
+	w.Flush()
+	far := bytes.TrimSuffix(stream.Bytes(), syncTail)
+	if _, err := newDeflateCodec(frame.DeflateParams{}, RoleClient).decompress(bytes.Clone(far)); err != nil {
+		t.Fatalf("window 15: %v", err)
+	}
+	if _, err := newDeflateCodec(frame.DeflateParams{ServerMaxWindowBits: 9}, RoleClient).decompress(bytes.Clone(far)); err == nil {
+		t.Error("a reference beyond server_max_window_bits=9 was accepted")
+	}
+
+	// RFC 7692 §7.2.3.4: a message ending in a block with BFINAL set.
+	if got, err := newDeflateCodec(frame.DeflateParams{}, RoleClient).decompress([]byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}); err != nil || string(got) != "Hello" {
+		t.Errorf("BFINAL message: %q, %v", got, err)
 	}
 }
 
