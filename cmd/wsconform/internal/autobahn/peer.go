@@ -85,6 +85,7 @@ type Peer struct {
 	msgBuf        []byte
 	validateUTF8  bool
 	utf8          frame.UTF8Validator
+	utf8Rejected  bool // the text message being received had invalid UTF-8
 
 	// Streaming send (BeginMessage ... EndMessage).
 	sendState     int

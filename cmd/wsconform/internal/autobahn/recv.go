@@ -213,6 +213,7 @@ func (p *Peer) processFrame(ev evFrame) {
 		p.msgBuf = p.msgBuf[:0]
 		p.validateUTF8 = h.Opcode == frame.OpText && p.opts.UTF8ValidateIncoming
 		p.utf8.Reset()
+		p.utf8Rejected = false
 	}
 	if p.state == StateOpen {
 		p.traffic.IncomingWebSocketFrames++
@@ -225,17 +226,8 @@ func (p *Peer) processFrame(ev evFrame) {
 		p.compressedFrame(ev.payload, h.Fin)
 		return
 	}
-	if p.validateUTF8 {
-		if i, ok := p.utf8.Write(ev.payload); !ok {
-			// RFC 6455 §8.1: fail on invalid UTF-8 as soon as it is seen.
-			// (Autobahn stops processing the rest of this frame here and
-			// resumes it with the next received bytes; we drop the rest.)
-			p.invalidPayload(fmt.Sprintf("encountered invalid UTF-8 while processing text message at payload octet index %d", len(p.msgBuf)+i))
-			if h.Fin {
-				p.insideMessage = false
-			}
-			return
-		}
+	if p.validateUTF8 && p.checkUTF8(ev.payload, len(p.msgBuf)) {
+		return
 	}
 	if !p.failedByMe {
 		if len(p.msgBuf) == 0 && h.Fin && len(ev.payload) > copyMaxFrame {
@@ -247,11 +239,8 @@ func (p *Peer) processFrame(ev evFrame) {
 	if !h.Fin {
 		return
 	}
-	if p.validateUTF8 && !p.utf8.Complete() {
-		p.invalidPayload(fmt.Sprintf("UTF-8 text message payload ended within Unicode code point at payload octet index %d", len(p.msgBuf)))
-		if stop() {
-			return
-		}
+	if p.validateUTF8 && p.checkUTF8End(len(p.msgBuf)) {
+		return
 	}
 	p.insideMessage = false
 	if p.state == StateOpen {
@@ -296,16 +285,50 @@ func (p *Peer) compressedFrame(payload []byte, fin bool) {
 		p.traffic.IncomingOctetsAppLevel += int64(len(plain))
 		p.traffic.IncomingWebSocketMessages++
 	}
-	if p.validateUTF8 {
-		if i, ok := p.utf8.Write(plain); !ok {
-			p.invalidPayload(fmt.Sprintf("encountered invalid UTF-8 while processing text message at payload octet index %d", i))
-			return
-		} else if !p.utf8.Complete() {
-			p.invalidPayload(fmt.Sprintf("UTF-8 text message payload ended within Unicode code point at payload octet index %d", len(plain)))
-			return
-		}
+	if p.validateUTF8 && (p.checkUTF8(plain, 0) || p.checkUTF8End(len(plain)) || p.failedByMe) {
+		return
 	}
 	p.run.onMessage(bytes.Clone(plain), p.msgOpcode == frame.OpBinary)
+}
+
+// checkUTF8 validates the next payload bytes of a text message (RFC 6455
+// §8.1), at octet index off of the message, and reports whether
+// processing must stop (the connection is closed). It follows Autobahn's
+// onFrameData with failByDrop off: invalid UTF-8 fails the connection
+// (a close frame with 1007) and processing goes on; the validator stays
+// in its reject state, so every further non-empty payload of the message
+// is invalid again, and so is the message's end (checkUTF8End). That
+// second violation, with our close frame already sent, drops TCP. So a
+// peer that echoes invalid UTF-8 in one frame gets our close and, before
+// its answer can arrive, the end of the TCP connection: the case ends
+// with droppedByMe, not wasClean, and no remote close code, as wstest
+// records it.
+func (p *Peer) checkUTF8(b []byte, off int) bool {
+	if p.utf8Rejected {
+		if len(b) == 0 {
+			return false // Autobahn's validator accepts no input in any state
+		}
+		p.invalidPayload(fmt.Sprintf("encountered invalid UTF-8 while processing text message at payload octet index %d", off))
+		return p.state == StateClosed
+	}
+	if i, ok := p.utf8.Write(b); !ok {
+		p.utf8Rejected = true
+		p.invalidPayload(fmt.Sprintf("encountered invalid UTF-8 while processing text message at payload octet index %d", off+i))
+		return p.state == StateClosed
+	}
+	return false
+}
+
+// checkUTF8End checks, at the last frame of a text message of n octets,
+// that the message ends on a code point boundary (RFC 6455 §8.1), with
+// Autobahn's onFrameEnd: a message already found invalid fails here again.
+// It reports whether processing must stop.
+func (p *Peer) checkUTF8End(n int) bool {
+	if p.utf8Rejected || !p.utf8.Complete() {
+		p.invalidPayload(fmt.Sprintf("UTF-8 text message payload ended within Unicode code point at payload octet index %d", n))
+		return p.state == StateClosed
+	}
+	return false
 }
 
 func (p *Peer) processControlFrame(op int, payload []byte) {

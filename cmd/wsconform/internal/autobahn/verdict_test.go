@@ -130,3 +130,48 @@ func TestBrokenServer_NoFailFastUTF8_RFC6455_8_1(t *testing.T) {
 		checkVerdicts(t, res, id, OK, OK)
 	}
 }
+
+// RFC 6455 §8.1, §7.1.7: how a case ends when the fuzzer receives invalid
+// UTF-8, pinned to what wstest records. A server that echoes text without
+// validating it (gorilla/websocket's plain echo does: it checks no UTF-8
+// in data messages) sends the invalid message back in one frame and
+// answers a close with a close carrying the same code, then closes TCP.
+// Autobahn (failByDrop off) fails on the invalid bytes with a 1007 close
+// frame and goes on; its validator stays rejecting, so the end of the same
+// frame is a second violation, and with its close already sent that drops
+// TCP. The server's 1007 answer arrives after the drop and is never read:
+// droppedByMe, not wasClean, no remote close code, no wasNotCleanReason.
+// When the only fault is a message ending inside a code point (6.6.1:
+// 0xce) there is one violation: our 1007 close, the server's 1007 answer,
+// and a clean close.
+func TestInvalidUTF8Echo_CloseFieldsLikeWstest_RFC6455_8_1(t *testing.T) {
+	t.Parallel()
+	res := runCases(t, echoServer{noUTF8Check: true}.start(t), "6.3.1", "6.3.2", "6.6.1", "6.20.1")
+	for _, id := range []string{"6.3.1", "6.3.2", "6.20.1"} {
+		r := res[id]
+		if r.Behavior != Failed || r.BehaviorClose != Failed || !r.ClosedByMe || !r.FailedByMe || !r.DroppedByMe || r.WasClean ||
+			r.RemoteCloseCode != nil || r.WasNotCleanReason != nil || r.LocalCloseCode == nil || *r.LocalCloseCode != 1007 {
+			t.Errorf("case %s: %s / %s, closedByMe %v failedByMe %v droppedByMe %v wasClean %v wasNotCleanReason %v localCloseCode %v remoteCloseCode %v; want FAILED / FAILED, true true true false <nil> 1007 <nil>",
+				id, r.Behavior, r.BehaviorClose, r.ClosedByMe, r.FailedByMe, r.DroppedByMe, r.WasClean, deref(r.WasNotCleanReason), derefInt(r.LocalCloseCode), derefInt(r.RemoteCloseCode))
+		}
+	}
+	r := res["6.6.1"]
+	if r.Behavior != Failed || r.BehaviorClose != Failed || !r.ClosedByMe || r.DroppedByMe || !r.WasClean || r.RemoteCloseCode == nil || *r.RemoteCloseCode != 1007 {
+		t.Errorf("case 6.6.1: %s / %s, closedByMe %v droppedByMe %v wasClean %v remoteCloseCode %v; want FAILED / FAILED, true false true 1007",
+			r.Behavior, r.BehaviorClose, r.ClosedByMe, r.DroppedByMe, r.WasClean, derefInt(r.RemoteCloseCode))
+	}
+}
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+func derefInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
