@@ -118,8 +118,8 @@ func DialWith(ctx context.Context, url string, n int, o DialOptions) ([]*frame.C
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, _, err := d.Dial(ctx, url)
-				if err == nil && o.Deflate && !c.Compressed() {
+				c, resp, err := d.Dial(ctx, url)
+				if err == nil && o.Deflate && resp.Deflate == nil {
 					c.CloseNow()
 					err = errors.New("the server declined permessage-deflate")
 				}
@@ -190,7 +190,7 @@ func Run(ctx context.Context, conns []*frame.Conn, cfg Config) (Result, error) {
 	wire := func() int64 {
 		var n uint64
 		for _, c := range conns {
-			n += c.Activity()
+			n += frame.PlumbingOf(c).Activity()
 		}
 		return int64(n)
 	}
