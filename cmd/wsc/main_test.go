@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 	"github.com/ws6455/ws6455/server"
@@ -146,35 +147,13 @@ func (ts *testServer) event(t *testing.T) serverEvent {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling
-// test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer collects wsc's output.
+type syncBuffer = interop.Buffer
 
 // waitFor polls buf until it contains s.
 func waitFor(t *testing.T, buf *syncBuffer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(buf.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within 15s; got:\n%s", s, buf.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	buf.WaitFor(t, regexp.MustCompile(regexp.QuoteMeta(s)), fmt.Sprintf("%q", s))
 }
 
 type result struct {

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
@@ -302,67 +301,18 @@ func (a *clientAgent) main(ctx context.Context, strict bool, stdout, stderr io.W
 // clientSummary renders the behavior verdicts of the cases run, by
 // section.
 func clientSummary(agent, base string, ran []agentCase, took time.Duration, strict bool) string {
-	type counts struct{ cases, ok, nonStrict, info, unimpl, failed, none int }
-	var order []string
-	by := map[string]*counts{}
-	names := map[string]string{}
-	var total counts
-	var notOK []string
+	t := newTally("No status")
 	for _, c := range ran {
-		s, name := autobahn.Section(c.ID)
-		if by[s] == nil {
-			by[s] = &counts{}
-			order = append(order, s)
-			names[s] = name
-		}
-		for _, k := range []*counts{by[s], &total} {
-			k.cases++
-			switch c.Behavior {
-			case autobahn.OK:
-				k.ok++
-			case autobahn.NonStrict:
-				k.nonStrict++
-			case autobahn.Informational:
-				k.info++
-			case autobahn.Unimplemented:
-				k.unimpl++
-			case "":
-				k.none++
-			default:
-				k.failed++
-			}
-		}
+		var notOK string
 		if c.Behavior != autobahn.OK && c.Behavior != autobahn.Informational {
-			mark := ""
-			if c.Behavior.IsFailure(strict) {
-				mark = " *"
-			}
 			b := string(c.Behavior)
 			if b == "" {
 				b = "no status"
 			}
-			notOK = append(notOK, fmt.Sprintf("%s %s%s", c.ID, b, mark))
+			notOK = fmt.Sprintf("%s %s%s", c.ID, b, failMark(c.Behavior.IsFailure(strict)))
 		}
+		t.add(c.ID, c.Behavior, c.Behavior == "", notOK)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s (client, against %s): %d cases in %s\n\n", agent, base, total.cases, took.Round(10*time.Millisecond))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Section\tCases\tOK\tNon-strict\tInfo\tUnimpl\tFailed\tNo status\t")
-	row := func(s, name string, c counts) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimSpace(fmt.Sprintf("%2s %s", s, name)), c.cases, c.ok, c.nonStrict, c.info, c.unimpl, c.failed, c.none)
-	}
-	for _, s := range order {
-		row(s, names[s], *by[s])
-	}
-	row("", "Total", total)
-	tw.Flush()
-	b.WriteString("\nThe behavior verdicts only (the fuzzing server's /getCaseStatus); the closing behavior is in its reports.\n")
-	if len(notOK) > 0 {
-		fmt.Fprintf(&b, "\nNot OK (* counts as failed%s):\n", map[bool]string{true: " with -strict", false: ""}[strict])
-		for _, s := range notOK {
-			fmt.Fprintf(&b, "  %s\n", s)
-		}
-	}
-	b.WriteString("\n")
-	return b.String()
+	return t.render(fmt.Sprintf("%s (client, against %s)", agent, base), took,
+		"\nThe behavior verdicts only (the fuzzing server's /getCaseStatus); the closing behavior is in its reports.\n", strict)
 }

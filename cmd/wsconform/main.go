@@ -405,69 +405,104 @@ func runServer(ctx context.Context, srv server, ids []string, spec *Spec, dir st
 
 // summary renders the per-section table of one agent's results.
 func summary(agent, url string, res map[string]*autobahn.Result, ids []string, took time.Duration, strict bool) string {
-	type counts struct{ cases, ok, nonStrict, info, unimpl, failed, closeBad int }
-	var order []string
-	by := map[string]*counts{}
-	names := map[string]string{}
-	var total counts
-	var notOK []string
+	t := newTally("Close not OK")
 	for _, id := range ids {
 		r := res[id]
 		if r == nil {
 			continue
 		}
-		s, name := autobahn.Section(id)
-		if by[s] == nil {
-			by[s] = &counts{}
-			order = append(order, s)
-			names[s] = name
+		closeBad := r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational
+		var notOK string
+		if r.Failed(strict) || r.Behavior == autobahn.NonStrict || closeBad {
+			notOK = fmt.Sprintf("%s %s/%s%s", id, r.Behavior, r.BehaviorClose, failMark(r.Failed(strict)))
 		}
-		for _, c := range []*counts{by[s], &total} {
-			c.cases++
-			switch r.Behavior {
-			case autobahn.OK:
-				c.ok++
-			case autobahn.NonStrict:
-				c.nonStrict++
-			case autobahn.Informational:
-				c.info++
-			case autobahn.Unimplemented:
-				c.unimpl++
-			default:
-				c.failed++
-			}
-			if r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational {
-				c.closeBad++
-			}
+		t.add(id, r.Behavior, closeBad, notOK)
+	}
+	return t.render(fmt.Sprintf("%s (%s)", agent, url), took, "", strict)
+}
+
+// counts are the verdicts of a section, or of all.
+type counts struct{ cases, ok, nonStrict, info, unimpl, failed, extra int }
+
+// tally collects the verdicts of a run, section by section, for the
+// summary tables of the server and client modes. extra is the last
+// column, which differs by mode.
+type tally struct {
+	extra string
+	order []string
+	by    map[string]*counts
+	names map[string]string
+	total counts
+	notOK []string
+}
+
+func newTally(extra string) *tally {
+	return &tally{extra: extra, by: map[string]*counts{}, names: map[string]string{}}
+}
+
+// add counts one case; notOK, if not empty, lists it under "Not OK".
+func (t *tally) add(id string, behavior autobahn.Verdict, extra bool, notOK string) {
+	s, name := autobahn.Section(id)
+	if t.by[s] == nil {
+		t.by[s] = &counts{}
+		t.order = append(t.order, s)
+		t.names[s] = name
+	}
+	for _, c := range []*counts{t.by[s], &t.total} {
+		c.cases++
+		switch behavior {
+		case autobahn.OK:
+			c.ok++
+		case autobahn.NonStrict:
+			c.nonStrict++
+		case autobahn.Informational:
+			c.info++
+		case autobahn.Unimplemented:
+			c.unimpl++
+		case "":
+		default:
+			c.failed++
 		}
-		if r.Failed(strict) || r.Behavior == autobahn.NonStrict || (r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational) {
-			mark := ""
-			if r.Failed(strict) {
-				mark = " *"
-			}
-			notOK = append(notOK, fmt.Sprintf("%s %s/%s%s", id, r.Behavior, r.BehaviorClose, mark))
+		if extra {
+			c.extra++
 		}
 	}
+	if notOK != "" {
+		t.notOK = append(t.notOK, notOK)
+	}
+}
+
+// render writes the table, a note under it if any, and the cases not OK.
+func (t *tally) render(title string, took time.Duration, note string, strict bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s (%s): %d cases in %s\n\n", agent, url, total.cases, took.Round(10*time.Millisecond))
+	fmt.Fprintf(&b, "\n%s: %d cases in %s\n\n", title, t.total.cases, took.Round(10*time.Millisecond))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Section\tCases\tOK\tNon-strict\tInfo\tUnimpl\tFailed\tClose not OK\t")
+	fmt.Fprintf(tw, "Section\tCases\tOK\tNon-strict\tInfo\tUnimpl\tFailed\t%s\t\n", t.extra)
 	row := func(s, name string, c counts) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimSpace(fmt.Sprintf("%2s %s", s, name)), c.cases, c.ok, c.nonStrict, c.info, c.unimpl, c.failed, c.closeBad)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimSpace(fmt.Sprintf("%2s %s", s, name)), c.cases, c.ok, c.nonStrict, c.info, c.unimpl, c.failed, c.extra)
 	}
-	for _, s := range order {
-		row(s, names[s], *by[s])
+	for _, s := range t.order {
+		row(s, t.names[s], *t.by[s])
 	}
-	row("", "Total", total)
+	row("", "Total", t.total)
 	tw.Flush()
-	if len(notOK) > 0 {
+	b.WriteString(note)
+	if len(t.notOK) > 0 {
 		fmt.Fprintf(&b, "\nNot OK (* counts as failed%s):\n", map[bool]string{true: " with -strict", false: ""}[strict])
-		for _, s := range notOK {
+		for _, s := range t.notOK {
 			fmt.Fprintf(&b, "  %s\n", s)
 		}
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// failMark marks a case that counts as failed.
+func failMark(failed bool) string {
+	if failed {
+		return " *"
+	}
+	return ""
 }
 
 // helpHint ends the message of a usage error.

@@ -1,52 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
 )
 
-// syncBuffer collects a command's output for a test that polls it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = interop.Buffer
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// waitFor polls b until it matches re, failing after 30 s.
+// waitFor polls b until it matches re.
 func waitFor(t *testing.T, b *syncBuffer, re *regexp.Regexp, what string) []string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 30s; output:\n%s", what, b.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return b.WaitFor(t, re, what)
 }
 
 // start runs wsecho in the test process until the test ends.
