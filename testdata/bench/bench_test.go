@@ -100,10 +100,10 @@ func start(tb testing.TB, impl string, extra ...string) *runner.Server {
 	return srv
 }
 
-// TestEchoServers checks that every echo server echoes empty, small and
-// large messages byte for byte.
+// TestEchoServers checks that every echo server, and every floor server,
+// echoes empty, small and large messages byte for byte.
 func TestEchoServers(t *testing.T) {
-	for _, impl := range runner.All {
+	for _, impl := range append(runner.All, runner.Floors...) {
 		t.Run(impl, func(t *testing.T) {
 			srv := start(t, impl)
 			defer srv.Stop()

@@ -83,7 +83,7 @@ type cell struct {
 func run(args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	impls := fl.String("impls", strings.Join(runner.All, ","), "implementations, comma-separated; ws6455 is the reference")
+	impls := fl.String("impls", strings.Join(append(runner.All, runner.Floors...), ","), "implementations, comma-separated; ws6455 is the reference; the floor-* servers give the \"/ floor\" columns")
 	sizes := fl.String("sizes", "16,128,1KiB,16KiB,64KiB", "message sizes, comma-separated (e.g. add 1MiB)")
 	rounds := fl.Int("rounds", 3, "rounds of the CPU comparison; each round runs every implementation at every size (0 skips it)")
 	conns := fl.Int("conns", 50, "connections for the CPU comparison")
@@ -121,12 +121,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	implList := *impls
 	if *deflate && !flagSet(fl, "impls") {
-		implList = strings.Replace(implList, ",gobwas", "", 1)
+		implList = strings.Join(slices.DeleteFunc(strings.Split(implList, ","), func(s string) bool {
+			return s == "gobwas" || runner.IsFloor(s) // no permessage-deflate there
+		}), ",")
 	}
 	for name := range strings.SplitSeq(implList, ",") {
 		name = strings.TrimSpace(name)
-		if !slices.Contains(runner.All, name) && !slices.Contains(runner.Experiments, name) {
-			return fmt.Errorf("-impls: unknown %q (have %s)", name, strings.Join(runner.All, ", "))
+		if !slices.Contains(runner.All, name) && !runner.IsFloor(name) && !slices.Contains(runner.Experiments, name) {
+			return fmt.Errorf("-impls: unknown %q (have %s)", name, strings.Join(append(runner.All, runner.Floors...), ", "))
 		}
 		o.impls = append(o.impls, name)
 	}
@@ -353,15 +355,48 @@ func printCPU(o options, cells []cell) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
+	var floors []string
+	for _, f := range runner.Floors {
+		if m[f] != nil {
+			floors = append(floors, f)
+		}
+	}
+	for _, f := range floors {
+		fmt.Fprintf(w, "Above the %s floor (server CPU / %s CPU: 1.00 is the floor itself):\n\n| impl |", f, f)
+		for _, s := range o.sizes {
+			fmt.Fprintf(w, " %s |", load.FormatSize(s))
+		}
+		fmt.Fprintf(w, "\n|---|")
+		for range o.sizes {
+			fmt.Fprintf(w, "---:|")
+		}
+		fmt.Fprintln(w)
+		for _, impl := range o.impls {
+			fmt.Fprintf(w, "| %s/%s |", impl, f)
+			for _, s := range o.sizes {
+				fmt.Fprintf(w, " %.2f |", median(m[impl][s].cpu)/median(m[f][s].cpu))
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, s := range o.sizes {
 		fmt.Fprintf(w, "### %s\n\n", load.FormatSize(s))
-		fmt.Fprintf(w, "| impl | server ns/msg | ratio | spread (min..max) | user ns | sys ns | msg/s | msg/s ratio | p99 | server core %% | wire/payload |\n")
-		fmt.Fprintf(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(w, "| impl | server ns/msg | ratio |")
+		for _, f := range floors {
+			fmt.Fprintf(w, " / %s |", f)
+		}
+		fmt.Fprintf(w, " spread (min..max) | user ns | sys ns | msg/s | msg/s ratio | p99 | server core %% | wire/payload |\n")
+		fmt.Fprintf(w, "|---|---:|---:|%s---|---:|---:|---:|---:|---:|---:|---:|\n", strings.Repeat("---:|", len(floors)))
 		ref := m["ws6455"][s]
 		for _, impl := range o.impls {
 			a := m[impl][s]
-			fmt.Fprintf(w, "| %s | %.0f | %.2f | %.0f..%.0f | %.0f | %.0f | %.0f | %.2f | %v | %.0f | %.3f |\n",
-				impl, median(a.cpu), median(a.cpu)/median(ref.cpu), slices.Min(a.cpu), slices.Max(a.cpu),
+			fmt.Fprintf(w, "| %s | %.0f | %.2f |", impl, median(a.cpu), median(a.cpu)/median(ref.cpu))
+			for _, f := range floors {
+				fmt.Fprintf(w, " %.2f |", median(a.cpu)/median(m[f][s].cpu))
+			}
+			fmt.Fprintf(w, " %.0f..%.0f | %.0f | %.0f | %.0f | %.2f | %v | %.0f | %.3f |\n",
+				slices.Min(a.cpu), slices.Max(a.cpu),
 				median(a.user), median(a.sys), median(a.rate), median(a.rate)/median(ref.rate),
 				time.Duration(median(a.p99)).Round(time.Microsecond), median(a.util), median(a.wire))
 		}
@@ -431,6 +466,9 @@ type memCell struct {
 func memory(ctx context.Context, o options) ([]memCell, error) {
 	var out []memCell
 	for _, impl := range o.impls {
+		if runner.IsFloor(impl) {
+			continue // a 32 KiB buffer each: a floor of CPU, not of memory
+		}
 		prefix := fmt.Sprintf("memory %s", impl)
 		c, err := memoryOne(ctx, o, impl, prefix)
 		if err != nil {

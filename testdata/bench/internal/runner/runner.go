@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,15 @@ var Go = []string{"ws6455", "ws6455-goroutine", "gobwas", "gws", "gorilla", "cod
 
 // All is every implementation, ws6455 first.
 var All = append(append([]string(nil), Go...), "node")
+
+// Floors are the plain byte-moving servers of cmd/echoserver (floor.go):
+// the same bytes as a WebSocket echo, none of the protocol's work, one per
+// I/O model. What a WebSocket server spends above its model's floor is the
+// price of the protocol and of its library.
+var Floors = []string{"floor-goroutine", "floor-epoll"}
+
+// IsFloor reports whether impl is one of Floors.
+func IsFloor(impl string) bool { return slices.Contains(Floors, impl) }
 
 // Experiments are ws6455 variants served by cmd/echoserver for profiling
 // the server layer; they are not peers and not in All.
