@@ -5,69 +5,182 @@ package server
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ws6455/ws6455/frame"
 )
 
-// poller waits on an edge-triggered epoll set (epoll(7)) for the sockets
-// of idle event-mode connections, and wakes their connections when bytes
-// arrive. Edge-triggered (EPOLLET): the kernel reports a socket once each
-// time new bytes arrive, so a socket that is being read is not reported
-// again and again, and a connection can go idle after a read that did not
-// fill its buffer without first reading until EAGAIN (see
+// poller runs event mode's loops. Each loop waits on its own
+// edge-triggered epoll set (epoll(7)) for the sockets of its idle
+// connections; connections are shared out among the loops in turn, and
+// there is one loop per P (GOMAXPROCS), so that loops scale with the
+// cores the Go scheduler runs on.
+//
+// Edge-triggered (EPOLLET): the kernel reports a socket once each time new
+// bytes arrive, so a socket that is being read is not reported again and
+// again, and a connection can go idle after a read that did not fill its
+// buffer without first reading until EAGAIN (see
 // frame.Plumbing.TryReadMessage).
 //
-// The poller's goroutine never blocks in epoll_wait: the epoll descriptor
-// is itself pollable (it is readable while events are ready), so it is
-// handed to the Go runtime's network poller like a socket, through
-// os.NewFile and RawConn.Read, and the goroutine parks there. A blocking
-// epoll_wait would tie up an OS thread and make every wakeup a handoff
-// between threads, which costs more than the goroutines it saves.
+// Run to completion: a loop's goroutine reads the connections that became
+// readable itself, calls OnMessage and writes the answers inline, with no
+// hand-off to another goroutine. One rule keeps a connection from holding
+// up the others of its loop (a callback that blocks, a write to a peer
+// that does not read, a message that arrives slowly): a connection that
+// keeps its loop busy for longer than loopBudget is moved off the loop.
+// The poller's watchdog notices it within loopBudget more and starts a
+// new goroutine that takes the loop over (and the connections the stuck
+// goroutine had not reached yet); the stuck goroutine finishes that one
+// connection's input, as a worker would, and ends. See watch.
+//
+// A loop's goroutine never blocks in epoll_wait: the epoll descriptor is
+// itself pollable (it is readable while events are ready), so it is handed
+// to the Go runtime's network poller like a socket, through os.NewFile and
+// RawConn.Read, and the goroutine parks there. A blocking epoll_wait would
+// tie up an OS thread and make every wakeup a hand-off between threads.
+//
+// With Server.EventLoops < 0 there is one loop, and it hands each
+// readable connection to a worker goroutine instead (see dispatch): the
+// design for handlers whose callbacks often block.
 type poller struct {
-	s    *Server
-	file *os.File // the epoll descriptor; closing it stops the loop
-	rc   syscall.RawConn
-
-	mu       sync.Mutex
-	conns    map[int32]*evConn // by file descriptor
-	done     chan struct{}
+	s        *Server
+	inline   bool
+	loops    []*loop
+	next     atomic.Uint32 // round robin of add
 	stopping atomic.Bool
 
-	// The loop's state, used in its RawConn.Read callback.
-	events []syscall.EpollEvent
-	wake   []*evConn
-	waitFn func(fd uintptr) bool
+	// The watchdog (inline loops only): it runs while some loop is busy,
+	// and parks otherwise (watching false), so an idle server does not
+	// wake up.
+	watching atomic.Bool
+	kick     chan struct{}
+	stopWD   chan struct{}
+	wdDone   chan struct{}
 }
 
+// loopBudget is how long a connection may keep its loop busy before it is
+// moved off the loop. A connection that overruns it delays the others of
+// its loop by less than twice the budget.
+const loopBudget = 10 * time.Millisecond
+
+// loop is one epoll set and the goroutine that serves it (run).
+type loop struct {
+	p    *poller
+	epfd int // closed by stop, after the last run has ended
+
+	mu     sync.Mutex
+	conns  map[int32]*evConn // by file descriptor
+	closed bool
+
+	cur atomic.Pointer[run] // the goroutine serving the loop now
+
+	// The watchdog's view of cur at its last look.
+	seen    *run
+	seenSeq uint64
+}
+
+// run is a goroutine that waits on its loop's epoll set through its own
+// duplicate of the epoll descriptor (so a new run can take over while an
+// old one is still inside a callback, in its own RawConn.Read).
+type run struct {
+	l      *loop
+	file   *os.File
+	rc     syscall.RawConn
+	events []syscall.EpollEvent
+	waitFn func(fd uintptr) bool
+	done   chan struct{}
+
+	// The connections of the current epoll_wait that became readable;
+	// next claims them one at a time, so that a run that takes over
+	// serves those its stuck predecessor had not reached.
+	batch []*evConn
+	n     int32
+	next  atomic.Int32
+
+	// busy is the sequence number of the connection the run is serving
+	// (odd), or 0 between connections; the watchdog swaps it to
+	// superseded when it takes the loop over.
+	busy atomic.Uint64
+	seq  uint64
+}
+
+const superseded = ^uint64(0)
+
 func newPoller(s *Server) (*poller, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+	n := s.EventLoops
+	inline := n >= 0
+	if n <= 0 {
+		n = 1
+		if inline {
+			n = runtime.GOMAXPROCS(0)
+		}
 	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		syscall.Close(epfd)
+	p := &poller{s: s, inline: inline, kick: make(chan struct{}, 1), stopWD: make(chan struct{}), wdDone: make(chan struct{})}
+	for range n {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			p.closeLoops()
+			return nil, fmt.Errorf("epoll_create1: %w", err)
+		}
+		l := &loop{p: p, epfd: epfd, conns: make(map[int32]*evConn)}
+		p.loops = append(p.loops, l)
+		r, err := l.newRun()
+		if err != nil {
+			p.closeLoops()
+			return nil, err
+		}
+		l.cur.Store(r)
+	}
+	for _, l := range p.loops {
+		go l.cur.Load().serve(nil)
+	}
+	if inline {
+		go p.watch()
+	} else {
+		close(p.wdDone)
+	}
+	return p, nil
+}
+
+// newRun duplicates the epoll descriptor and registers the duplicate, in
+// non-blocking mode, with the Go runtime's poller.
+func (l *loop) newRun() (*run, error) {
+	fd, err := syscall.Dup(l.epfd)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: dup: %w", err)
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
 		return nil, fmt.Errorf("epoll: set nonblocking: %w", err)
 	}
-	// A non-blocking descriptor makes os.NewFile register it with the
-	// runtime's poller.
-	f := os.NewFile(uintptr(epfd), "epoll")
+	f := os.NewFile(uintptr(fd), "epoll")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	p := &poller{s: s, file: f, rc: rc, conns: make(map[int32]*evConn), done: make(chan struct{}),
-		events: make([]syscall.EpollEvent, 256)}
-	p.wake = make([]*evConn, 0, len(p.events))
-	p.waitFn = p.collect
-	go p.loop()
-	return p, nil
+	r := &run{l: l, file: f, rc: rc, events: make([]syscall.EpollEvent, 128), done: make(chan struct{})}
+	r.batch = make([]*evConn, 0, len(r.events))
+	r.waitFn = r.collect
+	return r, nil
 }
 
-// add registers e's socket. Events that arrive from now on wake e.
+func (p *poller) closeLoops() {
+	for _, l := range p.loops {
+		if r := l.cur.Load(); r != nil {
+			r.file.Close()
+		}
+		syscall.Close(l.epfd)
+	}
+}
+
+// add registers e's socket with one of the loops. Events that arrive from
+// now on wake e.
 //
 // The registration happens inside RawControl's callback, while the
 // runtime holds a reference to the descriptor: a connection closed at
@@ -75,28 +188,25 @@ func newPoller(s *Server) (*poller, error) {
 // until the callback returns, so the number cannot be reused by a new
 // connection between reading it and registering it.
 func (p *poller) add(e *evConn) error {
+	l := p.loops[int(p.next.Add(1))%len(p.loops)]
 	var err error
 	cerr := frame.PlumbingOf(e.t.c).RawControl(func(f uintptr) {
 		fd := int32(f)
-		p.mu.Lock()
-		p.conns[fd] = e
-		p.mu.Unlock()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.closed {
+			err = ErrServerClosed
+			return
+		}
 		// EPOLLRDHUP and errors (always reported) wake the connection
 		// too, so that a peer that goes away is noticed while idle.
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: fd}
-		if cerr := p.rc.Control(func(epfd uintptr) {
-			err = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev)
-		}); cerr != nil {
-			err = cerr
-		}
-		if err != nil {
-			p.mu.Lock()
-			delete(p.conns, fd)
-			p.mu.Unlock()
+		if err = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 			err = fmt.Errorf("epoll_ctl add: %w", err)
 			return
 		}
-		e.fd = fd
+		l.conns[fd] = e
+		e.fd, e.loop = fd, l
 	})
 	if cerr != nil {
 		return fmt.Errorf("no file descriptor: %w", cerr)
@@ -108,64 +218,195 @@ func (p *poller) add(e *evConn) error {
 // the epoll set; a new connection may have its descriptor number by now,
 // so only e's own entry is deleted.
 func (p *poller) remove(e *evConn) {
-	p.mu.Lock()
-	if p.conns[e.fd] == e {
-		delete(p.conns, e.fd)
+	l := e.loop
+	l.mu.Lock()
+	if l.conns[e.fd] == e {
+		delete(l.conns, e.fd)
 	}
-	p.mu.Unlock()
+	l.mu.Unlock()
 }
 
-// stop ends the loop and closes the epoll set.
+// stop ends the watchdog, then every loop, and closes the epoll sets. It
+// does not wait for the loops' goroutines: one may be inside a callback
+// that blocks, and Close must not wait for it. Each ends when its
+// callback returns (RawConn.Read reports the closed descriptor); a run
+// that was taken over never waits on the epoll set again.
 func (p *poller) stop() {
 	p.stopping.Store(true)
-	p.file.Close() // wakes the loop's RawConn.Read with an error
-	<-p.done
-}
-
-func (p *poller) loop() {
-	defer close(p.done)
-	// RawConn.Read calls collect, and parks in the runtime's poller each
-	// time it returns false, until the descriptor is closed. Staying inside
-	// one RawConn.Read matters: a new Read would reset the readiness the
-	// runtime recorded since collect last looked, so collect would have to
-	// call epoll_wait once more before every park to find out.
-	err := p.rc.Read(p.waitFn)
-	// Closing the descriptor (stop) is how the loop is meant to end; the
-	// error it gives is not os.ErrClosed but the poller's "use of closed
-	// file", so stop says so itself.
-	if err != nil && !p.stopping.Load() {
-		p.s.logger().Error("epoll: event mode stops", "err", err)
+	close(p.stopWD)
+	<-p.wdDone
+	for _, l := range p.loops {
+		l.cur.Load().file.Close() // wakes the run's RawConn.Read with an error
+		l.mu.Lock()
+		l.closed = true
+		syscall.Close(l.epfd) // the runs hold duplicates
+		l.mu.Unlock()
 	}
 }
 
-// collect takes the ready events without blocking (timeout 0) and wakes
+// serve is the run's goroutine. A run that takes over first serves the
+// connections its predecessor had not reached.
+func (r *run) serve(prev *run) {
+	defer close(r.done)
+	if prev != nil {
+		for {
+			i := prev.next.Add(1) - 1
+			if i >= prev.n {
+				break
+			}
+			if !r.serveOne(prev.batch[i]) {
+				r.file.Close()
+				return
+			}
+		}
+	}
+	// RawConn.Read calls collect, and parks in the runtime's poller each
+	// time it returns false, until the descriptor is closed or collect
+	// returns true. Staying inside one RawConn.Read matters: a new Read
+	// would reset the readiness the runtime recorded since collect last
+	// looked, so collect would have to call epoll_wait once more before
+	// every park to find out.
+	err := r.rc.Read(r.waitFn)
+	takenOver := r.busy.Load() == superseded
+	if takenOver {
+		r.file.Close()
+	}
+	// Closing the descriptor (stop) is how a loop is meant to end; the
+	// error it gives is not os.ErrClosed but the poller's "use of closed
+	// file", so stop says so itself.
+	if err != nil && !takenOver && !r.l.p.stopping.Load() {
+		r.l.p.s.logger().Error("epoll: event mode stops", "err", err)
+	}
+}
+
+// collect takes the ready events without blocking (timeout 0) and serves
 // their connections. It returns false, to park until the epoll descriptor
 // is readable again, once it has taken fewer events than it asked for
-// (nothing else is ready); true, to end the loop, on an error.
-func (p *poller) collect(epfd uintptr) bool {
+// (nothing else is ready); true, to end the run: on an error, or when the
+// run was taken over.
+func (r *run) collect(epfd uintptr) bool {
+	l := r.l
 	for {
-		n, err := syscall.EpollWait(int(epfd), p.events, 0)
+		n, err := syscall.EpollWait(int(epfd), r.events, 0)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			p.s.logger().Error("epoll_wait failed; event mode stops", "err", err)
+			l.p.s.logger().Error("epoll_wait failed; event mode stops", "err", err)
 			return true
 		}
-		p.mu.Lock()
-		for _, ev := range p.events[:n] {
-			if e := p.conns[ev.Fd]; e != nil {
-				p.wake = append(p.wake, e)
+		l.mu.Lock()
+		for _, ev := range r.events[:n] {
+			if e := l.conns[ev.Fd]; e != nil {
+				r.batch = append(r.batch, e)
 			}
 		}
-		p.mu.Unlock()
-		for i, e := range p.wake {
-			p.s.wake(e)
-			p.wake[i] = nil
+		l.mu.Unlock()
+		r.n = int32(len(r.batch))
+		r.next.Store(0)
+		for {
+			i := r.next.Add(1) - 1
+			if i >= r.n {
+				break
+			}
+			if !r.serveOne(r.batch[i]) {
+				return true // taken over: the batch belongs to the new run
+			}
 		}
-		p.wake = p.wake[:0]
-		if n < len(p.events) {
+		clear(r.batch)
+		r.batch = r.batch[:0]
+		if n < len(r.events) {
 			return false
 		}
 	}
+}
+
+// serveOne serves e, which has input: inline, or through a worker. It
+// reports false if the run was taken over meanwhile.
+func (r *run) serveOne(e *evConn) bool {
+	s := r.l.p.s
+	if !r.l.p.inline {
+		s.wake(e, false)
+		return true
+	}
+	r.seq += 2
+	r.busy.Store(r.seq | 1)
+	if !r.l.p.watching.Load() && r.l.p.watching.CompareAndSwap(false, true) {
+		select {
+		case r.l.p.kick <- struct{}{}:
+		default:
+		}
+	}
+	s.wake(e, true)
+	return r.busy.CompareAndSwap(r.seq|1, 0)
+}
+
+// watch is the watchdog of the inline loops. While some loop is busy it
+// looks every loopBudget; a loop whose run is still serving the
+// connection it served at the last look is taken over (takeOver). It
+// parks when two looks in a row found every loop between connections.
+func (p *poller) watch() {
+	defer close(p.wdDone)
+	t := time.NewTimer(loopBudget)
+	t.Stop()
+	for {
+		select {
+		case <-p.kick:
+		case <-p.stopWD:
+			return
+		}
+		for quiet := 0; quiet < 2; {
+			t.Reset(loopBudget)
+			select {
+			case <-t.C:
+			case <-p.stopWD:
+				return
+			}
+			busy := false
+			for _, l := range p.loops {
+				r := l.cur.Load()
+				b := r.busy.Load()
+				if b != 0 && b != superseded {
+					busy = true
+					if r == l.seen && b == l.seenSeq && r.busy.CompareAndSwap(b, superseded) {
+						p.takeOver(l, r, b)
+					}
+				}
+				l.seen, l.seenSeq = r, b
+			}
+			if busy {
+				quiet = 0
+			} else {
+				quiet++
+			}
+			if quiet == 2 {
+				// Park, unless a loop became busy after the look: it
+				// saw watching still true and did not kick.
+				p.watching.Store(false)
+				for _, l := range p.loops {
+					if b := l.cur.Load().busy.Load(); b != 0 && b != superseded && p.watching.CompareAndSwap(false, true) {
+						quiet = 0
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+// takeOver gives loop l a new run in place of r, which has kept it busy
+// (with the connection numbered busy) for longer than loopBudget. r
+// finishes its connection and ends.
+func (p *poller) takeOver(l *loop, r *run, busy uint64) {
+	nr, err := l.newRun()
+	if err != nil {
+		// The loop stays with r, which serves it again when its
+		// connection is done: slower, not stuck for good.
+		r.busy.Store(busy)
+		p.s.logger().Error("event loop: cannot take over a busy loop", "err", err)
+		return
+	}
+	p.s.logger().Debug("event loop: a connection kept its loop busy; a new goroutine takes the loop over", "budget", loopBudget)
+	l.cur.Store(nr)
+	go nr.serve(r)
 }

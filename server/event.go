@@ -16,16 +16,29 @@ import (
 // something happens instead of giving each connection a goroutine that
 // waits in ReadMessage.
 //
-// On Linux, a connection without input has no goroutine at all: one
-// goroutine per Server waits on an epoll instance (edge-triggered) for
-// every idle socket, and a goroutine starts for a connection only when
-// bytes arrive; it reads the messages that are there, calls OnMessage for
-// each, and ends. An idle connection costs its frame.Conn and the kernel's
-// socket, no goroutine stack and no buffer. A request-response exchange
-// costs one read and one write system call per message (no read that fails
-// with EAGAIN). Elsewhere, and for connections without a file descriptor
-// (TLS), each connection gets a goroutine that loops over ReadMessage:
-// the same callbacks, the usual cost.
+// On Linux, a connection without input has no goroutine at all. Event
+// loops, one per P (Server.EventLoops), each wait on an edge-triggered
+// epoll set for their share of the idle sockets; when bytes arrive, the
+// loop's goroutine reads the messages that are there, calls OnMessage for
+// each and writes the answers, inline (run to completion), and goes on
+// with the next ready connection. An idle connection costs its frame.Conn
+// and the kernel's socket, no goroutine stack and no buffer. A
+// request-response exchange costs one read and one write system call per
+// message (no read that fails with EAGAIN). Elsewhere, and for
+// connections without a file descriptor (TLS), each connection gets a
+// goroutine that loops over ReadMessage: the same callbacks, the usual
+// cost.
+//
+// The blocking rule: a connection that keeps its loop busy for longer
+// than 10 ms (a callback that blocks, a write to a peer that does not
+// read, a message whose bytes arrive slowly) is moved off the loop. A
+// watchdog notices it within 10 ms more and gives the loop a new
+// goroutine, which serves the loop's other connections; the old goroutine
+// finishes that one connection's input, as a worker would, and ends. So a
+// blocked callback delays the other connections of its loop by at most
+// about 20 ms (plus scheduling), and never stalls them. A handler whose
+// callbacks block often pays for a goroutine start each time; for it,
+// Server.EventLoops < 0 hands every wakeup to a worker goroutine instead.
 //
 // Calls for one connection never overlap: OnOpen comes first, then
 // OnMessage for each message in order, then OnClose once. Calls for
@@ -47,9 +60,10 @@ type EventHandler interface {
 
 // evConn is a connection served in event mode.
 type evConn struct {
-	t  *tracked
-	h  EventHandler
-	fd int32 // registered with the poller; -1 if not
+	t    *tracked
+	h    EventHandler
+	fd   int32 // registered with the poller; -1 if not
+	loop *loop // the poller's loop it is registered with
 
 	// state: evIdle (no goroutine; the poller starts one on the next
 	// event), evRunning (a goroutine reads), evPending (an event came
@@ -107,13 +121,19 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
 	s.runEvents(e, true)
 }
 
-// wake is called by the poller when e's socket became readable.
-func (s *Server) wake(e *evConn) {
+// wake is called by the poller when e's socket became readable: it
+// serves e in this goroutine (inline) or hands it to a worker, unless a
+// goroutine is serving e already.
+func (s *Server) wake(e *evConn, inline bool) {
 	for {
 		switch e.state.Load() {
 		case evIdle:
 			if e.state.CompareAndSwap(evIdle, evRunning) {
-				s.dispatch(e)
+				if inline {
+					s.runEvents(e, true)
+				} else {
+					s.dispatch(e)
+				}
 				return
 			}
 		case evRunning:

@@ -28,6 +28,7 @@ type recorder struct {
 	conns    map[*frame.Conn]*connLog
 	closed   chan *connLog
 	onMsg    func(c *frame.Conn, op frame.Opcode, msg []byte) bool // true: handled, no echo
+	onOpen   func(c *frame.Conn)
 	overlaps atomic.Int32
 }
 
@@ -73,6 +74,9 @@ func (r *recorder) OnOpen(c *frame.Conn, _ *handshake.Result) {
 		l.badOrder = "OnOpen after another callback"
 	}
 	l.opened++
+	if r.onOpen != nil {
+		r.onOpen(c)
+	}
 }
 
 func (r *recorder) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
@@ -146,9 +150,14 @@ func (r *recorder) check(t testing.TB, ended bool) {
 	}
 }
 
+// eventLoops is Server.EventLoops for eventServer: the event-mode tests
+// run with the default loops, and TestEvents_Workers runs them again with
+// worker dispatch.
+var eventLoops int
+
 // eventServer serves rec in event mode on a loopback listener.
 func eventServer(t testing.TB, rec *recorder, tune func(*Server)) (*Server, string) {
-	s := &Server{Events: rec}
+	s := &Server{Events: rec, EventLoops: eventLoops}
 	if tune != nil {
 		tune(s)
 	}
@@ -582,4 +591,138 @@ func TestEvents_ServeHTTP_RFC6455_4_2_2(t *testing.T) {
 	rec.waitClosed(t)
 	rec.waitClosed(t)
 	rec.check(t, true)
+}
+
+// The event-mode tests again, with one loop that hands each readable
+// connection to a worker goroutine (Server.EventLoops < 0) instead of the
+// run-to-completion loops.
+func TestEvents_Workers(t *testing.T) {
+	eventLoops = -1
+	defer func() { eventLoops = 0 }()
+	for name, test := range map[string]func(*testing.T){
+		"Echo":         TestEvents_Echo_RFC6455_5_6,
+		"Pipelined":    TestEvents_Pipelined,
+		"IdleConns":    TestEvents_IdleConnsHoldNoGoroutine,
+		"OnCloseCodes": TestEvents_OnCloseCodes_RFC6455_7_4_1,
+		"Panic":        TestEvents_Panic_RFC6455_7_4_1_InternalError,
+		"CloseFrom":    TestEvents_CloseFromCallbackAndElsewhere_RFC6455_7_1_2,
+		"ShutdownIdle": TestEvents_ShutdownAndIdleTimeout_RFC6455_7_4_1,
+		"NoFDFallback": TestEvents_NoFileDescriptorFallback,
+		"ServeHTTP":    TestEvents_ServeHTTP_RFC6455_4_2_2,
+		"BlockedMoves": TestEvents_BlockedConnDelaysOnlyItself,
+	} {
+		t.Run(name, test)
+	}
+}
+
+// The rule of the run-to-completion loops (see poller): a connection that
+// keeps its loop busy for longer than loopBudget is moved off the loop, so
+// that the other connections of that loop go on. With a single loop, one
+// connection is kept busy in each of the three ways it can be, and another
+// connection must still get its echoes meanwhile; then the busy one is
+// released and gets its own echo, and the server serves new connections.
+func TestEvents_BlockedConnDelaysOnlyItself(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	for _, how := range []string{"a callback that blocks", "a message that arrives slowly", "a peer that does not read"} {
+		t.Run(how, func(t *testing.T) {
+			release := make(chan struct{})
+			entered := make(chan struct{}, 1)
+			rec := newRecorder(t)
+			rec.onMsg = func(c *frame.Conn, op frame.Opcode, msg []byte) bool {
+				switch {
+				case string(msg) == "block":
+					entered <- struct{}{}
+					select {
+					case <-release:
+					case <-time.After(2 * wstest.Timeout):
+					}
+				case op == frame.OpBinary && len(msg) == 1<<20:
+					// Its echo cannot fit in the small socket buffers of
+					// both ends: the write blocks for good.
+					select {
+					case entered <- struct{}{}:
+					default:
+					}
+				}
+				return false
+			}
+			if how == "a peer that does not read" {
+				rec.onOpen = func(c *frame.Conn) { wstest.SmallSendBuffer(c) }
+			}
+			srv, addr := eventServer(t, rec, func(s *Server) {
+				if s.EventLoops >= 0 {
+					s.EventLoops = 1 // both connections on one loop
+				}
+				s.Config.WriteTimeout = -1
+				s.Config.MessageTimeout = time.Hour
+			})
+			busy := dialRawSmall(t, addr)
+			busy.Upgrade(addr, "/", nil)
+			// Once idle, the connection's input is read by its loop (not
+			// by its handshake goroutine, which reads what came with the
+			// handshake).
+			busy.Write(wstest.ClientFrame(true, frame.OpText, []byte("hello")))
+			busy.ExpectFrame(frame.OpText)
+			waitAllIdle(t, srv)
+			var unblock func()
+			switch how {
+			case "a callback that blocks":
+				busy.Write(wstest.ClientFrame(true, frame.OpText, []byte("block")))
+				select {
+				case <-entered:
+				case <-time.After(wstest.Timeout):
+					t.Fatal("OnMessage was not called for the blocking message")
+				}
+				unblock = func() { close(release); busy.ExpectFrame(frame.OpText) }
+			case "a message that arrives slowly":
+				f := wstest.ClientFrame(true, frame.OpText, []byte("slow message"))
+				busy.Write(f[:8]) // the header and two bytes of payload
+				unblock = func() { busy.Write(f[8:]); busy.ExpectFrame(frame.OpText) }
+			case "a peer that does not read":
+				f := wstest.ClientFrame(true, frame.OpBinary, make([]byte, 1<<20))
+				go busy.Conn.Write(f) // ends with an error when busy is closed
+				select {
+				case <-entered:
+				case <-time.After(wstest.Timeout):
+					t.Fatal("OnMessage was not called for the 1 MiB message")
+				}
+				unblock = func() { busy.Conn.Close() }
+			}
+			c := wstest.Dial(t, addr, "/", frame.Config{})
+			for i := range 20 {
+				roundTrip(t, c, fmt.Sprintf("meanwhile %d (%s on the same loop)", i, how))
+			}
+			unblock()
+			c2 := wstest.Dial(t, addr, "/", frame.Config{})
+			roundTrip(t, c2, "a new connection after it")
+			roundTrip(t, c, "the first one still")
+			c.Close()
+			c2.Close()
+			rec.check(t, false)
+		})
+	}
+}
+
+// waitAllIdle waits until every event-mode connection of s is idle: no
+// goroutine serves it, and its next input wakes it from the poller.
+func waitAllIdle(t testing.TB, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(wstest.Timeout)
+	for {
+		idle := true
+		s.mu.Lock()
+		for tc := range s.conns {
+			if tc.ev == nil || tc.ev.state.Load() != evIdle {
+				idle = false
+			}
+		}
+		s.mu.Unlock()
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event-mode connections still served by a goroutine after %v; waited for all to be idle", wstest.Timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -94,19 +94,19 @@ func (h *faultHandler) nextWithin(t testing.TB, ceiling time.Duration, what stri
 // (not the megabytes the kernel would otherwise buffer).
 func smallSendBufferOnOpen(c *frame.Conn, _ *handshake.Result) { wstest.SmallSendBuffer(c) }
 
-// forEachMode runs f with a server serving h in Handler mode and in event
-// mode.
+// forEachMode runs f with a server serving h in Handler mode, in event
+// mode (the run-to-completion loops) and in event mode with worker
+// dispatch (EventLoops < 0).
 func forEachMode(t *testing.T, f func(t *testing.T, s *Server, h *faultHandler), h func() *faultHandler) {
-	for _, events := range []bool{false, true} {
-		name := "handler"
-		if events {
-			name = "events"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, mode := range []string{"handler", "events", "events-workers"} {
+		t.Run(mode, func(t *testing.T) {
 			fh := h()
 			s := &Server{Handler: fh, PingInterval: -1, IdleTimeout: -1}
-			if events {
+			switch mode {
+			case "events": // the run-to-completion loops
 				s.Handler, s.Events = nil, fh
+			case "events-workers": // one loop that hands each wakeup to a worker
+				s.Handler, s.Events, s.EventLoops = nil, fh, -1
 			}
 			f(t, s, fh)
 		})

@@ -18,11 +18,14 @@
 //     idle connection costs its goroutine's stack (4 KiB) and about 3.7 KB
 //     of heap.
 //   - Events (event.go, epoll_linux.go): OnOpen, OnMessage, OnClose
-//     callbacks. On Linux an idle connection has no goroutine: one poller
-//     per Server waits on an edge-triggered epoll set, and a worker reads a
-//     connection only while its bytes are there (frame.Plumbing.TryReadMessage),
-//     coalescing the answers to a burst of pipelined messages into one
-//     write. About 2.5 KB per idle connection. cmd/wsecho uses it.
+//     callbacks. On Linux an idle connection has no goroutine: event loops
+//     (one per P, each an edge-triggered epoll set) read a connection only
+//     while its bytes are there (frame.Plumbing.TryReadMessage), call
+//     OnMessage and write the answer inline, coalescing the answers to a
+//     burst of pipelined messages into one write. A connection that keeps
+//     its loop busy for more than 10 ms is moved off the loop, so a
+//     callback that blocks delays only its own connection. About 2.5 KB
+//     per idle connection. cmd/wsecho uses it.
 package server
 
 import (
@@ -86,6 +89,14 @@ type Server struct {
 	// Handler: no goroutine waits on an idle connection (see
 	// EventHandler). Set Handler or Events, not both; Events wins.
 	Events EventHandler
+
+	// EventLoops is the number of event mode's loops on Linux, each an
+	// epoll set whose goroutine reads its connections, calls OnMessage
+	// and writes inline (see EventHandler). 0 means one per P
+	// (runtime.GOMAXPROCS). A negative value selects one loop that hands
+	// each readable connection to a worker goroutine instead: a little
+	// more CPU per message, for handlers whose callbacks often block.
+	EventLoops int
 
 	// Upgrader runs the opening handshake: origin policy, subprotocols,
 	// permessage-deflate, header limits.
