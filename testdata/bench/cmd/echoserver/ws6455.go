@@ -10,6 +10,7 @@ import (
 
 func init() {
 	impls["ws6455"] = serveWS6455Events
+	impls["ws6455-workers"] = func(ln net.Listener) error { return serveWS6455EventsWith(ln, -1) }
 	impls["ws6455-goroutine"] = serveWS6455
 }
 
@@ -24,11 +25,17 @@ func (echoEvents) OnMessage(c *frame.Conn, op frame.Opcode, msg []byte) {
 func (echoEvents) OnClose(*frame.Conn, error) {}
 
 // serveWS6455Events is server.Server with its defaults in event mode
-// (server.EventHandler): on Linux no goroutine per idle connection.
-func serveWS6455Events(ln net.Listener) error {
+// (server.EventHandler): on Linux no goroutine per idle connection, and
+// run-to-completion loops, one per P.
+func serveWS6455Events(ln net.Listener) error { return serveWS6455EventsWith(ln, 0) }
+
+// serveWS6455EventsWith is event mode with Server.EventLoops = loops
+// (ws6455-workers: -1, one loop that hands each wakeup to a worker).
+func serveWS6455EventsWith(ln net.Listener, loops int) error {
 	srv := &server.Server{
-		Events: echoEvents{},
-		Config: frame.Config{MaxMessageSize: -1},
+		Events:     echoEvents{},
+		EventLoops: loops,
+		Config:     frame.Config{MaxMessageSize: -1},
 	}
 	setDeflate(srv)
 	return srv.Serve(ln)

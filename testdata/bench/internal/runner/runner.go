@@ -26,7 +26,7 @@ import (
 
 // Go lists the implementations served by cmd/echoserver; "node" is served
 // by node/echo.mjs.
-var Go = []string{"ws6455", "ws6455-goroutine", "gobwas", "gws", "gorilla", "coder"}
+var Go = []string{"ws6455", "ws6455-workers", "ws6455-goroutine", "gobwas", "gws", "gorilla", "coder"}
 
 // All is every implementation, ws6455 first.
 var All = append(append([]string(nil), Go...), "node")
