@@ -68,6 +68,12 @@ type DeflateConfig struct {
 	ClientMaxWindowBits int
 }
 
+// DefaultDeflateConfig returns the permessage-deflate policy cmd/wsecho
+// serves with.
+func DefaultDeflateConfig() DeflateConfig {
+	return DeflateConfig{Mode: CompressionFull}
+}
+
 func (c DeflateConfig) validate() error {
 	if c.Mode > CompressionFull {
 		return fmt.Errorf("handshake: invalid compression mode %d", c.Mode)
