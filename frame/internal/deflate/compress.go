@@ -477,7 +477,10 @@ func (c *Compressor) deflateFast(limit int) {
 func (c *Compressor) emitRun(from, to int) {
 	const minRun = 1024
 	if to-from >= minRun && len(c.tokens) == 0 && c.blockStart == from {
-		var hist [256]uint32
+		// The block's literal counts are free until writeBlock (no
+		// tokens are pending): use them, not 1 KiB of stack.
+		hist := c.blk.litFreq[:256]
+		clear(hist)
 		run := c.buf[from:to]
 		stride := len(run) / minRun
 		n := 0
@@ -485,7 +488,7 @@ func (c *Compressor) emitRun(from, to int) {
 			hist[run[i]]++
 			n++
 		}
-		if flat(hist[:], n) {
+		if flat(hist, n) {
 			c.writeStoredBlocks(run)
 			c.blockStart = to
 			return
