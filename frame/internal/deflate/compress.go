@@ -628,3 +628,47 @@ func (c *Compressor) deflateLazy(limit int) {
 	}
 	c.pos = s
 }
+
+// HistoryLen reports how many bytes of history the next message may refer
+// to: the last bytes compressed, at most 2^windowBits, none before the last
+// Reset. It is 0 at level 0 and with HuffmanOnly, which refer to nothing.
+func (c *Compressor) HistoryLen() int {
+	if c.cfg.mode == modeStored || c.cfg.mode == modeHuffman {
+		return 0
+	}
+	return c.pos - max(c.validStart, c.pos-c.wsize)
+}
+
+// AppendHistory appends the history (see HistoryLen) to dst. Between
+// messages with context takeover (RFC 7692 §7.1.1) it is all the state a
+// Compressor carries from one message to the next: a connection may keep
+// just these bytes while idle, put the Compressor back in a pool, and
+// later continue with SetHistory on any Compressor of the same level and
+// window. Call it only between messages.
+func (c *Compressor) AppendHistory(dst []byte) []byte {
+	return append(dst, c.buf[c.pos-c.HistoryLen():c.pos]...)
+}
+
+// SetHistory resets the Compressor and makes h (its last 2^windowBits
+// bytes, if longer) the history the next message may refer to, as if h
+// had just been compressed, the way zlib's deflateSetDictionary does: the
+// bytes are copied into the window and the hash tables are rebuilt over
+// them, which costs time in proportion to len(h).
+func (c *Compressor) SetHistory(h []byte) {
+	c.Reset()
+	if c.cfg.mode == modeStored || c.cfg.mode == modeHuffman {
+		return
+	}
+	if len(h) > c.wsize {
+		h = h[len(h)-c.wsize:]
+	}
+	n := copy(c.buf, h)
+	c.pos, c.end, c.blockStart = n, n, n
+	for p := 0; p+4 <= n; p++ {
+		if c.cfg.mode == modeFast {
+			c.head[c.hash(load32(c.buf, p))] = uint16(p + c.base)
+		} else {
+			c.insert(p)
+		}
+	}
+}
