@@ -117,13 +117,13 @@ func TestDeflate_RFC7692_BombStoppedWith1009(t *testing.T) {
 	}
 }
 
-// TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext: without context
-// takeover (RFC 7692 §7.1.1.1, §7.1.1.2) a connection holds a compressor
-// only while it compresses a message and a decompressor only while it
-// inflates one; between messages both are back in their pools, whichever
-// way the message was written (WriteMessage, WriteFragmented, NextWriter)
-// or read (ReadMessage, NextReader). With context takeover in a direction,
-// that direction's state stays with the connection, as the RFC requires.
+// TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext: a connection holds a
+// compressor only while it compresses a message and a decompressor only
+// while it inflates one; between messages both are back in their pools,
+// whichever way the message was written (WriteMessage, WriteFragmented,
+// NextWriter) or read (ReadMessage, NextReader). Without context takeover
+// (RFC 7692 §7.1.1.1, §7.1.1.2) nothing else is kept; with it, the
+// direction keeps its window's bytes, at most 2^bits (§7.1.2).
 func TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext(t *testing.T) {
 	msg := []byte(strings.Repeat(`{"id":1,"type":"message","text":"hello, idle world"} `, 20))
 	for _, p := range []DeflateParams{
@@ -132,6 +132,7 @@ func TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext(t *testing.T) {
 		{ServerNoContextTakeover: true},
 		{ClientNoContextTakeover: true},
 		{},
+		{ServerMaxWindowBits: 8, ClientMaxWindowBits: 9},
 	} {
 		t.Run(fmt.Sprintf("%+v", p), func(t *testing.T) {
 			s, c := deflatePair(t, p, -1)
@@ -148,11 +149,22 @@ func TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext(t *testing.T) {
 					{"server", s, p.ServerNoContextTakeover, p.ClientNoContextTakeover},
 					{"client", c, p.ClientNoContextTakeover, p.ServerNoContextTakeover},
 				} {
-					if held := side.conn.defl.c != nil; held == side.sendNC {
-						t.Errorf("%s: %s holds a compressor: %v, want %v", step, side.name, held, !side.sendNC)
+					if side.conn.defl.c != nil || side.conn.infl.d != nil {
+						t.Errorf("%s: %s holds a compressor (%v) or a decompressor (%v) between messages", step, side.name, side.conn.defl.c != nil, side.conn.infl.d != nil)
 					}
-					if held := side.conn.infl.d != nil; held == side.recvNC {
-						t.Errorf("%s: %s holds a decompressor: %v, want %v", step, side.name, held, !side.recvNC)
+					if kept := len(side.conn.defl.hist) > 0; kept == side.sendNC {
+						t.Errorf("%s: %s keeps its compressor's history: %v, want %v", step, side.name, kept, !side.sendNC)
+					}
+					if kept := len(side.conn.infl.hist) > 0; kept == side.recvNC {
+						t.Errorf("%s: %s keeps its decompressor's history: %v, want %v", step, side.name, kept, !side.recvNC)
+					}
+					for _, h := range []struct {
+						hist []byte
+						bits int
+					}{{side.conn.defl.hist, side.conn.defl.bits}, {side.conn.infl.hist, side.conn.infl.bits}} {
+						if cap(h.hist) > 1<<h.bits {
+							t.Errorf("%s: %s keeps %d bytes of history for a %d-byte window", step, side.name, cap(h.hist), 1<<h.bits)
+						}
 					}
 				}
 			}
