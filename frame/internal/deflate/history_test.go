@@ -70,3 +70,38 @@ func TestHistory_RFC7692_7_1_1_ContextMovesBetweenInstances(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkContextTakeover: the CPU cost of keeping only the window
+// between messages (SetHistory and AppendHistory around each message, as
+// frame.Conn does under context takeover) against a Compressor kept whole,
+// for small JSON messages at level 1.
+//
+//	go test -run - -bench ContextTakeover ./frame/internal/deflate/
+func BenchmarkContextTakeover(b *testing.B) {
+	msgs := benchMsgs[:256]
+	for _, bits := range []int{15, 10} {
+		for _, moved := range []bool{false, true} {
+			name := fmt.Sprintf("w%d/kept-whole", bits)
+			if moved {
+				name = fmt.Sprintf("w%d/window-only", bits)
+			}
+			b.Run(name, func(b *testing.B) {
+				c := NewCompressor(1, bits)
+				var hist, out []byte
+				b.SetBytes(int64(totalLen(msgs) / len(msgs)))
+				i := 0
+				for b.Loop() {
+					m := msgs[i%len(msgs)]
+					i++
+					if moved {
+						c.SetHistory(hist)
+					}
+					out = c.AppendCompress(out[:0], m)
+					if moved {
+						hist = c.AppendHistory(hist[:0])
+					}
+				}
+			})
+		}
+	}
+}
