@@ -8,6 +8,7 @@ package frame
 // goroutine on the other end is measured too.
 
 import (
+	"fmt"
 	"io"
 	"runtime/debug"
 	"testing"
@@ -189,5 +190,49 @@ func TestAllocs_Streaming(t *testing.T) {
 				t.Errorf("%v allocations per fragmented+streamed message pair with a ping", a)
 			}
 		})
+	}
+}
+
+// TestAllocs_Compressed_RFC7692: a compressed echo in steady state (a
+// message written, then read into the previous result, in both
+// directions) allocates nothing, with and without context takeover (RFC
+// 7692 §7.1.1) and with small windows: compressors and decompressors come
+// from pools, and a connection's kept history stops growing at its window.
+func TestAllocs_Compressed_RFC7692(t *testing.T) {
+	noGC(t)
+	for _, p := range []DeflateParams{
+		{ServerNoContextTakeover: true, ClientNoContextTakeover: true},
+		{},
+		{ServerMaxWindowBits: 9, ClientMaxWindowBits: 10},
+	} {
+		for _, sz := range allocSizes[1:] {
+			t.Run(fmt.Sprintf("%+v/%s", p, sz.name), func(t *testing.T) {
+				s, c := deflatePair(t, p, -1)
+				msg := textPattern(sz.n, 1)
+				var sbuf, cbuf []byte
+				echo := func() {
+					if err := c.WriteMessage(OpText, msg); err != nil {
+						t.Fatal(err)
+					}
+					_, got, err := s.ReadMessage(sbuf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sbuf = got
+					if err := s.WriteMessage(OpText, got); err != nil {
+						t.Fatal(err)
+					}
+					if _, cbuf, err = c.ReadMessage(cbuf); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for range 100 { // history at its full size, pools filled
+					echo()
+				}
+				if n := testing.AllocsPerRun(allocRuns, echo); n != 0 {
+					t.Errorf("%.2f allocations per compressed echo, want 0", n)
+				}
+			})
+		}
 	}
 }

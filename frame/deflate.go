@@ -20,10 +20,18 @@ import (
 //
 // Context takeover (§7.1.1): unless an endpoint announced
 // *_no_context_takeover, its compressor keeps its LZ77 window across
-// messages and the peer's decompressor must keep the matching window. When
-// a side does not take over context, its compressor or decompressor is
-// only needed while a message is moving, so it comes from a pool and an
-// idle connection holds none.
+// messages and the peer's decompressor must keep the matching window. A
+// compressor or decompressor is only needed while a message is moving, so
+// it comes from a pool and an idle connection holds none. When a side does
+// not take over context that is all; when it does, the connection keeps
+// the window's bytes between messages (hist: the last 2^bits bytes at
+// most, fewer while less was sent) and installs them in the pooled
+// compressor or decompressor at the next message, the compressor
+// rebuilding its hash tables over them. An idle connection with context
+// takeover thus holds up to 2^bits bytes per direction, not the 250 KiB of
+// a 32 KiB-window compressor's buffers and tables; the price is a copy of
+// the window per message, and a rebuild of the hash tables on the sending
+// side.
 //
 // Window bits (§7.1.2): our compressor never refers further back than
 // 2^(our max_window_bits) bytes; our decompressor holds 2^(peer's
@@ -34,7 +42,8 @@ type inflater struct {
 	bits      int  // peer's window bits
 	noContext bool // the peer resets its context after each message
 	d         *deflate.Decompressor
-	plain     int // bytes at rbuf[r:r+plain] already unmasked, not yet inflated
+	hist      []byte // context takeover: the window between messages
+	plain     int    // bytes at rbuf[r:r+plain] already unmasked, not yet inflated
 }
 
 // deflater is the send side.
@@ -44,6 +53,7 @@ type deflater struct {
 	noContext bool
 	minSize   int
 	c         *deflate.Compressor
+	hist      []byte // context takeover: the window between messages
 }
 
 func newInflater(c *Conn) *inflater {
@@ -81,8 +91,7 @@ func newDeflater(c *Conn) *deflater {
 	return d
 }
 
-// Pools of compressors and decompressors for connections without context
-// takeover, by window bits (and level).
+// Pools of compressors and decompressors, by window bits (and level).
 var (
 	decompPools [deflate.MaxWindowBits + 1]sync.Pool
 	compPools   [deflate.BestCompression + 1][deflate.MaxWindowBits + 1]sync.Pool
@@ -96,16 +105,33 @@ func (f *inflater) begin() {
 		} else {
 			f.d = deflate.NewDecompressor(f.bits)
 		}
+		if len(f.hist) > 0 {
+			f.d.SetHistory(f.hist)
+		}
 	}
 }
 
-// end is called when a compressed message was read whole.
+// end is called when a compressed message was read whole: the
+// decompressor goes back to its pool, keeping its window in hist first
+// when the peer takes over context.
 func (f *inflater) end() {
-	if f.noContext {
-		f.d.Reset()
-		decompPools[f.bits].Put(f.d)
-		f.d = nil
+	if !f.noContext {
+		f.hist = keepHistory(f.hist, f.d.HistoryLen(), f.bits)
+		f.hist = f.d.AppendHistory(f.hist)
 	}
+	f.d.Reset()
+	decompPools[f.bits].Put(f.d)
+	f.d = nil
+}
+
+// keepHistory returns hist emptied, with room for n bytes: its capacity
+// grows by doubling, up to the 2^bits a window can hold, so that a
+// connection allocates only until its history has reached its final size.
+func keepHistory(hist []byte, n, bits int) []byte {
+	if n > cap(hist) {
+		hist = make([]byte, 0, min(max(n, 2*cap(hist), 256), 1<<bits))
+	}
+	return hist[:0]
 }
 
 // readInflated is readData for a compressed message: it unmasks the
@@ -171,6 +197,8 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 // wants reports whether a message of n bytes is worth compressing.
 func (d *deflater) wants(n int) bool { return n >= d.minSize }
 
+// get takes a compressor from the pool for a message, with the history
+// kept from the last one under context takeover.
 func (d *deflater) get() {
 	if d.c == nil {
 		if v, _ := compPools[d.level][d.bits].Get().(*deflate.Compressor); v != nil {
@@ -178,15 +206,22 @@ func (d *deflater) get() {
 		} else {
 			d.c = deflate.NewCompressor(d.level, d.bits)
 		}
+		if len(d.hist) > 0 {
+			d.c.SetHistory(d.hist)
+		}
 	}
 }
 
+// put returns the compressor to the pool after a message, keeping its
+// history first under context takeover.
 func (d *deflater) put() {
-	if d.noContext {
-		d.c.Reset()
-		compPools[d.level][d.bits].Put(d.c)
-		d.c = nil
+	if !d.noContext {
+		d.hist = keepHistory(d.hist, d.c.HistoryLen(), d.bits)
+		d.hist = d.c.AppendHistory(d.hist)
 	}
+	d.c.Reset()
+	compPools[d.level][d.bits].Put(d.c)
+	d.c = nil
 }
 
 // writeMessage compresses p whole and sends it, in frames of fragment bytes

@@ -3,6 +3,7 @@ package frame
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -113,5 +114,109 @@ func TestDeflate_RFC7692_BombStoppedWith1009(t *testing.T) {
 	_, _, err := s.ReadMessage(nil)
 	if CloseStatus(err) != CloseMessageTooBig {
 		t.Fatalf("err = %v, want 1009", err)
+	}
+}
+
+// TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext: a connection holds a
+// compressor only while it compresses a message and a decompressor only
+// while it inflates one; between messages both are back in their pools,
+// whichever way the message was written (WriteMessage, WriteFragmented,
+// NextWriter) or read (ReadMessage, NextReader). Without context takeover
+// (RFC 7692 §7.1.1.1, §7.1.1.2) nothing else is kept; with it, the
+// direction keeps its window's bytes, at most 2^bits (§7.1.2).
+func TestDeflate_RFC7692_7_1_1_IdleConnHoldsNoContext(t *testing.T) {
+	msg := []byte(strings.Repeat(`{"id":1,"type":"message","text":"hello, idle world"} `, 20))
+	for _, p := range []DeflateParams{
+		{ServerNoContextTakeover: true, ClientNoContextTakeover: true},
+		{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 9, ClientMaxWindowBits: 10},
+		{ServerNoContextTakeover: true},
+		{ClientNoContextTakeover: true},
+		{},
+		{ServerMaxWindowBits: 8, ClientMaxWindowBits: 9},
+	} {
+		t.Run(fmt.Sprintf("%+v", p), func(t *testing.T) {
+			s, c := deflatePair(t, p, -1)
+			// Each check runs in this goroutine after the message was
+			// read whole, so that no Conn is in use while its fields are
+			// inspected.
+			check := func(step string) {
+				t.Helper()
+				for _, side := range []struct {
+					name           string
+					conn           *Conn
+					sendNC, recvNC bool
+				}{
+					{"server", s, p.ServerNoContextTakeover, p.ClientNoContextTakeover},
+					{"client", c, p.ClientNoContextTakeover, p.ServerNoContextTakeover},
+				} {
+					if side.conn.defl.c != nil || side.conn.infl.d != nil {
+						t.Errorf("%s: %s holds a compressor (%v) or a decompressor (%v) between messages", step, side.name, side.conn.defl.c != nil, side.conn.infl.d != nil)
+					}
+					if kept := len(side.conn.defl.hist) > 0; kept == side.sendNC {
+						t.Errorf("%s: %s keeps its compressor's history: %v, want %v", step, side.name, kept, !side.sendNC)
+					}
+					if kept := len(side.conn.infl.hist) > 0; kept == side.recvNC {
+						t.Errorf("%s: %s keeps its decompressor's history: %v, want %v", step, side.name, kept, !side.recvNC)
+					}
+					for _, h := range []struct {
+						hist []byte
+						bits int
+					}{{side.conn.defl.hist, side.conn.defl.bits}, {side.conn.infl.hist, side.conn.infl.bits}} {
+						if cap(h.hist) > 1<<h.bits {
+							t.Errorf("%s: %s keeps %d bytes of history for a %d-byte window", step, side.name, cap(h.hist), 1<<h.bits)
+						}
+					}
+				}
+			}
+			readWhole := func(r *Conn, stream bool) {
+				t.Helper()
+				var got []byte
+				if stream {
+					_, rd, err := r.NextReader()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, err = io.ReadAll(rd); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					var err error
+					if _, got, err = r.ReadMessage(nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(got, msg) {
+					t.Fatalf("got %d bytes, want %d", len(got), len(msg))
+				}
+			}
+			writes := []struct {
+				name  string
+				write func(w *Conn) error
+			}{
+				{"WriteMessage", func(w *Conn) error { return w.WriteMessage(OpText, msg) }},
+				{"WriteFragmented", func(w *Conn) error { return w.WriteFragmented(OpText, msg, 100) }},
+				{"NextWriter", func(w *Conn) error {
+					wr, err := w.NextWriter(OpText)
+					if err != nil {
+						return err
+					}
+					wr.Write(msg[:100])
+					wr.Write(msg[100:])
+					return wr.Close()
+				}},
+			}
+			for i, wr := range writes {
+				stream := i%2 == 1
+				if err := wr.write(c); err != nil {
+					t.Fatal(err)
+				}
+				readWhole(s, stream)
+				if err := wr.write(s); err != nil {
+					t.Fatal(err)
+				}
+				readWhole(c, !stream)
+				check(wr.name)
+			}
+		})
 	}
 }

@@ -22,18 +22,41 @@ const (
 )
 
 // CompressionMode says whether, and how, a server accepts permessage-deflate.
+//
+// The choice is between compression ratio and memory per connection.
+// With context takeover (RFC 7692 §7.1.1) each side's compressor keeps
+// its LZ77 window between messages, and the peer's decompressor the
+// matching window: frame.Conn keeps the last 2^bits bytes per direction
+// (up to 64 KiB per idle connection with 32 KiB windows), pools the rest,
+// and rebuilds its hash tables over the window at each message. In return,
+// small messages that resemble earlier ones compress much better.
+// Measured on a stream of small JSON chat events (220 bytes on average)
+// at level 1: 0.32 of their size with context takeover and 32 KiB
+// windows, 0.77 without; large messages lose almost nothing (64 KiB of
+// JSON text: 0.24 against 0.25). Without context takeover a connection
+// holds a compressor or decompressor only while a message moves, taken
+// from a pool, so an idle compressed connection costs what an
+// uncompressed one does. The numbers and the commands behind them are in
+// testdata/bench/RESULTS.md ("idle memory with and without compression").
 type CompressionMode uint8
 
 const (
-	// CompressionOff declines every permessage-deflate offer.
+	// CompressionOff declines every permessage-deflate offer. It is the
+	// zero value.
 	CompressionOff CompressionMode = iota
 	// CompressionNoContextTakeover accepts an offer but answers with both
 	// server_no_context_takeover and client_no_context_takeover (RFC 7692
 	// §7.1.1), so neither side keeps an LZ77 window between messages: less
-	// compression, no per-connection compressor memory between messages.
+	// compression for small messages, no per-connection compressor memory
+	// between messages. The server may ask this of a client that did not
+	// offer it (§7.1.1.2), so it applies to every offer, including a
+	// browser's. DefaultDeflateConfig uses it.
 	CompressionNoContextTakeover
 	// CompressionFull accepts an offer with context takeover in both
-	// directions unless the client asks otherwise.
+	// directions unless the client asks otherwise: the best ratio for
+	// small similar messages, at the cost of up to 2^bits bytes of window
+	// per direction held by every idle connection. Bound it with
+	// DeflateConfig.ServerMaxWindowBits and ClientMaxWindowBits.
 	CompressionFull
 )
 
@@ -66,6 +89,16 @@ type DeflateConfig struct {
 	// client_max_window_bits; otherwise the offer is still accepted and the
 	// client may use a 32 KiB window. 0 means no request.
 	ClientMaxWindowBits int
+}
+
+// DefaultDeflateConfig returns the recommended policy for a server that
+// turns permessage-deflate on, and the one cmd/wsecho serves with:
+// CompressionNoContextTakeover, whose idle connections hold no compression
+// state (see CompressionMode for what that costs in ratio). A server that
+// prefers ratio for small messages opts into context takeover with
+// CompressionFull.
+func DefaultDeflateConfig() DeflateConfig {
+	return DeflateConfig{Mode: CompressionNoContextTakeover}
 }
 
 func (c DeflateConfig) validate() error {

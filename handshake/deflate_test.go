@@ -294,3 +294,33 @@ func TestDeflate_RoundTrip_RFC7692_7_1(t *testing.T) {
 	}
 	t.Logf("%d combinations", n)
 }
+
+// TestDefaultDeflateConfig_RFC7692_7_1_1_2: the default policy answers
+// every offer browsers and common clients send with both
+// *_no_context_takeover parameters. RFC 7692 §7.1.1.2 lets the server send
+// client_no_context_takeover although the client did not offer it, and
+// §7.1.1.1 lets it add server_no_context_takeover; no window bits are
+// asked, so client_max_window_bits stays unused (§7.1.2.2).
+func TestDefaultDeflateConfig_RFC7692_7_1_1_2(t *testing.T) {
+	want := frame.DeflateParams{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+	for _, offer := range []string{
+		"permessage-deflate",                         // Firefox, Safari
+		"permessage-deflate; client_max_window_bits", // Chromium, Node's ws
+		"permessage-deflate; client_no_context_takeover",
+		"permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+	} {
+		resp, params, ok := NegotiateDeflate(mustParseExt(t, offer), DefaultDeflateConfig())
+		if !ok {
+			t.Fatalf("%q declined", offer)
+		}
+		got := *params
+		got.ServerMaxWindowBits = 0 // the client's own cap, echoed
+		if got != want {
+			t.Errorf("%q: params %+v, want %+v", offer, *params, want)
+		}
+		// The client checks the answer as our Dialer does.
+		if _, err := (DeflateOffer{}).Accept(resp); err != nil && offer == "permessage-deflate; client_max_window_bits" {
+			t.Errorf("%q: our client rejects the answer: %v", offer, err)
+		}
+	}
+}

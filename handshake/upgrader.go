@@ -38,7 +38,10 @@ type Upgrader struct {
 	// did not offer.
 	SelectProtocol func(r *Request) string
 
-	// Compression is the permessage-deflate policy (RFC 7692).
+	// Compression is the permessage-deflate policy (RFC 7692). The zero
+	// value declines every offer; DefaultDeflateConfig() accepts them
+	// without context takeover, so that idle connections hold no
+	// compression state (see CompressionMode for the trade-off).
 	Compression DeflateConfig
 
 	// ExtraHeaders are added to the 101 response (for example Set-Cookie).

@@ -14,6 +14,9 @@ package server
 //	WS6455_IDLEMEM_MSGS=0 ...          # messages echoed per connection before it idles (default 4)
 //	WS6455_IDLEMEM_HTTP=1 ...          # each connection sends a plain GET first (the HTTP fallback), then upgrades on it
 //	WS6455_IDLEMEM_SLOW=1 ...          # each connection ends with a frame header and 1 byte of 64 KiB: slow senders
+//	WS6455_IDLEMEM_DEFLATE=1 ...       # permessage-deflate as cmd/wsecho serves it (DefaultDeflateConfig()), offered as Chromium does
+//	WS6455_IDLEMEM_DEFLATE=full ...    # permessage-deflate with context takeover both ways (CompressionFull, 32 KiB windows)
+//	WS6455_IDLEMEM_DEFLATE=full:B ...  # CompressionFull with B window bits asked of both compressors
 //
 // Without WS6455_IDLEMEM the test runs with 1,000 connections and only
 // logs (skipped with -short). Numbers taken under -race are inflated by the
@@ -106,6 +109,21 @@ func TestIdleMemory(t *testing.T) {
 		s.Config.MessageTimeout = time.Hour
 		clientArgs = append(clientArgs, "-slow")
 		handlerName += ", each in the middle of a 64 KiB frame (slow senders)"
+	}
+	if v := os.Getenv("WS6455_IDLEMEM_DEFLATE"); v != "" {
+		// RFC 7692: each client offers "permessage-deflate;
+		// client_max_window_bits" and sends JSON-like text, so every
+		// message is compressed both ways.
+		cfg := handshake.DefaultDeflateConfig()
+		if mode, bits, _ := strings.Cut(v, ":"); mode == "full" {
+			cfg = handshake.DeflateConfig{Mode: handshake.CompressionFull}
+			if b, err := strconv.Atoi(bits); err == nil {
+				cfg.ServerMaxWindowBits, cfg.ClientMaxWindowBits = b, b
+			}
+		}
+		s.Upgrader.Compression = cfg
+		clientArgs = append(clientArgs, "-deflate")
+		handlerName += fmt.Sprintf(", permessage-deflate %+v", cfg)
 	}
 	addr := serveLocal(t, s)
 	// Warm up: the keepalive loop, the maps, the pools exist before the

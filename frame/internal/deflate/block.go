@@ -116,19 +116,19 @@ func (c *Compressor) writeBlock(blockEnd int) {
 
 	// Fixed code cost.
 	fixedBits := 3 + extra
-	for sym, f := range b.litFreq {
+	for sym, f := range b.litFreq[:] {
 		fixedBits += int(f) * int(fixedLitLens[sym])
 	}
-	for _, f := range b.distFreq {
+	for _, f := range b.distFreq[:] {
 		fixedBits += int(f) * 5
 	}
 
 	// Dynamic code cost: header plus data.
 	dynBits := 3 + extra + b.buildDynamic()
-	for sym, f := range b.litFreq {
+	for sym, f := range b.litFreq[:] {
 		dynBits += int(f) * int(b.litLens[sym])
 	}
-	for sym, f := range b.distFreq {
+	for sym, f := range b.distFreq[:] {
 		dynBits += int(f) * int(b.distLens[sym])
 	}
 

@@ -477,7 +477,10 @@ func (c *Compressor) deflateFast(limit int) {
 func (c *Compressor) emitRun(from, to int) {
 	const minRun = 1024
 	if to-from >= minRun && len(c.tokens) == 0 && c.blockStart == from {
-		var hist [256]uint32
+		// The block's literal counts are free until writeBlock (no
+		// tokens are pending): use them, not 1 KiB of stack.
+		hist := c.blk.litFreq[:256]
+		clear(hist)
 		run := c.buf[from:to]
 		stride := len(run) / minRun
 		n := 0
@@ -485,7 +488,7 @@ func (c *Compressor) emitRun(from, to int) {
 			hist[run[i]]++
 			n++
 		}
-		if flat(hist[:], n) {
+		if flat(hist, n) {
 			c.writeStoredBlocks(run)
 			c.blockStart = to
 			return
@@ -624,4 +627,48 @@ func (c *Compressor) deflateLazy(limit int) {
 		}
 	}
 	c.pos = s
+}
+
+// HistoryLen reports how many bytes of history the next message may refer
+// to: the last bytes compressed, at most 2^windowBits, none before the last
+// Reset. It is 0 at level 0 and with HuffmanOnly, which refer to nothing.
+func (c *Compressor) HistoryLen() int {
+	if c.cfg.mode == modeStored || c.cfg.mode == modeHuffman {
+		return 0
+	}
+	return c.pos - max(c.validStart, c.pos-c.wsize)
+}
+
+// AppendHistory appends the history (see HistoryLen) to dst. Between
+// messages with context takeover (RFC 7692 §7.1.1) it is all the state a
+// Compressor carries from one message to the next: a connection may keep
+// just these bytes while idle, put the Compressor back in a pool, and
+// later continue with SetHistory on any Compressor of the same level and
+// window. Call it only between messages.
+func (c *Compressor) AppendHistory(dst []byte) []byte {
+	return append(dst, c.buf[c.pos-c.HistoryLen():c.pos]...)
+}
+
+// SetHistory resets the Compressor and makes h (its last 2^windowBits
+// bytes, if longer) the history the next message may refer to, as if h
+// had just been compressed, the way zlib's deflateSetDictionary does: the
+// bytes are copied into the window and the hash tables are rebuilt over
+// them, which costs time in proportion to len(h).
+func (c *Compressor) SetHistory(h []byte) {
+	c.Reset()
+	if c.cfg.mode == modeStored || c.cfg.mode == modeHuffman {
+		return
+	}
+	if len(h) > c.wsize {
+		h = h[len(h)-c.wsize:]
+	}
+	n := copy(c.buf, h)
+	c.pos, c.end, c.blockStart = n, n, n
+	for p := 0; p+4 <= n; p++ {
+		if c.cfg.mode == modeFast {
+			c.head[c.hash(load32(c.buf, p))] = uint16(p + c.base)
+		} else {
+			c.insert(p)
+		}
+	}
 }

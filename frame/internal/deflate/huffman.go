@@ -18,6 +18,10 @@ type huffBuilder struct {
 	tmp    [numLitLenAll]uint32 // radix sort scratch
 	work   [numLitLenAll]uint32 // Moffat-Katajainen working array
 	count  [maxCodeBits + 2]int32
+	// radix is sortByFreq's digit count, here rather than on the stack:
+	// a connection's goroutine that once compressed keeps the stack it
+	// grew to, so the compressor's frames stay small.
+	radix [256]uint16
 }
 
 // lengths fills lens[i] with the code length of symbol i for the
@@ -124,7 +128,8 @@ func (h *huffBuilder) sortByFreq(s []uint32) {
 	}
 	src, dst := s, h.tmp[:len(s)]
 	for shift := uint(9); maxFreq>>(shift-9) != 0; shift += 8 {
-		var count [256]uint16
+		count := &h.radix
+		*count = [256]uint16{}
 		for _, k := range src {
 			count[byte(k>>shift)]++
 		}

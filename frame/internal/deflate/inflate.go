@@ -686,3 +686,40 @@ func (d *Decompressor) decodeData(in []byte, ip, outEnd int) (_ int, done bool, 
 	}
 	return ip, done, err
 }
+
+// HistoryLen reports how many bytes of window the next message may refer
+// to: the last bytes inflated, at most 2^windowBits, none before the last
+// Reset.
+func (d *Decompressor) HistoryLen() int {
+	if d.wrapped {
+		return len(d.win)
+	}
+	return d.wpos
+}
+
+// AppendHistory appends the window's bytes (see HistoryLen), oldest first,
+// to dst. Between messages with context takeover (RFC 7692 §7.1.1) they
+// are all the state a Decompressor carries to the next message: a
+// connection may keep just these bytes while idle, return the
+// Decompressor to a pool, and later continue with SetHistory on any
+// Decompressor of the same window size. Call it only between messages.
+func (d *Decompressor) AppendHistory(dst []byte) []byte {
+	if d.wrapped {
+		dst = append(dst, d.win[d.wpos:]...)
+	}
+	return append(dst, d.win[:d.wpos]...)
+}
+
+// SetHistory resets the Decompressor and makes h (its last 2^windowBits
+// bytes, if longer) the window the next message may refer to.
+func (d *Decompressor) SetHistory(h []byte) {
+	d.Reset()
+	if len(h) > len(d.win) {
+		h = h[len(h)-len(d.win):]
+	}
+	n := copy(d.win, h)
+	d.wpos, d.rpos = n, n
+	if n == len(d.win) {
+		d.wpos, d.rpos, d.wrapped = 0, 0, true
+	}
+}

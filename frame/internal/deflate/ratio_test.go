@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,4 +135,98 @@ func TestSpeedRatios(t *testing.T) {
 				out, _ = d.Decompress(out[:0], p, true, -1)
 			}
 		})
+}
+
+// TestContextTakeoverRatios measures what each permessage-deflate choice
+// costs in compression: context takeover or not (RFC 7692 §7.1.1) and the
+// window size (§7.1.2), at levels 1 (frame.Conn's default) and 5, for a
+// stream of small JSON messages (one chat event each, 150-400 bytes) and
+// for large text (64 KiB messages). The ratio is compressed bytes over
+// message bytes (smaller is better); "held" is what one direction keeps
+// between messages: with context takeover the Compressor whole (its
+// MemorySize) on the sending side, and the 2^bits window on the receiving
+// side; without it nothing, the state being pooled. It asserts nothing.
+//
+//	DEFLATE_RATIOS=1 go test -run TestContextTakeoverRatios -v ./frame/internal/deflate/
+func TestContextTakeoverRatios(t *testing.T) {
+	if os.Getenv("DEFLATE_RATIOS") == "" {
+		t.Skip("set DEFLATE_RATIOS=1 to measure")
+	}
+	r := newRand(7)
+	var small [][]byte
+	for line := range bytes.Lines(jsonText(r, 256<<10)) {
+		if len(line) > 1 {
+			small = append(small, bytes.TrimSuffix(line, []byte("\n")))
+		}
+	}
+	small = small[1 : len(small)-1] // whole lines only
+	large := jsonText(newRand(8), 1<<20)
+	var big [][]byte
+	for len(large) > 0 {
+		k := min(len(large), 64<<10)
+		big = append(big, large[:k])
+		large = large[k:]
+	}
+	prose := func(n int) []byte {
+		words := strings.Fields("the server may ask the client to reset its compressor after every message even when the client did not offer it and a browser that offered compression with context takeover then compresses every message on its own which costs some ratio on small messages and almost nothing on large ones")
+		rr := newRand(9)
+		b := make([]byte, 0, n+16)
+		for len(b) < n {
+			b = append(b, words[rr.IntN(len(words))]...)
+			b = append(b, ' ')
+		}
+		return b[:n]
+	}
+	var text [][]byte
+	for range 16 {
+		text = append(text, prose(64<<10))
+	}
+	ratio := func(msgs [][]byte, level, bits int, takeover bool) (float64, int) {
+		c := NewCompressor(level, bits)
+		d := NewDecompressor(bits)
+		in, out := 0, 0
+		var buf, plain []byte
+		for _, m := range msgs {
+			if !takeover {
+				c.Reset()
+				d.Reset()
+			}
+			buf = c.AppendCompress(buf[:0], m)
+			var err error
+			plain, err = d.Decompress(plain[:0], buf, true, -1)
+			if err != nil || !bytes.Equal(plain, m) {
+				t.Fatalf("round trip failed: %v", err)
+			}
+			in += len(m)
+			out += len(buf)
+		}
+		held := 0
+		if takeover {
+			held = c.MemorySize()
+		}
+		return float64(out) / float64(in), held
+	}
+	for _, set := range []struct {
+		name string
+		msgs [][]byte
+	}{
+		{fmt.Sprintf("small JSON messages (%d, %d B on average)", len(small), totalLen(small)/len(small)), small},
+		{"large JSON text (16 x 64 KiB)", big},
+		{"large prose text (16 x 64 KiB)", text},
+	} {
+		t.Logf("== %s", set.name)
+		for _, level := range []int{1, 5} {
+			for _, takeover := range []bool{true, false} {
+				for _, bits := range []int{15, 12, 10, 9} {
+					q, held := ratio(set.msgs, level, bits, takeover)
+					mode := "no context takeover"
+					if takeover {
+						mode = "context takeover   "
+					}
+					t.Logf("L%d %s w%-2d ratio %.3f  held between messages: compressor %6d B, decompressor window %5d B",
+						level, mode, bits, q, held, map[bool]int{true: 1 << bits}[takeover])
+				}
+			}
+		}
+	}
 }

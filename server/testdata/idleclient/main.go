@@ -42,14 +42,15 @@ func main() {
 	conc := flag.Int("conc", 32, "connections opened in parallel")
 	viaHTTP := flag.Bool("via-http", false, "send a plain GET / first on each connection, then upgrade on it")
 	slow := flag.Bool("slow", false, "end with a frame header and one byte of its 64 KiB payload, then nothing")
+	deflate := flag.Bool("deflate", false, "offer permessage-deflate as Chromium does (\"permessage-deflate; client_max_window_bits\") and send JSON-like text, so that messages are compressed both ways")
 	flag.Parse()
-	if err := run(*addr, *n, *msgs, *size, *conc, *viaHTTP, *slow); err != nil {
+	if err := run(*addr, *n, *msgs, *size, *conc, *viaHTTP, *slow, *deflate); err != nil {
 		fmt.Fprintln(os.Stderr, "idleclient:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
+func run(addr string, n, msgs, size, conc int, viaHTTP, slow, deflate bool) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
 		lim.Cur = lim.Max
@@ -59,6 +60,9 @@ func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
 		return fmt.Errorf("RLIMIT_NOFILE is %d, too low for %d connections", lim.Cur, n)
 	}
 	d := &handshake.Dialer{HandshakeTimeout: 30 * time.Second}
+	if deflate {
+		d.Compression = &handshake.DeflateOffer{}
+	}
 	if viaHTTP {
 		d.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var nd net.Dialer
@@ -85,12 +89,16 @@ func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
 				if i >= n || firstErr.Load() != nil {
 					return
 				}
-				c, _, err := d.Dial(context.Background(), "ws://"+addr+"/")
+				c, resp, err := d.Dial(context.Background(), "ws://"+addr+"/")
 				if err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: %w", i, err))
 					return
 				}
 				conns[i] = c
+				if deflate && resp.Deflate == nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: permessage-deflate not accepted", i))
+					return
+				}
 				for m := range msgs {
 					// Sizes vary from small to size, text and binary.
 					l := size >> (msgs - 1 - m)
@@ -98,6 +106,11 @@ func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
 					op := frame.OpText
 					if m%2 == 1 {
 						op = frame.OpBinary
+					}
+					if deflate {
+						// Text like a chat or API message, every one
+						// long enough to be compressed.
+						p, op = jsonLike(i, m, max(l, 2*frame.DefaultCompressMinSize)), frame.OpText
 					}
 					if err := c.WriteMessage(op, p); err != nil {
 						firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: write: %w", i, err))
@@ -130,6 +143,15 @@ func run(addr string, n, msgs, size, conc int, viaHTTP, slow bool) error {
 		c.CloseNow()
 	}
 	return nil
+}
+
+// jsonLike returns a JSON-like text message of about n bytes.
+func jsonLike(conn, seq, n int) []byte {
+	p := fmt.Appendf(nil, `{"conn":%d,"seq":%d,"type":"update","items":[`, conn, seq)
+	for k := 0; len(p) < n-2; k++ {
+		p = fmt.Appendf(p, `{"id":%d,"name":"item-%d","price":%d.%02d},`, k, k*7%13, 10+k, k*37%100)
+	}
+	return append(p[:len(p)-1], "]}"...)
 }
 
 // plainGet sends GET / on nc and reads the whole answer, which must keep

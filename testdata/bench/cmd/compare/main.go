@@ -491,13 +491,13 @@ func memoryOne(ctx context.Context, o options, impl, prefix string) (memCell, er
 	}
 	c.RSSBefore = c.Before.RSS
 	o.log.printf("%s: dialing %d", prefix, o.memConns)
-	cs, err := load.Dial(ctx, srv.URL(), o.memConns)
+	cs, err := load.DialWith(ctx, srv.URL(), o.memConns, load.DialOptions{Deflate: o.deflate})
 	if err != nil {
 		return c, err
 	}
 	defer load.CloseAll(cs)
 	o.log.printf("%s: traffic (%d x %s per conn)", prefix, o.memMsgs, load.FormatSize(o.memSize))
-	if _, err := load.Run(ctx, cs, load.Config{Size: o.memSize, InFlight: 1, Messages: int64(o.memMsgs * o.memConns)}); err != nil {
+	if _, err := load.Run(ctx, cs, load.Config{Size: o.memSize, InFlight: 1, Messages: int64(o.memMsgs * o.memConns), Payload: o.payload}); err != nil {
 		return c, err
 	}
 	o.log.printf("%s: idle", prefix)
@@ -522,7 +522,11 @@ func memoryOne(ctx context.Context, o options, impl, prefix string) (memCell, er
 
 func printMemory(o options, cells []memCell) {
 	w := o.out
-	fmt.Fprintf(w, "## Idle memory per connection (%d conns after %d x %s echoes each)\n\n", o.memConns, o.memMsgs, load.FormatSize(o.memSize))
+	compressed := ""
+	if o.deflate {
+		compressed = fmt.Sprintf(" compressed (permessage-deflate, no context takeover, level 1, %s payload)", o.payload)
+	}
+	fmt.Fprintf(w, "## Idle memory per connection (%d conns after %d x %s echoes each%s)\n\n", o.memConns, o.memMsgs, load.FormatSize(o.memSize), compressed)
 	fmt.Fprintf(w, "heap+stack: Go runtime HeapInuse+StackInuse delta after GC (Node: heapUsed+external); RSS idle: /proc VmRSS delta before any forced GC; RSS GC'd: after GC and returning freed memory to the OS. 1 GC / 3 GCs: a GC may halve an idle goroutine's stack, but only if it uses under a quarter of it counting the runtime's 800-byte nosplit reserve, so a goroutine parked in the poller never goes from 4 KiB back to 2 KiB.\n\n")
 	fmt.Fprintf(w, "| impl | heap+stack B/conn (1 GC) | heap+stack B/conn (3 GCs) | ratio to ws6455 | of which heap | of which stack | RSS idle B/conn | RSS GC'd B/conn |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
