@@ -169,11 +169,12 @@
 //     this node's NATS connection is down, or presence lists the recipient
 //     on a node that NATS cannot reach now (a node cut off from NATS, or
 //     dead and not yet dropped). The message was not delivered.
-//   - bus_timeout (CodeBusTimeout): the message was sent on NATS but the
-//     recipient's node did not answer within NodeConfig.RemoteTimeout (5 s
-//     by default): NATS or that node failed meanwhile. The message may or
-//     may not have been queued; this is the one outcome that is not
-//     certain, and the only one a sender can get without a definite fate.
+//   - bus_timeout (CodeBusTimeout): the message may have been sent on
+//     NATS but the recipient's node did not answer within
+//     NodeConfig.RemoteTimeout (5 s by default), or this node's NATS
+//     connection was closed while it waited: NATS or a node failed
+//     meanwhile. The message may or may not have been queued; this is the
+//     one answer that does not tell the message's fate.
 //
 // # Subjects
 //

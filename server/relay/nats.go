@@ -57,13 +57,24 @@ type NodeConfig struct {
 // the caller's: URL, credentials, TLS): it reconnects forever, and a
 // publish while the connection is down fails at once instead of being
 // buffered, so that a sender learns at once that its message was not
-// sent.
-func NATSOptions() []nats.Option {
+// sent. The client library's asynchronous errors go to log at debug level
+// (nil: slog.Default()); the node logs losing and regaining NATS itself.
+func NATSOptions(log *slog.Logger) []nats.Option {
+	if log == nil {
+		log = slog.Default()
+	}
 	return []nats.Option{
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(true),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Debug("relay: NATS error", "subject", sub.Subject, "err", err)
+			} else {
+				log.Debug("relay: NATS error", "err", err)
+			}
+		}),
 	}
 }
 
@@ -528,9 +539,15 @@ func (n *Node) sendRemote(cl *client, req request) {
 		cl.reply(appendError(nil, CodeBusUnavailable, "the recipient's node is not reachable on the bus; the message was not sent", to, req.ref))
 	case errors.Is(err, nats.ErrNoResponders):
 		cl.reply(appendError(nil, CodeUnknownRecipient, "no connected client has this id", to, req.ref))
+	case errors.Is(err, nats.ErrReconnectBufExceeded), errors.Is(err, nats.ErrConnectionReconnecting),
+		errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrConnectionDraining):
+		// The publish itself failed.
+		cl.reply(appendError(nil, CodeBusUnavailable, "the bus to the other nodes is down; the message was not sent: "+err.Error(), to, req.ref))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		cl.reply(appendError(nil, CodeBusTimeout, "no answer from the recipient's node in "+n.wait.String()+"; the message may or may not have been queued", to, req.ref))
 	default:
-		cl.reply(appendError(nil, CodeBusUnavailable, "the bus to the other nodes failed; the message was not sent: "+err.Error(), to, req.ref))
+		// ErrConnectionClosed, say, which may come before or after the
+		// publish: the outcome is not known.
+		cl.reply(appendError(nil, CodeBusTimeout, "the bus failed before the recipient's node answered; the message may or may not have been queued: "+err.Error(), to, req.ref))
 	}
 }

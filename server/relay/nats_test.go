@@ -92,7 +92,7 @@ type testNode struct {
 // end of the test, after its server shut down.
 func startNode(t testing.TB, ns *natsServer, cfg NodeConfig) *testNode {
 	t.Helper()
-	nc, err := nats.Connect(ns.url(), append(NATSOptions(), nats.Name(cfg.Name))...)
+	nc, err := nats.Connect(ns.url(), append(NATSOptions(wstest.QuietLogger()), nats.Name(cfg.Name))...)
 	if err != nil {
 		t.Fatalf("connect to NATS: %v", err)
 	}
@@ -217,4 +217,206 @@ func closeAllNodes(t testing.TB, lr *loadRun, nodes []*testNode) {
 		}
 		return true
 	}, func() string { return nodeStats(nodes) })
+}
+
+// crash stops the node as a killed process would: no bye, no more
+// heartbeats, its NATS connection closed (NATS drops its subscriptions).
+func (n *Node) crash() {
+	n.mu.Lock()
+	n.left = true
+	n.mu.Unlock()
+	close(n.stop)
+	<-n.done
+	n.nc.Close()
+}
+
+// outcomeCounts counts the outcomes of the messages sent so far that
+// match keep.
+func (lr *loadRun) outcomeCounts(keep func(m *loadMsg) bool) (counts [outOther + 1]int) {
+	for ref := range lr.nextRef.Load() {
+		if m := &lr.msgs[ref]; m.used.Load() && keep(m) {
+			counts[m.outcome.Load()]++
+		}
+	}
+	return counts
+}
+
+// waitAcked waits until n of the messages that match keep are acked.
+func waitAcked(t testing.TB, lr *loadRun, n int, keep func(m *loadMsg) bool) {
+	wstest.WaitUntil(t, time.Minute, fmt.Sprintf("%d messages to be acked", n), func() bool {
+		return lr.outcomeCounts(keep)[outAck] >= n
+	}, nil)
+}
+
+func fmtCounts(c [outOther + 1]int) string {
+	return fmt.Sprintf("%d acked, %d unknown_recipient, %d recipient_slow, %d recipient_gone, %d bus_unavailable, %d bus_timeout, %d unanswered",
+		c[outAck], c[outUnknown], c[outSlow], c[outGone], c[outBusDown], c[outBusTimeout], c[outNone])
+}
+
+// TestNATS_NodeDies: one of three nodes dies in the middle of traffic
+// (no bye, its NATS connection and its clients' connections cut). Every
+// message of the clients that stayed gets one answer; those between
+// clients that stayed are all delivered; a message to a dead node's client
+// is acked (queued before the death), recipient_gone, bus_unavailable or
+// bus_timeout (in flight), or unknown_recipient, never acked and lost
+// unless its recipient died. The watchers on the other nodes are sent a
+// leave for every client of the dead node within DeadAfter + Heartbeat
+// of its death (plus scheduling), and afterwards its ids are
+// unknown_recipient.
+func TestNATS_NodeDies(t *testing.T) {
+	ns := startNATS(t)
+	const hb, dead = 250 * time.Millisecond, 2 * time.Second
+	nodes := startNodes(t, ns, 3, NodeConfig{Heartbeat: hb, DeadAfter: dead, RemoteTimeout: 3 * time.Second})
+	victim := nodes[2]
+	var killedAt time.Time
+	var dropped time.Duration
+	measured := make(chan struct{})
+	var lr *loadRun
+	cfg := loadConfig{clients: 600, perClient: loadPerClient(), window: 8, watchers: 30, busFaults: true,
+		atThird: func() {
+			// Mid-traffic: once messages flow to the victim's clients.
+			waitAcked(t, lr, 200, func(m *loadMsg) bool { return lr.clients[m.to].node == 2 && lr.clients[m.from].node != 2 })
+			killedAt = time.Now()
+			victim.node.crash()
+			for _, cl := range lr.clients {
+				if cl.leaver {
+					cl.c.CloseNow() // the process's sockets die with it
+				}
+			}
+			// Time the drop while the traffic goes on.
+			go func() {
+				defer close(measured)
+				deadline := time.Now().Add(time.Minute)
+				for !droppedEverywhere(lr, nodes[:2]) && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				dropped = time.Since(killedAt)
+			}()
+		}}
+	lr = newLoadRunOn(t, addrsOf(nodes), cfg)
+	for _, cl := range lr.clients {
+		cl.leaver = cl.node == 2
+	}
+	took := lr.run(64)
+
+	// Presence: every watcher that stayed drops every client of the dead
+	// node, and the other nodes drop the dead node.
+	<-measured
+	if !droppedEverywhere(lr, nodes[:2]) {
+		t.Fatalf("a minute after the kill, the dead node's clients are still online somewhere: %s", nodeStats(nodes[:2]))
+	}
+	lr.checkViews()
+
+	counts := lr.verify()
+	toDead := lr.outcomeCounts(func(m *loadMsg) bool { return lr.clients[m.to].node == 2 && lr.clients[m.from].node != 2 })
+	t.Logf("%d messages in %v; all: %s", lr.nextRef.Load(), took.Round(time.Millisecond), fmtCounts(counts))
+	t.Logf("to the dead node's clients from the others: %s", fmtCounts(toDead))
+	t.Logf("the dead node and its clients dropped by the other nodes and every watcher's view %v after the kill (bound: DeadAfter+Heartbeat = %v, plus scheduling)",
+		dropped.Round(time.Millisecond), dead+hb)
+	if toDead[outOther] != 0 {
+		t.Errorf("unexpected answers to messages for the dead node's clients: %s", fmtCounts(toDead))
+	}
+
+	// After the drop, a dead node's id is unknown everywhere.
+	var deadID string
+	for _, cl := range lr.clients {
+		if cl.node == 2 {
+			deadID = cl.id
+			break
+		}
+	}
+	p := dialPeer(t, nodes[0].addr)
+	p.send(deadID, "hello?", 1)
+	if e := p.nextType("error"); e.Code != CodeUnknownRecipient {
+		t.Errorf("a message to a client of the dead node, after the drop: %v, want unknown_recipient", e)
+	}
+	p.c.CloseNow()
+}
+
+// droppedEverywhere reports whether the nodes have dropped every client
+// of node 2 (the leavers), and every watcher that stayed has been told.
+func droppedEverywhere(lr *loadRun, nodes []*testNode) bool {
+	for _, tn := range nodes {
+		if tn.node.Stats().Nodes != len(nodes)-1 {
+			return false
+		}
+	}
+	for _, w := range lr.clients {
+		if !w.watcher || w.leaver {
+			continue
+		}
+		w.vmu.Lock()
+		for _, cl := range lr.clients {
+			if cl.leaver && w.view[cl.id] {
+				w.vmu.Unlock()
+				return false
+			}
+		}
+		w.vmu.Unlock()
+	}
+	return true
+}
+
+// TestNATS_Restart: NATS stops in the middle of traffic and starts again
+// on the same port. While it is down, messages to other nodes get
+// bus_unavailable (or bus_timeout if in flight) and messages between
+// clients of one node are delivered and acked; no message is acked and
+// then lost, none arrives after its sender was told bus_unavailable, none
+// arrives twice, order per pair holds. The nodes reconnect by themselves,
+// and then every message of a new load over the three nodes is delivered
+// and acked, with presence exact.
+func TestNATS_Restart(t *testing.T) {
+	ns := startNATS(t)
+	nodes := startNodes(t, ns, 3, NodeConfig{DeadAfter: 30 * time.Second, RemoteTimeout: 2 * time.Second})
+	var lr *loadRun
+	var downFor time.Duration
+	cfg := loadConfig{clients: 600, perClient: 2 * loadPerClient(), window: 8, watchers: 30, busFaults: true,
+		atThird: func() {
+			// Mid-traffic: once messages flow between nodes.
+			waitAcked(t, lr, 500, func(m *loadMsg) bool { return lr.clients[m.to].node != lr.clients[m.from].node })
+			ns.stop()
+			stopped := time.Now()
+			// Wait until senders were refused, then bring NATS back.
+			wstest.WaitUntil(t, time.Minute, "a sender to be told bus_unavailable while NATS is down", func() bool {
+				return lr.outcomeCounts(func(*loadMsg) bool { return true })[outBusDown] > 0
+			}, nil)
+			ns.start()
+			wstest.WaitUntil(t, time.Minute, "every node to reconnect to NATS", func() bool {
+				for _, tn := range nodes {
+					if !tn.node.Connected() {
+						return false
+					}
+				}
+				return true
+			}, func() string { return nodeStats(nodes) })
+			downFor = time.Since(stopped)
+		}}
+	lr = newLoadRunOn(t, addrsOf(nodes), cfg)
+	took := lr.run(64)
+	counts := lr.verify()
+	local := lr.outcomeCounts(func(m *loadMsg) bool { return lr.clients[m.from].node == lr.clients[m.to].node })
+	remote := lr.outcomeCounts(func(m *loadMsg) bool { return lr.clients[m.from].node != lr.clients[m.to].node })
+	t.Logf("%d messages in %v, NATS down and back for %v; all: %s", lr.nextRef.Load(), took.Round(time.Millisecond), downFor.Round(time.Millisecond), fmtCounts(counts))
+	t.Logf("between clients of one node: %s", fmtCounts(local))
+	t.Logf("between nodes: %s", fmtCounts(remote))
+	if local[outAck] != local[outAck]+local[outUnknown]+local[outSlow]+local[outGone]+local[outBusDown]+local[outBusTimeout]+local[outOther] {
+		t.Errorf("messages between clients of one node were refused: %s", fmtCounts(local))
+	}
+	if remote[outUnknown]+remote[outSlow]+remote[outGone]+remote[outOther] != 0 {
+		t.Errorf("messages between nodes got answers other than ack and bus errors: %s", fmtCounts(remote))
+	}
+	lr.checkViews()
+	closeAllNodes(t, lr, nodes)
+
+	// Traffic resumes: a new load over the same nodes is all delivered.
+	cfg2 := loadConfig{clients: 300, perClient: loadPerClient(), window: 8, watchers: 30}
+	lr2 := newLoadRunOn(t, addrsOf(nodes), cfg2)
+	lr2.run(64)
+	counts2 := lr2.verify()
+	lr2.checkViews()
+	t.Logf("after NATS came back: %d messages, %s", lr2.nextRef.Load(), fmtCounts(counts2))
+	if counts2[outAck] != cfg2.clients*cfg2.perClient {
+		t.Errorf("after NATS came back, %d of %d messages acked", counts2[outAck], cfg2.clients*cfg2.perClient)
+	}
+	closeAllNodes(t, lr2, nodes)
 }
