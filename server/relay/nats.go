@@ -241,7 +241,9 @@ func (n *Node) Leave() {
 	for _, s := range n.subs {
 		s.Unsubscribe()
 	}
-	n.nc.FlushTimeout(n.wait)
+	if n.Connected() {
+		n.nc.FlushTimeout(n.wait)
+	}
 	n.logStats("relay: node left NATS")
 }
 
@@ -461,7 +463,9 @@ func (n *Node) joined(cl *client) {
 	n.ids[cl.id] = struct{}{}
 	n.publish(presenceEvent{Op: "join", Seq: n.seq, ID: cl.id})
 	n.mu.Unlock()
-	n.nc.FlushTimeout(n.wait) // the subscription is at the server
+	if n.Connected() {
+		n.nc.FlushTimeout(n.wait) // the subscription is at the server
+	}
 }
 
 // leftHub makes a local client unreachable from the other nodes and
