@@ -1578,8 +1578,13 @@ func BenchmarkHub_1000Conns(b *testing.B) {
 func benchHub(b *testing.B, window int) {
 	r := &Hub{}
 	addr, _ := startHub(b, r, nil)
+	benchLoad(b, []string{addr}, window)
+}
+
+// benchLoad runs the benchmark's load with the clients spread over addrs.
+func benchLoad(b *testing.B, addrs []string, window int) {
 	per := max(1, (b.N+999)/1000)
-	lr := newLoadRun(b, addr, loadConfig{clients: 1000, perClient: per, window: window})
+	lr := newLoadRunOn(b, addrs, loadConfig{clients: 1000, perClient: per, window: window})
 	b.ResetTimer()
 	took := lr.run(64)
 	b.StopTimer()

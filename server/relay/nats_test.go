@@ -420,3 +420,18 @@ func TestNATS_Restart(t *testing.T) {
 	}
 	closeAllNodes(t, lr2, nodes)
 }
+
+// BenchmarkNATS_1000Conns is BenchmarkHub_1000Conns with the thousand
+// clients spread over three nodes on one NATS server (two thirds of the
+// messages cross NATS), to compare with one relay:
+//
+//	go test ./server/relay -run '^$' -bench '(Hub|NATS)_1000' -benchtime 100000x
+func BenchmarkNATS_1000Conns(b *testing.B) {
+	for _, window := range []int{1, 8} {
+		b.Run("window="+fmt.Sprint(window), func(b *testing.B) {
+			ns := startNATS(b)
+			nodes := startNodes(b, ns, 3, NodeConfig{DeadAfter: time.Minute})
+			benchLoad(b, addrsOf(nodes), window)
+		})
+	}
+}
