@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/cmd/internal/interop"
+	"github.com/ws6455/ws6455/server/relay"
 )
 
 // TestInterop_NodeWS_Chat: Node's ws clients use the relay: ids, messages and acks, order,
@@ -51,4 +52,25 @@ func TestInterop_Browser_Chat(t *testing.T) {
 	shot := filepath.Join(interop.ArtifactDir(t), "wschat-two-tabs.png")
 	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium}, "chat-browser.mjs", "http://"+srv.Addr+"/", shot)
 	t.Logf("screenshot: %s (phone width: %s)", shot, strings.TrimSuffix(shot, ".png")+"-mobile.png")
+}
+
+// TestInterop_Browser_Chat_TwoNodes: the same two Chromium tabs, each on its own node of one
+// relay (two wschat -nats on one embedded NATS server): B appears in A's Online list through
+// the other node's presence, every message crosses NATS and shows as delivered, an unknown id
+// is unknown on both nodes, and B's leave reaches A. Both tabs are saved in a screenshot.
+func TestInterop_Browser_Chat_TwoNodes(t *testing.T) {
+	node := interop.Node(t, []string{"ws", "playwright-core"}, "chat-browser.mjs")
+	chromium := interop.Chromium(t)
+	url, _ := startNATS(t)
+	a := interop.StartServer(t, "wschat", "WS6455_WSCHAT_BIN", run, "-nats", url, "-nats-name", "a")
+	b := interop.StartServer(t, "wschat", "WS6455_WSCHAT_BIN", run, "-nats", url, "-nats-name", "b")
+	for _, s := range []*interop.Server{a, b} {
+		waitHealth(t, s.Addr, "both nodes connected to NATS and seeing each other", func(code int, st relay.NodeStats) bool {
+			return code == 200 && st.Connected && st.Nodes == 1
+		})
+	}
+	shot := filepath.Join(interop.ArtifactDir(t), "wschat-two-nodes.png")
+	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium}, "chat-browser.mjs",
+		"http://"+a.Addr+"/", shot, "http://"+b.Addr+"/")
+	t.Logf("screenshot: %s (tab A on node a %s, tab B on node b %s)", shot, a.Addr, b.Addr)
 }

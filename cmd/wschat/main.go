@@ -21,17 +21,35 @@
 //
 // It logs with log/slog and shuts down gracefully on SIGINT or SIGTERM:
 // every connection gets a 1001 "going away" close frame.
+//
+// Several wschat processes make one relay when they share a NATS server or
+// cluster: start each with -nats nats://HOST:4222 (and -nats-creds,
+// -nats-tls-ca, -nats-tls-cert, -nats-tls-key, -nats-name as needed).
+// Clients connect to any of them and talk to clients of all. Such a node
+// serves GET /healthz: 200 with {"nats_connected":true,...} and the
+// node's counts while it is connected to NATS, 503 while it is not. It
+// logs its counts when they change shape (nodes seen or dropped, NATS
+// lost or back) and every minute, and on shutdown it leaves the relay's
+// presence before closing its clients with 1001. Without -nats, wschat
+// is a single relay and needs nothing else. The rules across nodes
+// (subjects, error codes bus_unavailable and bus_timeout, faults) are in
+// package server/relay's documentation, "Several nodes".
 package main
 
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/handshake"
@@ -65,6 +83,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stuck := fl.Duration("stuck-timeout", relay.DefaultStuckTimeout, "close a connection with 1008 when a write to it stays blocked this long")
 	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692); off here, unlike wsecho, because chat messages are short and each compressed connection costs memory")
 	anyOrigin := fl.Bool("any-origin", false, "accept browser connections from pages of any Origin; off here, unlike wsecho, so that a foreign page cannot chat as a visitor's browser (default: same origin only)")
+	natsURL := fl.String("nats", "", "join the relay of the wschat nodes on this NATS `URL` (nats://host:4222; comma-separated for a cluster); default: a single relay")
+	natsCreds := fl.String("nats-creds", "", "NATS credentials `file` (with -nats)")
+	natsCA := fl.String("nats-tls-ca", "", "CA certificates `file` to verify the NATS server's TLS certificate (with -nats; implies TLS)")
+	natsCert := fl.String("nats-tls-cert", "", "client certificate `file` for NATS TLS (with -nats and -nats-tls-key)")
+	natsKey := fl.String("nats-tls-key", "", "client key `file` for NATS TLS (with -nats and -nats-tls-cert)")
+	natsName := fl.String("nats-name", "", "this node's `name` in NATS and in logs (with -nats; default: the host name)")
 	logLevel := fl.String("log", "info", "log `level`: debug (joins and leaves), info, warn, error")
 	fl.Usage = func() {
 		w := fl.Output()
@@ -88,6 +112,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *stuck <= 0 {
 		return errors.New("-stuck-timeout must be positive")
 	}
+	if *natsURL == "" && (*natsCreds != "" || *natsCA != "" || *natsCert != "" || *natsKey != "" || *natsName != "") {
+		return errors.New("the -nats-* flags need -nats")
+	}
+	if (*natsCert == "") != (*natsKey == "") {
+		return errors.New("-nats-tls-cert and -nats-tls-key go together")
+	}
 	log, err := serve.Logger(stderr, *logLevel)
 	if err != nil {
 		return err
@@ -110,6 +140,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		HTTP:    http.FileServerFS(sub),
 		Logger:  log,
 	}
+	var node *relay.Node
+	if *natsURL != "" {
+		name := *natsName
+		if name == "" {
+			name, _ = os.Hostname()
+		}
+		opts := append(relay.NATSOptions(log), nats.Name("wschat "+name))
+		if *natsCreds != "" {
+			opts = append(opts, nats.UserCredentials(*natsCreds))
+		}
+		if *natsCA != "" {
+			opts = append(opts, nats.RootCAs(*natsCA))
+		}
+		if *natsCert != "" {
+			opts = append(opts, nats.ClientCert(*natsCert, *natsKey))
+		}
+		// RetryOnFailedConnect: a node starts while NATS is down and
+		// joins when it comes up.
+		nc, err := nats.Connect(*natsURL, opts...)
+		if err != nil {
+			return fmt.Errorf("-nats: %w", err)
+		}
+		defer nc.Close()
+		if node, err = relay.JoinNATS(hub, nc, relay.NodeConfig{Name: name}); err != nil {
+			return err
+		}
+		defer node.Leave() // at once if shutdown below did it already
+		mux := http.NewServeMux()
+		mux.Handle("/", srv.HTTP)
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { healthz(w, node) })
+		srv.HTTP = mux
+	}
 	if *anyOrigin {
 		srv.Upgrader.CheckOrigin = func(*handshake.Request) bool { return true }
 	}
@@ -121,6 +183,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/",
-		"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate)
-	return serve.Run(ctx, log, srv, ln)
+		"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate, "nats", *natsURL != "")
+	if node == nil {
+		return serve.Run(ctx, log, srv, ln)
+	}
+	// On shutdown the node leaves presence first (the other nodes drop
+	// its clients at once), then serve.Run closes the clients with 1001.
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s := node.Stats()
+				log.Info("relay: node stats", "node", s.Node, "nats_connected", s.Connected, "clients", s.Clients,
+					"nodes", s.Nodes, "remote_clients", s.RemoteClients)
+				continue
+			case <-ctx.Done():
+				node.Leave()
+				cancel()
+			case <-ran:
+			}
+			return
+		}
+	}()
+	return serve.Run(runCtx, log, srv, ln)
+}
+
+// healthz answers GET /healthz: 200 while the node is connected to NATS,
+// 503 while it is not, with the node's counts in JSON.
+func healthz(w http.ResponseWriter, node *relay.Node) {
+	s := node.Stats()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !s.Connected {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(s)
 }

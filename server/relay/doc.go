@@ -130,4 +130,111 @@
 // only follow the write that is blocked, so a client sees it only if it
 // reads again before that; a client whose receive buffer stays full sees
 // the connection end without a close frame (1006) when it next reads.
+//
+// # Several nodes
+//
+// A relay can run as several nodes (processes, machines) joined by a NATS
+// server or cluster (https://nats.io): JoinNATS makes a Hub a node, and
+// cmd/wschat does it with -nats. A client connects to any node and talks
+// to clients on every node; without JoinNATS the Hub is a single relay
+// and nothing here applies. The protocol above holds across nodes, with
+// these definitions:
+//
+//   - Ids are made as above (128 random bits) by the node that serves the
+//     client. They are unique across the nodes with overwhelming
+//     probability (among a billion ids, the chance that any two are equal is
+//     about 10⁻²¹); a node checks its own ids only.
+//   - An ack for a message to a client on another node means the
+//     recipient's node queued the message for that connection (in a
+//     single relay it means written). If the recipient disconnects after
+//     that, the message may be lost, as can one written just before a
+//     disconnect.
+//   - unknown_recipient means that no node has the id: NATS found no
+//     subscriber for it, and presence does not list it on another node.
+//   - recipient_slow and recipient_gone mean what they mean above, decided
+//     by the recipient's node.
+//   - Messages from one sender to one recipient arrive in order: a node
+//     asks the recipient's node and waits for its answer before it reads
+//     the sender's next request, so one connection's requests to other
+//     nodes are answered one at a time.
+//   - Presence is cluster-wide: the online list names the clients of
+//     every node, and watchers are sent the joins and leaves of every
+//     node.
+//
+// Two error codes concern the bus alone; after either the connection
+// stays open and the message may be sent again:
+//
+//   - bus_unavailable (CodeBusUnavailable): the recipient is not on this
+//     node and the message was not handed to the recipient's node, because
+//     this node's NATS connection is down, or presence lists the recipient
+//     on a node that NATS cannot reach now (a node cut off from NATS, or
+//     dead and not yet dropped). The message was not delivered.
+//   - bus_timeout (CodeBusTimeout): the message may have been sent on
+//     NATS but the recipient's node did not answer within
+//     NodeConfig.RemoteTimeout (5 s by default), or this node's NATS
+//     connection was closed while it waited: NATS or a node failed
+//     meanwhile. The message may or may not have been queued; this is the
+//     one answer that does not tell the message's fate.
+//
+// # Subjects
+//
+// Every subject starts with NodeConfig.Prefix ("wschat" by default); the
+// nodes of one relay share it. Nodes trust each other: NATS credentials
+// are the boundary.
+//
+//	wschat.client.<id>          request/reply: a message for client <id>
+//	wschat.presence             publish: joins, leaves, heartbeats, byes
+//	wschat.node.<node>.ids      request/reply: a node's snapshot of its ids
+//
+// The node serving a client subscribes to wschat.client.<id> from its
+// connect (before its welcome is written) to its leave. A sender's node
+// sends the recipient's envelope, {"type":"message","from":...}, as the
+// request's data; the recipient's node queues it and answers "ack",
+// "recipient_slow" or "recipient_gone" in plain text. NATS's "no
+// responders" answer means no node has the id. Client ids are checked to
+// be 22 base64url characters before they are put in a subject.
+//
+// On wschat.presence each node publishes JSON events, in order on its
+// one NATS connection:
+//
+//	{"node":"<node id>","name":"node1","seq":41,"op":"join","id":"<client id>"}
+//	{"node":"<node id>","name":"node1","seq":42,"op":"leave","id":"<client id>"}
+//	{"node":"<node id>","name":"node1","seq":42,"op":"hb","clients":330}
+//	{"node":"<node id>","name":"node1","seq":0,"op":"bye"}
+//
+// seq counts the node's joins and leaves. A node applies another's join
+// or leave whose seq follows the last it applied. On a gap (a lost
+// event, a node it has not heard of, a heartbeat whose seq differs from
+// its own count) it asks that node for its snapshot on
+// wschat.node.<node>.ids, {"seq":42,"ids":[...]}, replaces what it knew,
+// tells its watchers the difference as joins and leaves, and goes on
+// from that seq. A failed request is retried at the next heartbeat.
+//
+// # Faults across nodes
+//
+//   - A node leaves (JoinNATS's Node.Leave, wschat's shutdown): it
+//     publishes "bye" and the others drop its clients from presence at
+//     once (watchers get leaves); its clients are then closed with 1001.
+//   - A node dies or is cut off from NATS: the others drop its clients
+//     from presence when it has been silent for NodeConfig.DeadAfter,
+//     checked every NodeConfig.Heartbeat, so within DeadAfter + Heartbeat
+//     (3 s + 1 s by default) of its last heartbeat. Meanwhile a message to
+//     one of its clients gets bus_unavailable when NATS has already dropped
+//     the dead node's subscriptions (at once when its TCP connection
+//     closes), or bus_timeout when the node stopped answering with its
+//     connection open; after the drop, unknown_recipient.
+//   - NATS is unreachable or restarts: a message to a client on another
+//     node gets bus_unavailable at once (a node's connection does not
+//     buffer while it is down: NATSOptions), or bus_timeout if it was in
+//     flight; messages between clients of one node go on as in a single
+//     relay. The node reconnects by itself, every 250 ms, forever, and
+//     NATS's client library renews its subscriptions; once the nodes are
+//     back, messages flow again. If NATS was down longer than DeadAfter,
+//     each node dropped the others' clients from presence and lists them
+//     again from their snapshots when their heartbeats return.
+//   - A slow recipient on another node: recipient_slow, decided by its
+//     node as in a single relay (the message was not queued).
+//
+// No fault makes a node ack a message that was not queued, and no
+// message is delivered twice: nothing is retried.
 package relay

@@ -66,6 +66,7 @@ type Hub struct {
 	clients  sync.Map // id string → *client
 	watchers sync.Map // *client → struct{}
 	nclients atomic.Int64
+	node     *Node // set by JoinNATS: other clients are on other nodes
 
 	mu        sync.Mutex // janitorOn; taken once per connect, not per message
 	janitorOn bool
@@ -138,6 +139,9 @@ func (h *Hub) ServeWS(c *frame.Conn, _ *handshake.Result) {
 		}
 	}
 	h.join()
+	if h.node != nil {
+		h.node.joined(cl) // reachable from the other nodes too
+	}
 	log := h.logger()
 	log.Debug("relay: client joined", "id", cl.id, "remote", c.NetConn().RemoteAddr())
 	if hook := hookJoining.Load(); hook != nil {
@@ -223,7 +227,8 @@ func (h *Hub) janitor(idle <-chan struct{}) {
 	}
 }
 
-// announce queues a presence event for every watcher but cl.
+// announce queues a presence event for every watcher but cl (cl is nil
+// for the clients of other nodes).
 func (h *Hub) announce(cl *client, ev []byte) {
 	h.watchers.Range(func(k, _ any) bool {
 		if w := k.(*client); w != cl {
@@ -233,7 +238,8 @@ func (h *Hub) announce(cl *client, ev []byte) {
 	})
 }
 
-// online returns the ids of the connected clients other than cl.
+// online returns the ids of the connected clients other than cl, on
+// every node.
 func (h *Hub) online(cl *client) []string {
 	ids := make([]string, 0, h.nclients.Load())
 	h.clients.Range(func(k, v any) bool {
@@ -242,6 +248,9 @@ func (h *Hub) online(cl *client) []string {
 		}
 		return true
 	})
+	if h.node != nil {
+		ids = h.node.remoteIDs(ids)
+	}
 	return ids
 }
 
@@ -400,6 +409,9 @@ func (cl *client) leaveHub() {
 		h.clients.CompareAndDelete(cl.id, cl)
 		h.watchers.Delete(cl)
 		h.announce(cl, appendPresence(nil, "leave", cl.id))
+		if h.node != nil {
+			h.node.leftHub(cl)
+		}
 	})
 }
 
@@ -651,6 +663,11 @@ func (cl *client) handle(p []byte) {
 		cl.replyItem(outItem{ref: req.ref, list: true, slot: true})
 	case reqSend:
 		v, ok := cl.hub.clients.Load(req.to)
+		if !ok && cl.hub.node != nil {
+			// Not here: maybe on another node (NATS tells).
+			cl.hub.node.sendRemote(cl, req)
+			return
+		}
 		if !ok {
 			cl.reply(appendError(nil, CodeUnknownRecipient, "no connected client has this id", shortID(req.to), req.ref))
 			return

@@ -893,6 +893,14 @@ type loadConfig struct {
 	window    int // unanswered messages per client
 	leavers   int // clients that disconnect once a third of the messages are sent
 	watchers  int // clients that watch presence (the first ones)
+
+	// For several nodes (nats_test.go): atThird, if set, runs once a
+	// third of the messages are sent, after the leavers' left channels
+	// are closed, instead of closing the leavers' connections;
+	// busFaults allows the answers of a faulty bus (bus_unavailable,
+	// bus_timeout).
+	atThird   func()
+	busFaults bool
 }
 
 // Outcomes of a load message.
@@ -902,6 +910,8 @@ const (
 	outUnknown
 	outSlow
 	outGone
+	outBusDown    // bus_unavailable
+	outBusTimeout // bus_timeout
 	outOther
 )
 
@@ -917,6 +927,7 @@ type loadMsg struct {
 
 type loadClient struct {
 	idx     int
+	node    int // index of the address it dialed
 	c       *frame.Conn
 	id      string
 	window  chan struct{}
@@ -1000,6 +1011,13 @@ func (lr *loadRun) fail(format string, args ...any) {
 // readers.
 func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 	tb.Helper()
+	return newLoadRunOn(tb, []string{addr}, cfg)
+}
+
+// newLoadRunOn is newLoadRun with the clients spread over several
+// relays: client i dials addrs[i%len(addrs)].
+func newLoadRunOn(tb testing.TB, addrs []string, cfg loadConfig) *loadRun {
+	tb.Helper()
 	raiseFDLimit(tb, uint64(2*cfg.clients+200))
 	lr := &loadRun{tb: tb, cfg: cfg, stop: make(chan struct{}), clients: make([]*loadClient, cfg.clients),
 		byID: make(map[string]int32, cfg.clients), msgs: make([]loadMsg, cfg.clients*cfg.perClient)}
@@ -1015,7 +1033,7 @@ func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
-				c, _, err := d.Dial(ctx, "ws://"+addr+"/")
+				c, _, err := d.Dial(ctx, "ws://"+addrs[i%len(addrs)]+"/")
 				cancel()
 				if err != nil {
 					select {
@@ -1024,7 +1042,7 @@ func newLoadRun(tb testing.TB, addr string, cfg loadConfig) *loadRun {
 					}
 					return
 				}
-				lr.clients[i] = &loadClient{idx: i, c: c, window: make(chan struct{}, cfg.window),
+				lr.clients[i] = &loadClient{idx: i, node: i % len(addrs), c: c, window: make(chan struct{}, cfg.window),
 					left: make(chan struct{}), lastSeq: map[int32]int32{}, done: make(chan struct{})}
 			}
 		})
@@ -1179,6 +1197,10 @@ func (lr *loadRun) onAnswer(cl *loadClient, e envelope) {
 		out = outSlow
 	case e.Code == CodeRecipientGone:
 		out = outGone
+	case e.Code == CodeBusUnavailable && lr.cfg.busFaults:
+		out = outBusDown
+	case e.Code == CodeBusTimeout && lr.cfg.busFaults:
+		out = outBusTimeout
 	}
 	if out == outOther || (out != outUnknown && e.To != lr.clients[m.to].id) {
 		lr.fail("client %d: message %d to client %d: answer %v", cl.idx, ref, m.to, e)
@@ -1198,7 +1220,7 @@ func (lr *loadRun) run(workers int) time.Duration {
 	cfg := lr.cfg
 	lr.start = time.Now()
 	var wg sync.WaitGroup
-	if cfg.leavers > 0 {
+	if cfg.leavers > 0 || cfg.atThird != nil {
 		wg.Go(func() {
 			for lr.nextRef.Load() < int64(len(lr.msgs)/3) {
 				select {
@@ -1207,11 +1229,19 @@ func (lr *loadRun) run(workers int) time.Duration {
 				case <-time.After(time.Millisecond):
 				}
 			}
+			for _, cl := range lr.clients {
+				if cl.leaver {
+					close(cl.left)
+				}
+			}
+			if cfg.atThird != nil {
+				cfg.atThird()
+				return
+			}
 			for i, cl := range lr.clients {
 				if !cl.leaver {
 					continue
 				}
-				close(cl.left)
 				if i%2 == 0 {
 					wg.Go(func() { cl.c.Close() }) // close handshake
 				} else {
@@ -1343,10 +1373,15 @@ func (lr *loadRun) verify() (counts [outOther + 1]int) {
 		counts[out]++
 		fromLeaver, toLeaver := lr.clients[m.from].leaver, lr.clients[m.to].leaver
 		switch {
-		case recv > 0 && out != outAck && !(fromLeaver && out == outNone):
+		case recv > 0 && out != outAck && out != outBusTimeout && !(fromLeaver && out == outNone):
 			lr.tb.Errorf("message %d arrived but its sender was told %d", ref, out)
+		case recv > 1:
+			lr.tb.Errorf("message %d arrived %d times", ref, recv)
 		case fromLeaver:
 			// Its sender left: nobody to tell.
+		case out == outBusDown || out == outBusTimeout:
+			// A faulty bus (cfg.busFaults): the sender knows; a
+			// bus_timeout message may or may not have arrived.
 		case !toLeaver && (out != outAck || recv != 1):
 			lr.tb.Errorf("message %d between clients that stayed: outcome %d, received %d times", ref, out, recv)
 		case toLeaver && out != outAck && out != outGone && out != outUnknown:
@@ -1543,8 +1578,13 @@ func BenchmarkHub_1000Conns(b *testing.B) {
 func benchHub(b *testing.B, window int) {
 	r := &Hub{}
 	addr, _ := startHub(b, r, nil)
+	benchLoad(b, []string{addr}, window)
+}
+
+// benchLoad runs the benchmark's load with the clients spread over addrs.
+func benchLoad(b *testing.B, addrs []string, window int) {
 	per := max(1, (b.N+999)/1000)
-	lr := newLoadRun(b, addr, loadConfig{clients: 1000, perClient: per, window: window})
+	lr := newLoadRunOn(b, addrs, loadConfig{clients: 1000, perClient: per, window: window})
 	b.ResetTimer()
 	took := lr.run(64)
 	b.StopTimer()

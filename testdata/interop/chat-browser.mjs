@@ -1,6 +1,10 @@
-// chat-browser.mjs URL SCREENSHOT.png: two headless Chromium tabs chat through cmd/wschat.
+// chat-browser.mjs URL SCREENSHOT.png [URL_B]: two headless Chromium tabs chat through cmd/wschat.
 //
 //   node chat-browser.mjs http://127.0.0.1:PORT/ /tmp/wschat.png
+//   node chat-browser.mjs http://127.0.0.1:PORT1/ /tmp/wschat.png http://127.0.0.1:PORT2/
+//
+// With URL_B, tab B loads its page from that server: another node of the same relay (wschat
+// -nats), so every check below then crosses nodes.
 //
 // Uses the system Chromium ($CHROMIUM or /usr/bin/chromium) through playwright-core; it never
 // downloads a browser. Tab A and tab B load the chat page and get their ids; A picks B from the
@@ -12,20 +16,20 @@
 import fs from 'node:fs';
 import { assert, check, runBrowser, stepTimeout } from './lib/browser.mjs';
 
-const [pageURL, shotPath] = process.argv.slice(2);
-if (!pageURL || !shotPath || !/^https?:\/\//.test(pageURL)) {
-  console.error('usage: node chat-browser.mjs http://HOST:PORT/ SCREENSHOT.png');
+const [pageURL, shotPath, pageURLB = pageURL] = process.argv.slice(2);
+if (!pageURL || !shotPath || !/^https?:\/\//.test(pageURL) || !/^https?:\/\//.test(pageURLB)) {
+  console.error('usage: node chat-browser.mjs http://HOST:PORT/ SCREENSHOT.png [http://HOST:PORT2/]');
   process.exit(2);
 }
 let context;
 
 // openTab loads the chat page and waits for the relay's welcome.
-async function openTab(name, errors) {
+async function openTab(name, url, errors) {
   const page = await context.newPage();
   page.setDefaultTimeout(stepTimeout);
   page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
   page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`${name} console: ${msg.text()}`); });
-  const resp = await page.goto(pageURL, { waitUntil: 'load' });
+  const resp = await page.goto(url, { waitUntil: 'load' });
   assert(resp && resp.ok(), `HTTP ${resp ? resp.status() : 'no response'}`);
   await page.locator('#status[data-state=open]').waitFor();
   const id = (await page.textContent('#my-id')).trim();
@@ -51,13 +55,13 @@ async function settled(tab, row, status) {
 
 async function main(ctx) {
   context = ctx;
-  console.log(`page: ${pageURL}`);
+  console.log(pageURLB === pageURL ? `page: ${pageURL}` : `page: A ${pageURL}, B ${pageURLB}`);
   const errors = [];
   let a, b;
 
   const ready = await check('two tabs load the page and get different ids', async () => {
-    a = await openTab('A', errors);
-    b = await openTab('B', errors);
+    a = await openTab('A', pageURL, errors);
+    b = await openTab('B', pageURLB, errors);
     assert(a.id !== b.id, 'both tabs got the same id');
     return `A=${a.id} B=${b.id}`;
   });
