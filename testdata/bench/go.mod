@@ -1,6 +1,6 @@
 module github.com/ws6455/ws6455/testdata/bench
 
-go 1.26
+go 1.26.0
 
 replace github.com/ws6455/ws6455 => ../..
 
@@ -15,5 +15,5 @@ require (
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
-	github.com/klauspost/compress v1.17.9 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
 )
