@@ -3,11 +3,15 @@ package relay
 // Tests of the relay on several nodes (nats.go) with a real NATS server,
 // the nats-server module embedded, on loopback with ephemeral ports:
 // routing and presence across nodes under load, a node that dies, and
-// NATS stopping and coming back in the middle of traffic.
+// NATS stopping and coming back in the middle of traffic, a slow
+// recipient on another node.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/server"
 	"github.com/ws6455/ws6455/server/internal/wstest"
 )
@@ -92,11 +97,18 @@ type testNode struct {
 // end of the test, after its server shut down.
 func startNode(t testing.TB, ns *natsServer, cfg NodeConfig) *testNode {
 	t.Helper()
+	return startNodeWith(t, ns, cfg, &Hub{Logger: wstest.QuietLogger()}, nil)
+}
+
+// startNodeWith starts a relay node serving hub, with wrap applied to
+// each server-side connection (see startHub).
+func startNodeWith(t testing.TB, ns *natsServer, cfg NodeConfig, hub *Hub, wrap func(*frame.Conn)) *testNode {
+	t.Helper()
 	nc, err := nats.Connect(ns.url(), append(NATSOptions(wstest.QuietLogger()), nats.Name(cfg.Name))...)
 	if err != nil {
 		t.Fatalf("connect to NATS: %v", err)
 	}
-	tn := &testNode{hub: &Hub{Logger: wstest.QuietLogger()}, nc: nc}
+	tn := &testNode{hub: hub, nc: nc}
 	tn.node, err = JoinNATS(tn.hub, nc, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +117,7 @@ func startNode(t testing.TB, ns *natsServer, cfg NodeConfig) *testNode {
 		tn.node.Leave()
 		nc.Close()
 	})
-	tn.addr, tn.srv = startHub(t, tn.hub, nil)
+	tn.addr, tn.srv = startHub(t, tn.hub, wrap)
 	return tn
 }
 
@@ -433,5 +445,81 @@ func BenchmarkNATS_1000Conns(b *testing.B) {
 			nodes := startNodes(b, ns, 3, NodeConfig{DeadAfter: time.Minute})
 			benchLoad(b, addrsOf(nodes), window)
 		})
+	}
+}
+
+// TestNATS_SlowRemoteRecipient: a recipient on another node that does
+// not read. Its node refuses a message with recipient_slow once its
+// queue is full, and the sender on the first node is told so; the slow
+// recipient holds up nobody else on either node; when it reads at last,
+// it gets exactly the acked messages, in order.
+func TestNATS_SlowRemoteRecipient(t *testing.T) {
+	ns := startNATS(t)
+	n0 := startNode(t, ns, NodeConfig{Name: "node0"})
+	slowHub := &Hub{QueueSize: 8, StuckTimeout: 10 * time.Minute, Logger: wstest.QuietLogger()}
+	n1 := startNodeWith(t, ns, NodeConfig{Name: "node1"}, slowHub, wstest.SmallSendBuffer)
+	wstest.WaitUntil(t, wstest.Timeout, "both nodes to see each other", func() bool {
+		return n0.node.Stats().Nodes == 1 && n1.node.Stats().Nodes == 1
+	}, func() string { return nodeStats([]*testNode{n0, n1}) })
+
+	b := dialManual(t, n1.addr) // on node1; never reads until told to
+	a := dialPeer(t, n0.addr)   // on node0
+	c, d := dialPeer(t, n0.addr), dialPeer(t, n1.addr)
+	wstest.WaitUntil(t, wstest.Timeout, "node0 to list the clients of node1", func() bool {
+		a.sendRaw(`{"type":"list","ref":"p"}`)
+		ids := a.nextType("online").IDs
+		return slices.Contains(ids, b.id) && slices.Contains(ids, d.id)
+	}, nil)
+
+	got := answers{}
+	n := fill(t, a, b.id, 8<<10, 0, got)
+	t.Logf("recipient_slow after %d messages across nodes: %d acked, %d recipient_slow",
+		n, got.count("ack"), got.count(CodeRecipientSlow))
+	for ref := range n {
+		if e := got[ref]; e.Type != "ack" && e.Code != CodeRecipientSlow {
+			t.Fatalf("message %d: got %v, want ack or recipient_slow", ref, e)
+		}
+	}
+
+	// Nobody else is held up: node0 → node1 and node1 → node0.
+	c.send(d.id, "still flowing", 1)
+	if e := d.nextType("message"); e.Message != "still flowing" || e.From != c.id {
+		t.Fatalf("got %v", e)
+	}
+	if e := c.nextType("ack"); string(e.Ref) != "1" {
+		t.Fatalf("got %v", e)
+	}
+	d.send(c.id, "and back", 2)
+	if e := c.nextType("message"); e.Message != "and back" || e.From != d.id {
+		t.Fatalf("got %v", e)
+	}
+
+	// The recipient reads at last: exactly the acked messages, in order.
+	var acked []int
+	for ref := range n {
+		if got[ref].Type == "ack" {
+			acked = append(acked, ref)
+		}
+	}
+	b.c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
+	var refs []int
+	for len(refs) < len(acked) {
+		_, msg, err := b.c.ReadMessage(nil)
+		if err != nil {
+			t.Fatalf("recipient: %v after %d of %d acked messages", err, len(refs), len(acked))
+		}
+		var e envelope
+		if json.Unmarshal(msg, &e) != nil || e.Type != "message" || e.From != a.id {
+			continue // presence events for b are not counted
+		}
+		num, _, _ := strings.Cut(e.Message, " ")
+		ref, err := strconv.Atoi(num)
+		if err != nil {
+			t.Fatalf("message %.40q has no ref", e.Message)
+		}
+		refs = append(refs, ref)
+	}
+	if fmt.Sprint(refs) != fmt.Sprint(acked) {
+		t.Fatalf("recipient read %v\nacked:        %v", refs, acked)
 	}
 }
