@@ -65,10 +65,10 @@ type floorConn struct {
 	key    [4]byte
 	kpos   int
 	n      int    // bytes in buf at the last echo
-	fd     int    // floor-epoll only
-	out    []byte // floor-epoll only: echo not yet written
-	closed bool   // floor-epoll only: out ends with the echo of a close
-	fresh  bool   // floor-epoll only: buf[:have] holds bytes not yet echoed
+	fd     int    // the loops only: the socket's descriptor
+	out    []byte // the loops only: echo not yet written
+	closed bool   // the loops only: out ends with the echo of a close
+	fresh  bool   // the loops only: buf[:have] holds bytes not yet echoed
 }
 
 // echo turns buf[:n] into the server's bytes, in place, and returns them.
@@ -204,9 +204,8 @@ func serveFloorGoroutine(ln net.Listener) error {
 
 var errFloorClosed = errors.New("closed")
 
-// serveFloorEpoll accepts on a goroutine, runs the handshake on one per
-// connection, and hands the socket (a duplicate of its descriptor, in
-// non-blocking mode) to one of GOMAXPROCS loops.
+// serveFloorEpoll runs GOMAXPROCS epoll loops and deals them the
+// connections, round-robin, in non-blocking mode.
 func serveFloorEpoll(ln net.Listener) error {
 	loops := make([]*floorLoop, runtime.GOMAXPROCS(0))
 	for i := range loops {
@@ -217,31 +216,39 @@ func serveFloorEpoll(ln net.Listener) error {
 		loops[i] = l
 		go l.run()
 	}
+	return floorHandOff(ln, true, func(next int, f *floorConn) { loops[next%len(loops)].add(f) })
+}
+
+// floorHandOff accepts on the calling goroutine, runs the handshake on one
+// per connection, and hands the connection to add: f.fd is a duplicate of
+// the socket's descriptor, in non-blocking mode or not; the original is
+// closed, so the Go netpoller lets go of the socket; the frames sent right
+// behind the handshake wait in f.buf. next counts the connections accepted.
+func floorHandOff(ln net.Listener, nonblock bool, add func(next int, f *floorConn)) error {
 	for next := 0; ; next++ {
 		nc, err := ln.Accept()
 		if err != nil {
 			return err
 		}
-		l := loops[next%len(loops)]
 		go func() {
 			defer nc.Close()
 			rest, err := floorHandshake(nc)
 			if err != nil {
 				return
 			}
-			fd, err := dupFD(nc)
+			fd, err := dupFD(nc, nonblock)
 			if err != nil {
 				return
 			}
 			f := &floorConn{buf: make([]byte, floorBuf), fd: fd}
 			f.have = copy(f.buf, rest) // frames sent right behind the handshake
 			f.fresh = f.have > 0
-			l.add(f)
+			add(next, f)
 		}()
 	}
 }
 
-func dupFD(nc net.Conn) (int, error) {
+func dupFD(nc net.Conn, nonblock bool) (int, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return -1, errors.New("no fd")
@@ -259,7 +266,7 @@ func dupFD(nc net.Conn) (int, error) {
 		return -1, derr
 	}
 	syscall.CloseOnExec(fd)
-	if err := syscall.SetNonblock(fd, true); err != nil {
+	if err := syscall.SetNonblock(fd, nonblock); err != nil {
 		syscall.Close(fd)
 		return -1, err
 	}
