@@ -29,6 +29,9 @@ import (
 //     OS thread and blocked in epoll_wait on its own edge-triggered epoll
 //     set; read, transform and write inline with raw system calls, no
 //     goroutine per connection and no hand-off.
+//   - floor-uring (floor_uring_linux.go): the same loops with io_uring in
+//     place of epoll: a ring per loop, and one io_uring_enter submits every
+//     recv and send the loop queued and waits for the next completions.
 func init() {
 	impls["floor-goroutine"] = serveFloorGoroutine
 	impls["floor-epoll"] = serveFloorEpoll

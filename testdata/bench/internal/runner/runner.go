@@ -31,11 +31,12 @@ var Go = []string{"ws6455", "ws6455-workers", "ws6455-goroutine", "gobwas", "gws
 // All is every implementation, ws6455 first.
 var All = append(append([]string(nil), Go...), "node")
 
-// Floors are the plain byte-moving servers of cmd/echoserver (floor.go):
+// Floors are the plain byte-moving servers of cmd/echoserver (floor.go,
+// floor_uring_linux.go):
 // the same bytes as a WebSocket echo, none of the protocol's work, one per
 // I/O model. What a WebSocket server spends above its model's floor is the
 // price of the protocol and of its library.
-var Floors = []string{"floor-goroutine", "floor-epoll"}
+var Floors = []string{"floor-goroutine", "floor-epoll", "floor-uring"}
 
 // IsFloor reports whether impl is one of Floors.
 func IsFloor(impl string) bool { return slices.Contains(Floors, impl) }
