@@ -106,6 +106,12 @@ type run struct {
 	// superseded when it takes the loop over.
 	busy atomic.Uint64
 	seq  uint64
+
+	// prev is the run this one took over from, until every connection
+	// left unclaimed in its batch, and in the batches of the runs before
+	// it, has been claimed. A run taken over while it serves those is
+	// itself a prev, so what it had not reached is served by its successor.
+	prev atomic.Pointer[run]
 }
 
 const superseded = ^uint64(0)
@@ -136,7 +142,7 @@ func newPoller(s *Server) (*poller, error) {
 		l.cur.Store(r)
 	}
 	for _, l := range p.loops {
-		go l.cur.Load().serve(nil)
+		go l.cur.Load().serve()
 	}
 	if inline {
 		go p.watch()
@@ -245,21 +251,25 @@ func (p *poller) stop() {
 }
 
 // serve is the run's goroutine. A run that takes over first serves the
-// connections its predecessor had not reached.
-func (r *run) serve(prev *run) {
+// connections its predecessors had not reached: the one it took over
+// from may itself have been serving an earlier run's leftovers. Each
+// epoll event is reported once (edge-triggered), so a connection left
+// unclaimed in a batch would never be served again.
+func (r *run) serve() {
 	defer close(r.done)
-	if prev != nil {
+	for p := r.prev.Load(); p != nil; p = p.prev.Load() {
 		for {
-			i := prev.next.Add(1) - 1
-			if i >= prev.n {
+			i := p.next.Add(1) - 1
+			if i >= p.n {
 				break
 			}
-			if !r.serveOne(prev.batch[i]) {
-				r.file.Close()
+			if !r.serveOne(p.batch[i]) {
+				r.file.Close() // taken over: the successor goes on from r.prev
 				return
 			}
 		}
 	}
+	r.prev.Store(nil) // all claimed; let the old runs go
 	// RawConn.Read calls collect, and parks in the runtime's poller each
 	// time it returns false, until the descriptor is closed or collect
 	// returns true. Staying inside one RawConn.Read matters: a new Read
@@ -407,6 +417,7 @@ func (p *poller) takeOver(l *loop, r *run, busy uint64) {
 		return
 	}
 	p.s.logger().Debug("event loop: a connection kept its loop busy; a new goroutine takes the loop over", "budget", loopBudget)
+	nr.prev.Store(r)
 	l.cur.Store(nr)
-	go nr.serve(r)
+	go nr.serve()
 }

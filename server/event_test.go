@@ -703,6 +703,75 @@ func TestEvents_BlockedConnDelaysOnlyItself(t *testing.T) {
 	}
 }
 
+// TestEvents_TakeoversInARow: many connections become readable at once
+// on one loop and each of their callbacks overruns the loop's budget, so
+// the loop is taken over again and again while the connections of one
+// epoll batch are still waiting. Each run that takes over must serve the
+// batch items every earlier run left unclaimed: an edge-triggered event
+// is reported once, so an item dropped here is a connection that never
+// reads again.
+func TestEvents_TakeoversInARow(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	const n = 8
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	rec := newRecorder(t)
+	rec.onMsg = func(c *frame.Conn, op frame.Opcode, msg []byte) bool {
+		switch {
+		case string(msg) == "gate":
+			entered <- struct{}{}
+			<-gate
+		case strings.HasPrefix(string(msg), "slow"):
+			time.Sleep(3 * loopBudget) // over the budget: the loop moves on
+		}
+		return false
+	}
+	srv, addr := eventServer(t, rec, func(s *Server) {
+		if s.EventLoops >= 0 {
+			s.EventLoops = 1 // every connection on one loop
+		}
+	})
+	g := wstest.Dial(t, addr, "/", frame.Config{})
+	roundTrip(t, g, "hello")
+	var cs []*frame.Conn
+	for i := range n {
+		c := wstest.Dial(t, addr, "/", frame.Config{})
+		roundTrip(t, c, fmt.Sprintf("hello %d", i))
+		cs = append(cs, c)
+	}
+	waitAllIdle(t, srv)
+
+	// Hold the loop in g's callback while every connection's message
+	// arrives, so that the loop's next epoll_wait returns them together.
+	if err := g.WriteMessage(frame.OpText, []byte("gate")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(wstest.Timeout):
+		t.Fatal("OnMessage was not called for the gate message")
+	}
+	for i, c := range cs {
+		if err := c.WriteMessage(frame.OpText, []byte(fmt.Sprintf("slow %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(gate)
+	for i, c := range cs {
+		want := fmt.Sprintf("slow %d", i)
+		c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
+		_, p, err := c.ReadMessage(nil)
+		if err != nil || string(p) != want {
+			t.Fatalf("connection %d: got %q, %v; want the echo %q (waited %v: was its readiness lost when the loop was taken over?)", i, p, err, want, wstest.Timeout)
+		}
+		c.NetConn().SetReadDeadline(time.Time{})
+	}
+	for _, c := range append(cs, g) {
+		c.Close()
+	}
+	rec.check(t, false)
+}
+
 // waitAllIdle waits until every event-mode connection of s is idle: no
 // goroutine serves it, and its next input wakes it from the poller.
 func waitAllIdle(t testing.TB, s *Server) {
