@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/ws6455/ws6455/cmd/internal/interop"
-	"github.com/ws6455/ws6455/server/relay"
 )
 
 // TestInterop_NodeWS_Chat: Node's ws clients use the relay: ids, messages and acks, order,
@@ -61,14 +60,7 @@ func TestInterop_Browser_Chat(t *testing.T) {
 func TestInterop_Browser_Chat_TwoNodes(t *testing.T) {
 	node := interop.Node(t, []string{"ws", "playwright-core"}, "chat-browser.mjs")
 	chromium := interop.Chromium(t)
-	url, _ := startNATS(t)
-	a := interop.StartServer(t, "wschat", "WS6455_WSCHAT_BIN", run, "-nats", url, "-nats-name", "a")
-	b := interop.StartServer(t, "wschat", "WS6455_WSCHAT_BIN", run, "-nats", url, "-nats-name", "b")
-	for _, s := range []*interop.Server{a, b} {
-		waitHealth(t, s.Addr, "both nodes connected to NATS and seeing each other", func(code int, st relay.NodeStats) bool {
-			return code == 200 && st.Connected && st.Nodes == 1
-		})
-	}
+	_, a, b := startTwoNodes(t, "WS6455_WSCHAT_BIN")
 	shot := filepath.Join(interop.ArtifactDir(t), "wschat-two-nodes.png")
 	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium}, "chat-browser.mjs",
 		"http://"+a.Addr+"/", shot, "http://"+b.Addr+"/")

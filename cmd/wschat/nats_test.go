@@ -66,20 +66,29 @@ func waitHealth(t *testing.T, addr, what string, cond func(int, relay.NodeStats)
 	}
 }
 
+// startTwoNodes starts an embedded NATS server and two wschat nodes on it,
+// named a and b (binEnv as in interop.StartServer), and waits until each
+// is connected and sees the other.
+func startTwoNodes(t *testing.T, binEnv string) (stopNATS func(), a, b *interop.Server) {
+	t.Helper()
+	url, stopNATS := startNATS(t)
+	a = interop.StartServer(t, "wschat", binEnv, run, "-nats", url, "-nats-name", "a")
+	b = interop.StartServer(t, "wschat", binEnv, run, "-nats", url, "-nats-name", "b")
+	for _, s := range []*interop.Server{a, b} {
+		waitHealth(t, s.Addr, "the node to be connected to NATS and see the other", func(code int, st relay.NodeStats) bool {
+			return code == 200 && st.Connected && st.Nodes == 1
+		})
+	}
+	return stopNATS, a, b
+}
+
 // TestRun_NATS_TwoNodes: two wschat processes on one NATS server make one
 // relay: /healthz says 200 with the counts, a client of one node chats
 // with a client of the other, shutting a node down closes its client
 // with 1001 and the other node's watcher is sent its leave, and with
 // NATS gone /healthz says 503.
 func TestRun_NATS_TwoNodes(t *testing.T) {
-	url, stopNATS := startNATS(t)
-	a := interop.StartServer(t, "wschat", "", run, "-nats", url, "-nats-name", "a")
-	b := interop.StartServer(t, "wschat", "", run, "-nats", url, "-nats-name", "b")
-	for _, s := range []*interop.Server{a, b} {
-		waitHealth(t, s.Addr, "the node to be connected and see the other", func(code int, st relay.NodeStats) bool {
-			return code == 200 && st.Connected && st.Nodes == 1
-		})
-	}
+	stopNATS, a, b := startTwoNodes(t, "")
 
 	dial := func(addr string) (*frame.Conn, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
