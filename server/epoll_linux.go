@@ -43,6 +43,15 @@ import (
 // RawConn.Read, and the goroutine parks there. A blocking epoll_wait would
 // tie up an OS thread and make every wakeup a hand-off between threads.
 //
+// Many cores: nothing is shared between loops on the message path (each
+// has its own epoll set, lock and goroutine; the watchdog only reads each
+// loop's state every loopBudget while some loop is busy), so throughput
+// should scale with the loops until the kernel's network stack is the
+// limit. Connections are dealt round-robin when they open and never
+// rebalanced, so at 64 cores a loop that was dealt the busiest
+// connections stays the busiest. Only 1 and 2 loops could be measured
+// here (testdata/bench/RESULTS.md).
+//
 // With Server.EventLoops < 0 there is one loop, and it hands each
 // readable connection to a worker goroutine instead (see dispatch): the
 // design for handlers whose callbacks often block.
