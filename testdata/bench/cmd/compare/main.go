@@ -322,6 +322,24 @@ func aggregate(cells []cell) map[string]map[int]*agg {
 	return m
 }
 
+// writeRatioTable writes one row per implementation and one column per
+// size: its median server CPU per message over ref's (ws6455, or a floor).
+func writeRatioTable(w io.Writer, o options, m map[string]map[int]*agg, ref string) {
+	fmt.Fprintf(w, "| impl |")
+	for _, s := range o.sizes {
+		fmt.Fprintf(w, " %s |", load.FormatSize(s))
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", len(o.sizes)))
+	for _, impl := range o.impls {
+		fmt.Fprintf(w, "| %s/%s |", impl, ref)
+		for _, s := range o.sizes {
+			fmt.Fprintf(w, " %.2f |", median(m[impl][s].cpu)/median(m[ref][s].cpu))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
+
 func printCPU(o options, cells []cell) {
 	m := aggregate(cells)
 	mode := "ping-pong"
@@ -337,24 +355,7 @@ func printCPU(o options, cells []cell) {
 	w := o.out
 	fmt.Fprintf(w, "## Server CPU per echoed message (%d conns, %s, %d rounds x %v, median)\n\n", o.conns, mode, o.rounds, o.duration)
 	fmt.Fprintf(w, "Ratio = peer CPU / ws6455 CPU: above 1.25 means ws6455 uses at least 20%% less.\n\n")
-	fmt.Fprintf(w, "| impl |")
-	for _, s := range o.sizes {
-		fmt.Fprintf(w, " %s |", load.FormatSize(s))
-	}
-	fmt.Fprintf(w, "\n|---|")
-	for range o.sizes {
-		fmt.Fprintf(w, "---:|")
-	}
-	fmt.Fprintln(w)
-	for _, impl := range o.impls {
-		fmt.Fprintf(w, "| %s/ws6455 |", impl)
-		for _, s := range o.sizes {
-			ref := median(m["ws6455"][s].cpu)
-			fmt.Fprintf(w, " %.2f |", median(m[impl][s].cpu)/ref)
-		}
-		fmt.Fprintln(w)
-	}
-	fmt.Fprintln(w)
+	writeRatioTable(w, o, m, "ws6455")
 	var floors []string
 	for _, f := range runner.Floors {
 		if m[f] != nil {
@@ -362,23 +363,8 @@ func printCPU(o options, cells []cell) {
 		}
 	}
 	for _, f := range floors {
-		fmt.Fprintf(w, "Above the %s floor (server CPU / %s CPU: 1.00 is the floor itself):\n\n| impl |", f, f)
-		for _, s := range o.sizes {
-			fmt.Fprintf(w, " %s |", load.FormatSize(s))
-		}
-		fmt.Fprintf(w, "\n|---|")
-		for range o.sizes {
-			fmt.Fprintf(w, "---:|")
-		}
-		fmt.Fprintln(w)
-		for _, impl := range o.impls {
-			fmt.Fprintf(w, "| %s/%s |", impl, f)
-			for _, s := range o.sizes {
-				fmt.Fprintf(w, " %.2f |", median(m[impl][s].cpu)/median(m[f][s].cpu))
-			}
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Above the %s floor (server CPU / %s CPU: 1.00 is the floor itself):\n\n", f, f)
+		writeRatioTable(w, o, m, f)
 	}
 	for _, s := range o.sizes {
 		fmt.Fprintf(w, "### %s\n\n", load.FormatSize(s))

@@ -167,42 +167,50 @@ func floorHandshake(nc net.Conn) ([]byte, error) {
 	return rest, nil
 }
 
-func serveFloorGoroutine(ln net.Listener) error {
-	for {
+// floorAccept accepts on the calling goroutine and, on a goroutine per
+// connection, runs the handshake and then serve with the bytes that came
+// right behind it; the connection is closed when serve returns. next
+// counts the connections accepted.
+func floorAccept(ln net.Listener, serve func(next int, nc net.Conn, rest []byte)) error {
+	for next := 0; ; next++ {
 		nc, err := ln.Accept()
 		if err != nil {
 			return err
 		}
 		go func() {
 			defer nc.Close()
-			rest, err := floorHandshake(nc)
-			if err != nil {
-				return
-			}
-			f := &floorConn{buf: make([]byte, floorBuf)}
-			n := copy(f.buf, rest) // frames sent right behind the handshake
-			for {
-				if n == f.have { // nothing new: read
-					m, err := nc.Read(f.buf[n:])
-					if err != nil {
-						return
-					}
-					n += m
-				}
-				out, closed := f.echo(n)
-				if len(out) > 0 {
-					if _, err := nc.Write(out); err != nil {
-						return
-					}
-				}
-				if closed {
-					return
-				}
-				f.tail()
-				n = f.have
+			if rest, err := floorHandshake(nc); err == nil {
+				serve(next, nc, rest)
 			}
 		}()
 	}
+}
+
+func serveFloorGoroutine(ln net.Listener) error {
+	return floorAccept(ln, func(_ int, nc net.Conn, rest []byte) {
+		f := &floorConn{buf: make([]byte, floorBuf)}
+		n := copy(f.buf, rest) // frames sent right behind the handshake
+		for {
+			if n == f.have { // nothing new: read
+				m, err := nc.Read(f.buf[n:])
+				if err != nil {
+					return
+				}
+				n += m
+			}
+			out, closed := f.echo(n)
+			if len(out) > 0 {
+				if _, err := nc.Write(out); err != nil {
+					return
+				}
+			}
+			if closed {
+				return
+			}
+			f.tail()
+			n = f.have
+		}
+	})
 }
 
 var errFloorClosed = errors.New("closed")
@@ -222,33 +230,22 @@ func serveFloorEpoll(ln net.Listener) error {
 	return floorHandOff(ln, true, func(next int, f *floorConn) { loops[next%len(loops)].add(f) })
 }
 
-// floorHandOff accepts on the calling goroutine, runs the handshake on one
-// per connection, and hands the connection to add: f.fd is a duplicate of
-// the socket's descriptor, in non-blocking mode or not; the original is
-// closed, so the Go netpoller lets go of the socket; the frames sent right
-// behind the handshake wait in f.buf. next counts the connections accepted.
+// floorHandOff accepts (floorAccept) and hands each connection to add:
+// f.fd is a duplicate of the socket's descriptor, in non-blocking mode or
+// not; the original is closed, so the Go netpoller lets go of the socket;
+// the frames sent right behind the handshake wait in f.buf. next counts
+// the connections accepted.
 func floorHandOff(ln net.Listener, nonblock bool, add func(next int, f *floorConn)) error {
-	for next := 0; ; next++ {
-		nc, err := ln.Accept()
+	return floorAccept(ln, func(next int, nc net.Conn, rest []byte) {
+		fd, err := dupFD(nc, nonblock)
 		if err != nil {
-			return err
+			return
 		}
-		go func() {
-			defer nc.Close()
-			rest, err := floorHandshake(nc)
-			if err != nil {
-				return
-			}
-			fd, err := dupFD(nc, nonblock)
-			if err != nil {
-				return
-			}
-			f := &floorConn{buf: make([]byte, floorBuf), fd: fd}
-			f.have = copy(f.buf, rest) // frames sent right behind the handshake
-			f.fresh = f.have > 0
-			add(next, f)
-		}()
-	}
+		f := &floorConn{buf: make([]byte, floorBuf), fd: fd}
+		f.have = copy(f.buf, rest) // frames sent right behind the handshake
+		f.fresh = f.have > 0
+		add(next, f)
+	})
 }
 
 func dupFD(nc net.Conn, nonblock bool) (int, error) {
