@@ -102,6 +102,11 @@ func TestRun_NATS_TwoNodes(t *testing.T) {
 	}
 	ca, ida := dial(a.Addr)
 	cb, idb := dial(b.Addr)
+	// Presence crosses NATS asynchronously: b's join reaches a shortly
+	// after b's welcome.
+	waitHealth(t, a.Addr, "node a to learn of node b's client", func(code int, st relay.NodeStats) bool {
+		return st.RemoteClients == 1
+	})
 	ca.WriteMessage(frame.OpText, []byte(`{"type":"list","watch":true,"ref":"l"}`))
 	if m := readEnv(t, ca); m["type"] != "online" || fmt.Sprint(m["ids"]) != "["+idb+"]" {
 		t.Fatalf("node a's client lists %v, want the client of node b", m)
