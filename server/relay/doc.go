@@ -159,7 +159,9 @@
 //     nodes are answered one at a time.
 //   - Presence is cluster-wide: the online list names the clients of
 //     every node, and watchers are sent the joins and leaves of every
-//     node.
+//     node. A join or leave on another node arrives one NATS hop later:
+//     a client of node B appears in node A's list shortly after its
+//     welcome, not at the same moment.
 //
 // Two error codes concern the bus alone; after either the connection
 // stays open and the message may be sent again:
