@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxPending := fl.Int("max-pending", relay.DefaultMaxPending, "`requests` of one connection whose answers are not yet written to it; beyond, its requests wait")
 	maxMsg := fl.Int("max-message", relay.DefaultMaxMessageSize, "largest request accepted, in `bytes` of JSON; larger ones are answered too_large")
 	stuck := fl.Duration("stuck-timeout", relay.DefaultStuckTimeout, "close a connection with 1008 when a write to it stays blocked this long")
-	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692); off here, unlike wsecho, because chat messages are short and each compressed connection costs memory")
+	deflate := fl.Bool("deflate", false, "accept permessage-deflate compression (RFC 7692), without context takeover as wsecho does (idle connections hold no compression state); off here, unlike wsecho, because short chat messages compress little without the shared window")
 	anyOrigin := fl.Bool("any-origin", false, "accept browser connections from pages of any Origin; off here, unlike wsecho, so that a foreign page cannot chat as a visitor's browser (default: same origin only)")
 	natsURL := fl.String("nats", "", "join the relay of the wschat nodes on this NATS `URL` (nats://host:4222; comma-separated for a cluster); default: a single relay")
 	natsCreds := fl.String("nats-creds", "", "NATS credentials `file` (with -nats)")
@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		srv.Upgrader.CheckOrigin = func(*handshake.Request) bool { return true }
 	}
 	if *deflate {
-		srv.Upgrader.Compression = handshake.DeflateConfig{Mode: handshake.CompressionFull}
+		srv.Upgrader.Compression = handshake.DefaultDeflateConfig()
 	}
 	ln, err := serve.Listen(*addr)
 	if err != nil {
