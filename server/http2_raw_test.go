@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -471,4 +472,87 @@ func TestExtendedConnect_RFC8441_3_Off(t *testing.T) {
 	default:
 	}
 	t.Logf("extended CONNECT without the setting: RST_STREAM %v", a.rst)
+}
+
+// TestServeHTTP_RFC8441_5_CloseUnderBlockedWrite: a peer that opens a
+// stream and then never grants HTTP/2 flow-control credit holds a large
+// write of the server's blocked. Shutdown's close frame cannot pass it;
+// when the close timeout closes the connection, the blocked write must
+// end (the stream is reset: RFC 8441 §5's stand-in for a TCP reset)
+// instead of holding the handler, the stream and Shutdown forever.
+func TestServeHTTP_RFC8441_5_CloseUnderBlockedWrite(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	writeErr := make(chan error, 1)
+	s := &Server{Handler: HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
+		// 1 MiB: far more than the peer's 64 KiB initial window.
+		writeErr <- c.WriteMessage(frame.OpBinary, make([]byte, 1<<20))
+		c.ReadMessage(nil)
+	})}
+	s.Config.CloseTimeout = 300 * time.Millisecond
+	var served sync.WaitGroup
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		defer served.Done()
+		s.ServeHTTP(w, r)
+	})
+	base := serveH2CWith(t, s, h)
+	host := strings.TrimPrefix(base, "http://")
+	r := dialRawH2(t, base)
+	r.request(1, false, wsConnect(host)...)
+	// Read without granting credit: the server sends its 64 KiB window
+	// and blocks.
+	r.nc.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	got, status := 0, ""
+	for got < 65535 {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", got, err)
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			status = f.PseudoValue("status")
+		case *http2.DataFrame:
+			got += len(f.Data())
+		case *http2.RSTStreamFrame:
+			t.Fatalf("RST_STREAM %v before the window was used up", f.ErrCode)
+		}
+	}
+	if status != "200" {
+		t.Fatalf("status %q", status)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	// The stream ends with a reset, the blocked write fails, ServeHTTP
+	// returns, and Shutdown finishes without hitting its deadline.
+	var rst *http2.RSTStreamFrame
+	for rst == nil {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("waiting for RST_STREAM: %v", err)
+		}
+		if f, ok := f.(*http2.RSTStreamFrame); ok && f.StreamID == 1 {
+			rst = f
+		}
+		if f, ok := f.(*http2.DataFrame); ok && f.StreamEnded() {
+			t.Fatal("END_STREAM passed a blocked write")
+		}
+	}
+	if err := <-writeErr; err == nil {
+		t.Error("the blocked write succeeded")
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { served.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wstest.Timeout):
+		t.Fatal("ServeHTTP did not return")
+	}
+	t.Logf("stream reset with %v under the blocked write", rst.ErrCode)
 }
