@@ -210,11 +210,11 @@ func newH2ClientConn(body io.ReadCloser, pw *io.PipeWriter, cancel context.Cance
 
 func (c *h2ClientConn) pump() {
 	defer close(c.pumped)
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := c.body.Read(buf)
 		select {
-		case c.chunks <- h2Chunk{buf[:n], err}:
+		case c.chunks <- h2Chunk{bytes.Clone(buf[:n]), err}:
 		case <-c.closed:
 			return
 		}
@@ -699,4 +699,60 @@ func TestServeHTTP_RFC8441_Limits(t *testing.T) {
 	}
 	expectCloseCode(t, c, frame.CloseMessageTooBig)
 	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
+}
+
+// BenchmarkServeHTTP_RFC8441_Echo: round trips of a 1 KiB message on one
+// WebSocket, over an HTTP/2 stream (h2c) and, for comparison, over a
+// hijacked HTTP/1.1 connection of the same net/http server.
+func BenchmarkServeHTTP_RFC8441_Echo(b *testing.B) {
+	msg := bytes.Repeat([]byte{'x'}, 1024)
+	run := func(b *testing.B, c *frame.Conn) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		buf := make([]byte, 0, 2048)
+		for b.Loop() {
+			if err := c.WriteMessage(frame.OpBinary, msg); err != nil {
+				b.Fatal(err)
+			}
+			var err error
+			if _, buf, err = c.ReadMessage(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, proto := range []string{"http2", "http1"} {
+		b.Run(proto, func(b *testing.B) {
+			s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			hs := httptest.NewUnstartedServer(s)
+			hs.Config.Protocols = &p
+			hs.Config.ErrorLog = discardLogger
+			hs.Start()
+			defer hs.Close()
+			defer s.Close()
+			var c *frame.Conn
+			if proto == "http2" {
+				tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, addr)
+				}}
+				defer tr.CloseIdleConnections()
+				pr, pw := io.Pipe()
+				req, _ := http.NewRequest(http.MethodConnect, hs.URL+"/echo", pr)
+				req.Header.Set(":protocol", "websocket")
+				req.Header.Set("Sec-WebSocket-Version", "13")
+				resp, err := tr.RoundTrip(req)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatal(resp, err)
+				}
+				c = frame.NewConn(newH2ClientConn(resp.Body, pw, func() {}), nil, frame.Config{Role: frame.RoleClient})
+			} else {
+				c = wstest.Dial(b, strings.TrimPrefix(hs.URL, "http://"), "/echo", frame.Config{})
+			}
+			defer c.CloseNow()
+			run(b, c)
+		})
+	}
 }
