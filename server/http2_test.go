@@ -756,3 +756,72 @@ func BenchmarkServeHTTP_RFC8441_Echo(b *testing.B) {
 		})
 	}
 }
+
+// TestServeHTTP_RFC8441_DeadlinesIdle: net/http implements a stream's
+// deadlines as timers that reset the stream (write) or end its body (read)
+// when they fire, whether or not a call is in progress; a socket's
+// deadline only fails the calls made while it has passed. The stream
+// adapter keeps the socket's meaning: neither frame.Conn's WriteTimeout
+// nor the http.Server's ReadTimeout and WriteTimeout end a WebSocket that
+// is merely idle past them, and a read deadline that passed while nobody
+// read fails the next read and can then be moved.
+func TestServeHTTP_RFC8441_DeadlinesIdle(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	checked := make(chan error, 1)
+	s := &Server{Handler: HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
+		op, p, err := c.ReadMessage(nil)
+		if err != nil {
+			return
+		}
+		c.WriteMessage(op, p)
+		// A read deadline that passes while nobody reads.
+		dl := time.Now().Add(50 * time.Millisecond)
+		c.NetConn().SetReadDeadline(dl)
+		for !time.Now().After(dl) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, _, err = c.ReadMessage(nil)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			checked <- fmt.Errorf("read after the deadline passed: %v, want os.ErrDeadlineExceeded", err)
+			return
+		}
+		c.NetConn().SetReadDeadline(time.Time{})
+		checked <- nil
+		echo(c, hs)
+	}), Logger: wstest.QuietLogger()}
+	s.Config.WriteTimeout = 200 * time.Millisecond
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	hs := httptest.NewUnstartedServer(s)
+	hs.Config.Protocols = &p
+	hs.Config.ErrorLog = discardLogger
+	hs.Config.ReadTimeout = 200 * time.Millisecond
+	hs.Config.WriteTimeout = 200 * time.Millisecond
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+		defer cancel()
+		s.Shutdown(ctx)
+		hs.Close()
+	})
+	c, _, err := h2Dial(t, h2cTransport(t), hs.URL+"/echo", nil, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "first")
+	select {
+	case err := <-checked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wstest.Timeout):
+		t.Fatal("the handler's deadline check did not finish")
+	}
+	// Idle for well past every timeout above (no assertion on how long
+	// anything takes: only that the connection is still there after).
+	time.Sleep(time.Second)
+	roundTrip(t, c, "after an idle second")
+	if err := c.CloseWith(frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+}
