@@ -825,3 +825,29 @@ func TestServeHTTP_RFC8441_DeadlinesIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIsWebSocketUpgrade_RFC8441_4: an extended CONNECT with :protocol
+// websocket is a WebSocket request; a plain CONNECT or another protocol is
+// not.
+func TestIsWebSocketUpgrade_RFC8441_4(t *testing.T) {
+	mk := func(proto int, method string, h http.Header) *http.Request {
+		return &http.Request{ProtoMajor: proto, Method: method, Header: h}
+	}
+	tests := []struct {
+		r    *http.Request
+		want bool
+	}{
+		{mk(2, "CONNECT", http.Header{":protocol": {"websocket"}}), true},
+		{mk(2, "CONNECT", http.Header{":protocol": {"WebSocket"}}), true},
+		{mk(2, "CONNECT", http.Header{}), false},
+		{mk(2, "CONNECT", http.Header{":protocol": {"webtransport"}}), false},
+		{mk(2, "GET", http.Header{":protocol": {"websocket"}}), false},
+		{mk(1, "GET", http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}), true},
+		{mk(1, "CONNECT", http.Header{":protocol": {"websocket"}}), false},
+	}
+	for i, tt := range tests {
+		if got := IsWebSocketUpgrade(tt.r); got != tt.want {
+			t.Errorf("%d: %s HTTP/%d %v: %v, want %v", i, tt.r.Method, tt.r.ProtoMajor, tt.r.Header, got, tt.want)
+		}
+	}
+}
