@@ -339,11 +339,16 @@ func TestServeHTTP_RFC8441_Echo(t *testing.T) {
 			if got := resp.Header.Get("Sec-WebSocket-Extensions") != ""; got != deflate {
 				t.Errorf("Sec-WebSocket-Extensions %q, deflate %v", resp.Header.Get("Sec-WebSocket-Extensions"), deflate)
 			}
-			mu.Lock()
-			if sawReq == nil || !sawReq.HTTP2 || sawReq.Protocol != "websocket" || sawReq.Method != "CONNECT" {
-				t.Errorf("traced request %+v", sawReq)
+			// TraceHandshake runs after the 200 has gone out: wait for it.
+			traced := func() *handshake.Request {
+				mu.Lock()
+				defer mu.Unlock()
+				return sawReq
 			}
-			mu.Unlock()
+			wstest.WaitUntil(t, wstest.Timeout, "TraceHandshake", func() bool { return traced() != nil }, nil)
+			if r := traced(); !r.HTTP2 || r.Protocol != "websocket" || r.Method != "CONNECT" {
+				t.Errorf("traced request %+v", r)
+			}
 
 			roundTrip(t, c, "hello over HTTP/2")
 			bin := []byte{0, 1, 2, 0xff, 0xfe}
@@ -426,18 +431,23 @@ func TestServeHTTP_RFC8441_Multiplexed(t *testing.T) {
 				}
 				conns[i] = c
 			}
-			mu.Lock()
-			if len(remotes) != 1 {
-				t.Fatalf("WebSockets came over %d TCP connections (%v), want 1", len(remotes), remotes)
+			// The server counts a connection (and traces its handshake)
+			// just after its 200 has gone out: wait for all of them.
+			wstest.WaitUntil(t, wstest.Timeout, "the server to count every connection", func() bool { return s.NumConns() == n }, func() string { return fmt.Sprint(s.NumConns()) })
+			traced := func() (streams, conns int) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, k := range remotes {
+					streams += k
+				}
+				return streams, len(remotes)
 			}
-			mu.Unlock()
-			if s.NumConns() != n {
-				t.Fatalf("NumConns = %d, want %d", s.NumConns(), n)
+			wstest.WaitUntil(t, wstest.Timeout, "every handshake to be traced", func() bool { n2, _ := traced(); return n2 == n }, nil)
+			if _, tcp := traced(); tcp != 1 {
+				t.Fatalf("WebSockets came over %d TCP connections (%v), want 1", tcp, remotes)
 			}
 			if mode == "events" {
-				if len(ev.opened) != n {
-					t.Fatalf("OnOpen called %d times, want %d", len(ev.opened), n)
-				}
+				wstest.WaitUntil(t, wstest.Timeout, "OnOpen for every connection", func() bool { return len(ev.opened) == n }, nil)
 			}
 			// All at once, each its own messages.
 			var wg sync.WaitGroup
