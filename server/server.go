@@ -483,7 +483,11 @@ func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{
 // handshakes finish and their handlers return, or until ctx ends; then it
 // closes whatever is left and returns ctx.Err(). Connections upgraded
 // through ServeHTTP are included (http.Server.Shutdown does not track
-// hijacked connections).
+// hijacked connections), and so are WebSockets on HTTP/2 streams (RFC
+// 8441): each gets its 1001, and its ServeHTTP returns, which ends its
+// stream. The HTTP/2 connections that carried them belong to the
+// http.Server, which keeps serving other requests on them until its own
+// Shutdown or Close.
 //
 // Bounds: every connection is sent its close frame at once and
 // concurrently, so a peer that does not read (whose close frame waits
