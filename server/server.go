@@ -26,6 +26,20 @@
 //     its loop busy for more than 10 ms is moved off the loop, so a
 //     callback that blocks delays only its own connection. About 2.5 KB
 //     per idle connection. cmd/wsecho uses it.
+//
+// Over HTTP/2 (RFC 8441): mounted in a net/http server that speaks HTTP/2
+// (TLS with ALPN "h2", or cleartext with http.Protocols), ServeHTTP and
+// Upgrade also accept the extended CONNECT with which browsers open a
+// WebSocket on a stream of the HTTP/2 connection they already have, once
+// the server advertised SETTINGS_ENABLE_CONNECT_PROTOCOL. The stream
+// replaces the TCP connection: the same frame.Conn, limits, keepalive,
+// event callbacks and Shutdown apply, and END_STREAM and RST_STREAM stand
+// for TCP's FIN and RST (RFC 8441 §5). net/http advertises the setting only
+// with GODEBUG=http2xconnect=1 at process start; ExtendedConnectEnabled
+// reports whether it does, and explains why it is off by default. http2.go
+// has the details (the flow, the close rules, the limits: a stream has no
+// file descriptor, so event mode serves it with a goroutine; its deadlines
+// go through http.ResponseController).
 package server
 
 import (
@@ -469,7 +483,11 @@ func (s *Server) keepaliveLoop(tick, ping, idle time.Duration, stop chan struct{
 // handshakes finish and their handlers return, or until ctx ends; then it
 // closes whatever is left and returns ctx.Err(). Connections upgraded
 // through ServeHTTP are included (http.Server.Shutdown does not track
-// hijacked connections).
+// hijacked connections), and so are WebSockets on HTTP/2 streams (RFC
+// 8441): each gets its 1001, and its ServeHTTP returns, which ends its
+// stream. The HTTP/2 connections that carried them belong to the
+// http.Server, which keeps serving other requests on them until its own
+// Shutdown or Close.
 //
 // Bounds: every connection is sent its close frame at once and
 // concurrently, so a peer that does not read (whose close frame waits
