@@ -116,8 +116,11 @@ func TestPageURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pageURL(a); got != want {
-			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
+		if got := pageURL(a, "http"); got != want {
+			t.Errorf("pageURL(%s, http) = %s, want %s", addr, got, want)
+		}
+		if got, want := pageURL(a, "https"), "https"+strings.TrimPrefix(want, "http"); got != want {
+			t.Errorf("pageURL(%s, https) = %s, want %s", addr, got, want)
 		}
 	}
 }
