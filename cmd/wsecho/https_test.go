@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ws6455/ws6455/cmd/internal/serve"
+	"github.com/ws6455/ws6455/frame"
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// TestMain re-executes the test binary with GODEBUG=http2xconnect=1, as
+// the wsecho binary re-executes itself (serve.Reexec): net/http reads the
+// variable once, at start, and the HTTP/2 tests below need its HTTP/2
+// server to advertise extended CONNECT (RFC 8441 §3). run, called in this
+// process by the tests, must never re-execute: reexec is replaced.
+func TestMain(m *testing.M) {
+	if !extendedConnectEnabledForTests() {
+		err := serve.Reexec(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		fmt.Fprintf(os.Stderr, "wsecho tests: no re-execution with GODEBUG=http2xconnect=1 (%v): the HTTP/2 tests will fail\n", err)
+	}
+	reexec = func(*slog.Logger) error { return errors.New("wsecho's tests run it in the test process: no re-execution") }
+	os.Exit(m.Run())
+}
+
+func extendedConnectEnabledForTests() bool {
+	return strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
+}
+
+// insecure trusts any certificate: the tests' servers use -tls auto.
+var insecure = &tls.Config{InsecureSkipVerify: true}
+
+// httpsClient speaks HTTP/1.1 or HTTP/2 only, as asked. (Its own tls.Config:
+// a Transport adds "h2" to the NextProtos of the one it is given.)
+func httpsClient(h2 bool) *http.Client {
+	var p http.Protocols
+	p.SetHTTP1(!h2)
+	p.SetHTTP2(h2)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: insecure.Clone(), Protocols: &p}, Timeout: 30 * time.Second}
+}
+
+// conninfo asks wsecho how the WebSocket with this id arrived.
+func conninfo(t *testing.T, c *http.Client, addr, id string) connInfo {
+	t.Helper()
+	resp, err := c.Get("https://" + addr + "/conninfo?id=" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info connInfo
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET /conninfo?id=%s: %s %s", id, resp.Status, body)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// With -tls, an HTTP/1.1 client (our Dialer offers no ALPN) upgrades as
+// usual (RFC 6455 §4.1, hijacked from the TLS connection); the request
+// log and /conninfo say so; Shutdown sends it 1001 (§7.4.1).
+func TestTLS_HTTP1Upgrade_RFC6455_4_1(t *testing.T) {
+	addr, _, stderr, stop := startStop(t, "-tls", "auto")
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := handshake.Dialer{TLSClientConfig: insecure}
+	c, resp, err := d.Dial(ctx, "wss://"+addr+"/ws?id=h1-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if resp.StatusCode != 101 || resp.Header.Get("Server") != serverHeader {
+		t.Fatalf("response %d, Server %q", resp.StatusCode, resp.Header.Get("Server"))
+	}
+	c.NetConn().SetReadDeadline(time.Now().Add(30 * time.Second))
+	for _, m := range []struct {
+		op frame.Opcode
+		p  string
+	}{{frame.OpText, "over TLS"}, {frame.OpBinary, "\x00\xff"}} {
+		if err := c.WriteMessage(m.op, []byte(m.p)); err != nil {
+			t.Fatal(err)
+		}
+		if op, p, err := c.ReadMessage(nil); err != nil || op != m.op || string(p) != m.p {
+			t.Fatalf("echo %v %q %v, want %v %q", op, p, err, m.op, m.p)
+		}
+	}
+	waitFor(t, stderr, regexp.MustCompile(`msg="websocket request" request="GET Upgrade: websocket" proto=HTTP/1.1 path=/ws id=h1-test conn=\d+ alpn="" remote=`), "request log line of the HTTP/1.1 upgrade")
+	info := conninfo(t, httpsClient(false), addr, "h1-test")
+	if info.Proto != "HTTP/1.1" || info.Request != http1Request || info.Conn == 0 {
+		t.Errorf("/conninfo: %+v", info)
+	}
+	go stop()
+	if _, _, err := c.ReadMessage(nil); frame.CloseStatus(err) != frame.CloseGoingAway {
+		t.Fatalf("on shutdown: %v, want a close with 1001", err)
+	}
+}
+
+// The playground over HTTPS: pages over HTTP/2 and HTTP/1.1, the 426 of
+// a plain GET of the socket's URL names wss://, and /conninfo refuses
+// what it cannot answer.
+func TestTLS_Pages(t *testing.T) {
+	addr, _, _ := start(t, "-tls", "auto")
+	for _, h2 := range []bool{true, false} {
+		c := httpsClient(h2)
+		resp, err := c.Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantProto := map[bool]string{true: "HTTP/2.0", false: "HTTP/1.1"}[h2]
+		if resp.StatusCode != 200 || resp.Proto != wantProto || !strings.Contains(string(body), `id="transport"`) || resp.Header.Get("Server") != serverHeader {
+			t.Fatalf("GET / (h2 %v): %s %s, Server %q", h2, resp.Proto, resp.Status, resp.Header.Get("Server"))
+		}
+		resp, err = c.Get("https://" + addr + "/ws")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUpgradeRequired || !strings.Contains(string(body), "wss://"+addr+"/ws") {
+			t.Fatalf("GET /ws (h2 %v): %s %q", h2, resp.Status, body)
+		}
+		for target, want := range map[string]int{"/conninfo": 400, "/conninfo?id=a%20b": 400, "/conninfo?id=nobody": 404} {
+			resp, err := c.Get("https://" + addr + target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET %s: %s, want %d", target, resp.Status, want)
+			}
+		}
+	}
+}
+
+// -http2=false: ALPN offers http/1.1 only, and the log says HTTP/2 is off.
+// Without it, ALPN picks h2 and the server's SETTINGS carry
+// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3).
+func TestTLS_HTTP2Flag_RFC8441_3(t *testing.T) {
+	addr, _, stderr := start(t, "-tls", "auto", "-http2=false")
+	if alpn, settings := serverSettings(t, addr); alpn != "http/1.1" || settings != nil {
+		t.Errorf("-http2=false: ALPN %q, SETTINGS %v; want http/1.1 and none", alpn, settings)
+	}
+	waitFor(t, stderr, regexp.MustCompile(`HTTP/2 off \(-http2=false\)`), "the log line saying HTTP/2 is off")
+	if !strings.Contains(stderr.String(), "http2=false") {
+		t.Errorf("listening line does not say http2=false:\n%s", stderr)
+	}
+	addr, _, _ = start(t, "-tls", "auto")
+	alpn, settings := serverSettings(t, addr)
+	if alpn != "h2" || settings[settingEnableConnectProtocol] != 1 {
+		t.Errorf("-http2 (default): ALPN %q, SETTINGS %v; want h2 and ENABLE_CONNECT_PROTOCOL (0x8) = 1", alpn, settings)
+	}
+}
+
+// settingEnableConnectProtocol is SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
+const settingEnableConnectProtocol = 0x8
+
+// serverSettings connects with ALPN h2 and http/1.1 and returns the
+// protocol chosen and, for h2, the server's first SETTINGS frame (RFC 9113
+// §6.5): read with a few lines of HTTP/2 rather than net/http, so that
+// the test sees what the server sent, not what a client made of it.
+func serverSettings(t *testing.T, addr string) (string, map[uint16]uint32) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	alpn := c.ConnectionState().NegotiatedProtocol
+	if alpn != "h2" {
+		return alpn, nil
+	}
+	// The client preface: the magic, then an empty SETTINGS frame.
+	if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for {
+		var h [9]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf("reading the server's frames: %v", err)
+		}
+		n := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			t.Fatal(err)
+		}
+		if h[3] != 0x4 || h[4]&0x1 != 0 { // not SETTINGS, or an ACK
+			continue
+		}
+		settings := map[uint16]uint32{}
+		for ; len(p) >= 6; p = p[6:] {
+			settings[binary.BigEndian.Uint16(p)] = binary.BigEndian.Uint32(p[2:])
+		}
+		return alpn, settings
+	}
+}
+
+// connLog answers for the ids it was given, within its bound, and keeps
+// no id it cannot be asked about.
+func TestConnLog(t *testing.T) {
+	l := newConnLog(3)
+	for _, id := range []string{"a", "b", "", "bad id", strings.Repeat("x", 65), "c", "b", "d"} {
+		l.add(id, connInfo{Proto: "HTTP/1.1", Request: id})
+	}
+	for id, want := range map[string]bool{"a": false, "b": true, "c": true, "d": true, "bad id": false, "": false} {
+		if _, ok := l.get(id); ok != want {
+			t.Errorf("get(%q) found %v, want %v", id, ok, want)
+		}
+	}
+	if len(l.m) != 3 {
+		t.Errorf("%d ids kept, bound 3", len(l.m))
+	}
+	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "POST": 405} {
+		w := httptest.NewRecorder()
+		l.serveHTTP(w, httptest.NewRequest(method, "/conninfo?id=d", nil))
+		if w.Code != want || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%s /conninfo?id=d: %d, want %d (Cache-Control %q)", method, w.Code, want, w.Header().Get("Cache-Control"))
+		}
+		if method == "GET" && !strings.Contains(w.Body.String(), `"request":"d"`) {
+			t.Errorf("GET /conninfo?id=d: %q", w.Body.String())
+		}
+	}
+}
