@@ -33,7 +33,9 @@ func TestMain(m *testing.M) {
 		err := serve.Reexec(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		fmt.Fprintf(os.Stderr, "wsecho tests: no re-execution with GODEBUG=http2xconnect=1 (%v): the HTTP/2 tests will fail\n", err)
 	}
-	reexec = func(*slog.Logger) error { return errors.New("wsecho's tests run it in the test process: no re-execution") }
+	reexec = func(*slog.Logger) error {
+		return errors.New("wsecho's tests run it in the test process: no re-execution")
+	}
 	os.Exit(m.Run())
 }
 
