@@ -243,3 +243,219 @@ func TestConnLog(t *testing.T) {
 		}
 	}
 }
+
+// An RFC 8441 client written with net/http's HTTP/2 transport and a few
+// lines of RFC 6455 framing, independent of ws6455's own client.
+type h2Socket struct {
+	id   string
+	resp *http.Response
+	w    *io.PipeWriter
+	r    *bufio.Reader
+}
+
+// h2RoundTripper is net/http's HTTP/2 client on one TLS connection to
+// addr. An http.Transport refuses the ":protocol" header field on its way
+// in (validateHeaders), before its HTTP/2 client, which knows it, sees the
+// request; the hand-off function the transport keeps in TLSNextProto["h2"]
+// gives that client directly, with the connection in its pool.
+func h2RoundTripper(t *testing.T, addr string) http.RoundTripper {
+	t.Helper()
+	var p http.Protocols
+	p.SetHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	tr.CloseIdleConnections() // sets up the HTTP/2 client and TLSNextProto
+	next := tr.TLSNextProto["h2"]
+	if next == nil {
+		t.Fatal("net/http's HTTP/2 client is off (GODEBUG http2client=0?)")
+	}
+	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+		tc.Close()
+		t.Fatalf("ALPN %q, want h2", p)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return next(addr, tc)
+}
+
+// dialH2 opens a WebSocket as an extended CONNECT (RFC 8441 §4) through
+// rt (h2RoundTripper), which carries all of them on one connection.
+func dialH2(t *testing.T, tr http.RoundTripper, addr, id string) *h2Socket {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodConnect, "https://"+addr+"/ws?id="+id, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The transport waits for the server's SETTINGS and refuses (net/http:
+	// extended connect not supported by peer) unless it advertised
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL.
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	rc := make(chan result, 1)
+	go func() { resp, err := tr.RoundTrip(req); rc <- result{resp, err} }()
+	var res result
+	select {
+	case res = <-rc:
+	case <-ctx.Done():
+		t.Fatalf("extended CONNECT %s: no response within 30s", id)
+	}
+	if res.err != nil {
+		t.Fatalf("extended CONNECT %s: %v", id, res.err)
+	}
+	if res.resp.StatusCode != 200 || res.resp.ProtoMajor != 2 || res.resp.Header.Get("Sec-WebSocket-Accept") != "" {
+		body, _ := io.ReadAll(io.LimitReader(res.resp.Body, 1000))
+		t.Fatalf("extended CONNECT %s: %s %s (Accept %q), want 200 over HTTP/2 without Sec-WebSocket-Accept (RFC 8441 §5): %s",
+			id, res.resp.Proto, res.resp.Status, res.resp.Header.Get("Sec-WebSocket-Accept"), body)
+	}
+	s := &h2Socket{id: id, resp: res.resp, w: pw, r: bufio.NewReader(res.resp.Body)}
+	t.Cleanup(func() { pw.Close(); res.resp.Body.Close() })
+	return s
+}
+
+// write sends one masked, unfragmented frame (RFC 6455 §5.2-5.3).
+func (s *h2Socket) write(op byte, p []byte) error {
+	h := []byte{0x80 | op}
+	switch {
+	case len(p) < 126:
+		h = append(h, 0x80|byte(len(p)))
+	case len(p) <= 0xffff:
+		h = append(h, 0x80|126, byte(len(p)>>8), byte(len(p)))
+	default:
+		h = append(h, 0x80|127)
+		h = binary.BigEndian.AppendUint64(h, uint64(len(p)))
+	}
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	h = append(h, key[:]...)
+	for i, b := range p {
+		h = append(h, b^key[i%4])
+	}
+	_, err := s.w.Write(h)
+	return err
+}
+
+// read reads one unmasked, unfragmented frame from the server, within 30 s.
+func (s *h2Socket) read(t *testing.T) (op byte, p []byte) {
+	t.Helper()
+	type frameRead struct {
+		op  byte
+		p   []byte
+		err error
+	}
+	fc := make(chan frameRead, 1)
+	go func() {
+		var h [2]byte
+		if _, err := io.ReadFull(s.r, h[:]); err != nil {
+			fc <- frameRead{err: err}
+			return
+		}
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var b [2]byte
+			io.ReadFull(s.r, b[:])
+			n = uint64(binary.BigEndian.Uint16(b[:]))
+		case 127:
+			var b [8]byte
+			io.ReadFull(s.r, b[:])
+			n = binary.BigEndian.Uint64(b[:])
+		}
+		if h[0]&0x80 == 0 || h[1]&0x80 != 0 || n > 1<<20 {
+			fc <- frameRead{err: fmt.Errorf("unexpected frame header % x (length %d)", h, n)}
+			return
+		}
+		p := make([]byte, n)
+		_, err := io.ReadFull(s.r, p)
+		fc <- frameRead{h[0] & 0x0f, p, err}
+	}()
+	select {
+	case f := <-fc:
+		if f.err != nil {
+			t.Fatalf("socket %s: read: %v", s.id, f.err)
+		}
+		return f.op, f.p
+	case <-time.After(30 * time.Second):
+		t.Fatalf("socket %s: no frame within 30s", s.id)
+	}
+	return 0, nil
+}
+
+// echo sends a text message and checks that the same comes back.
+func (s *h2Socket) echo(t *testing.T, msg string) {
+	t.Helper()
+	if err := s.write(0x1, []byte(msg)); err != nil {
+		t.Fatalf("socket %s: write: %v", s.id, err)
+	}
+	if op, p := s.read(t); op != 0x1 || string(p) != msg {
+		t.Fatalf("socket %s: echo op %d %q, want text %q", s.id, op, p, msg)
+	}
+}
+
+// closeStatus reads a close frame and returns its code (RFC 6455 §5.5.1).
+func (s *h2Socket) closeStatus(t *testing.T) int {
+	t.Helper()
+	op, p := s.read(t)
+	if op != 0x8 || len(p) < 2 {
+		t.Fatalf("socket %s: got op %d %q, want a close frame with a code", s.id, op, p)
+	}
+	return int(binary.BigEndian.Uint16(p))
+}
+
+// Ten WebSockets as ten extended CONNECT streams of one HTTP/2 connection
+// (RFC 8441 §4-5): each echoes on its own, the request log and /conninfo
+// show one TLS connection for all, one closes with 4001 (its close is
+// echoed, RFC 6455 §5.5.1) while the other nine go on, and Shutdown sends
+// each of the nine a 1001 (§7.4.1).
+func TestTLS_HTTP2Multiplexed_RFC8441_4(t *testing.T) {
+	addr, _, stderr, stop := startStop(t, "-tls", "auto")
+	defer stop()
+	tr := h2RoundTripper(t, addr)
+	socks := make([]*h2Socket, 10)
+	for i := range socks {
+		socks[i] = dialH2(t, tr, addr, fmt.Sprintf("mux-%d", i))
+	}
+	for i, s := range socks {
+		s.echo(t, fmt.Sprintf("hello from stream %d", i))
+	}
+	lines := waitFor(t, stderr, regexp.MustCompile(`(?s)(?:msg="websocket request" request="CONNECT :protocol=websocket" proto=HTTP/2.0 path=/ws id=mux-\d conn=\d+ alpn=h2.*?){10}`),
+		"ten request log lines of extended CONNECTs")
+	conns := regexp.MustCompile(`id=mux-\d conn=(\d+)`).FindAllStringSubmatch(lines[0], -1)
+	for _, c := range conns {
+		if c[1] != conns[0][1] {
+			t.Fatalf("the ten WebSockets came on different TLS connections: %v", conns)
+		}
+	}
+	h2c := httpsClient(true)
+	for i := range socks {
+		info := conninfo(t, h2c, addr, fmt.Sprintf("mux-%d", i))
+		if info.Proto != "HTTP/2.0" || info.Request != http2Request || info.ALPN != "h2" || fmt.Sprint(info.Conn) != conns[0][1] {
+			t.Errorf("/conninfo?id=mux-%d: %+v, want HTTP/2.0 on connection %s", i, info, conns[0][1])
+		}
+	}
+	// Socket 0 closes with 4001 + reason; the server echoes the code.
+	if err := socks[0].write(0x8, append([]byte{0x0f, 0xa1}, "bye"...)); err != nil {
+		t.Fatal(err)
+	}
+	if code := socks[0].closeStatus(t); code != 4001 {
+		t.Fatalf("close echoed with %d, want 4001", code)
+	}
+	for i, s := range socks[1:] {
+		s.echo(t, fmt.Sprintf("stream %d goes on", i+1))
+	}
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB on one stream, while the others wait
+	socks[5].echo(t, big)
+	go stop()
+	for _, s := range socks[1:] {
+		if code := s.closeStatus(t); code != 1001 {
+			t.Errorf("socket %s: on shutdown, close code %d, want 1001", s.id, code)
+		}
+	}
+}
