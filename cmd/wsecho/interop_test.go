@@ -6,7 +6,9 @@ package main
 //     1 MiB and fragmented messages, ping/pong, close code echo, invalid close codes, and
 //     permessage-deflate on and off);
 //   - testdata/interop/browser.mjs opens the playground page in headless Chromium and uses it
-//     the way a person would, then saves a screenshot.
+//     the way a person would, then saves a screenshot;
+//   - testdata/interop/browser-h2.mjs does it over HTTPS against wsecho -tls auto, where
+//     Chromium carries the page's WebSockets over HTTP/2 (RFC 8441).
 //
 // They need Node.js >= 20, testdata/interop/node_modules and /usr/bin/chromium (or $CHROMIUM);
 // `bash testdata/interop/install.sh` installs all three. Without them the tests skip, saying
@@ -18,6 +20,7 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +65,47 @@ func TestInterop_Browser(t *testing.T) {
 	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium},
 		"browser.mjs", "http://"+srv.Addr+"/", shot)
 	t.Logf("screenshot: %s (phone width: %s)", shot, strings.TrimSuffix(shot, ".png")+"-mobile.png")
+}
+
+// TestInterop_Browser_HTTP2_RFC8441 opens the playground over HTTPS (wsecho -tls auto, HTTP/2 by
+// ALPN) in headless Chromium, which then carries the page's WebSockets as streams of the page's
+// HTTP/2 connection (RFC 8441 §4-5): text, binary, 1 MiB binary and 1 MiB text echo, with
+// permessage-deflate and, against a second server started with -deflate=false, without; a close
+// with 4001 + reason is echoed; 10 WebSockets opened at once share the one connection, and one
+// closes while the nine others go on echoing. Besides the script's checks (the page asks the
+// server, GET /conninfo, how each socket came), the servers' request logs must show only
+// "CONNECT :protocol=websocket" requests, the 10 on one TLS connection. Screenshots:
+// wsecho-http2.png and wsecho-http2-nodeflate.png.
+func TestInterop_Browser_HTTP2_RFC8441(t *testing.T) {
+	node := interop.Node(t, []string{"ws", "playwright-core"}, "browser-h2.mjs")
+	chromium := interop.Chromium(t)
+	srv := interop.StartServer(t, "wsecho", "WS6455_WSECHO_BIN", run, "-tls", "auto")
+	plain := interop.StartServer(t, "wsecho", "WS6455_WSECHO_BIN", run, "-tls", "auto", "-deflate=false")
+	shot := filepath.Join(interop.ArtifactDir(t), "wsecho-http2.png")
+	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium},
+		"browser-h2.mjs", "https://"+srv.Addr+"/", "https://"+plain.Addr+"/", shot)
+	t.Logf("screenshots: %s, %s", shot, strings.TrimSuffix(shot, ".png")+"-nodeflate.png")
+
+	reqRE := regexp.MustCompile(`msg="websocket request" request="([^"]*)" proto=(\S+) path=\S* id=(\S*) conn=(\d+)`)
+	for _, s := range []*interop.Server{srv, plain} {
+		reqs := reqRE.FindAllStringSubmatch(s.Log(), -1)
+		if len(reqs) == 0 {
+			t.Errorf("%s: no WebSocket in the request log", s.Addr)
+		}
+		for _, r := range reqs {
+			if r[1] != http2Request || r[2] != "HTTP/2.0" {
+				t.Errorf("%s: a WebSocket came as %q %s, want %q over HTTP/2.0", s.Addr, r[1], r[2], http2Request)
+			}
+		}
+	}
+	muxConns, n := map[string]bool{}, 0
+	for _, r := range reqRE.FindAllStringSubmatch(srv.Log(), -1) {
+		if strings.HasPrefix(r[3], "mux-") {
+			muxConns[r[4]] = true
+			n++
+		}
+	}
+	if n != 10 || len(muxConns) != 1 {
+		t.Errorf("%d WebSockets with mux- ids in the request log, on TLS connections %v; want 10 on one", n, muxConns)
+	}
 }

@@ -1,0 +1,199 @@
+// browser-h2.mjs URL URL_NO_DEFLATE SCREENSHOT.png: WebSockets over HTTP/2 (RFC 8441) in headless
+// Chromium, against two `wsecho -tls auto` servers: URL with permessage-deflate (the default) and
+// URL_NO_DEFLATE started with -deflate=false (Chromium always offers the extension; that server
+// declines it, RFC 7692 §5).
+//
+//   node browser-h2.mjs https://127.0.0.1:PORT1/ https://127.0.0.1:PORT2/ /tmp/wsecho-http2.png
+//
+// Uses the system Chromium ($CHROMIUM or /usr/bin/chromium) through playwright-core, never a
+// downloaded browser, with --ignore-certificate-errors for the self-signed certificate. For each
+// server: the page loads over HTTP/2 (nextHopProtocol "h2"), its WebSocket goes over HTTP/2 (the
+// page's "HTTP" row, from the server's /conninfo, says HTTP/2.0 and CONNECT :protocol=websocket),
+// text, binary and 1 MiB messages echo, compressed or not as negotiated, and a close with 4001 +
+// reason is echoed. Against the first server the page then opens 10 WebSockets at once: all on the
+// page's one HTTP/2 connection, each echoing its own message, one closing while the nine others
+// go on. Saves SCREENSHOT.png (with deflate) and SCREENSHOT-nodeflate.png.
+// Prints one line per check and a final "N passed, M failed" line; exits 1 if any check failed.
+// The Go test (cmd/wsecho/interop_test.go) also checks the servers' request logs.
+
+import fs from 'node:fs';
+import { assert, check, runBrowser, stepTimeout } from './lib/browser.mjs';
+
+const [urlDeflate, urlPlain, shotPath] = process.argv.slice(2);
+if (!urlDeflate || !urlPlain || !shotPath || ![urlDeflate, urlPlain].every((u) => /^https:\/\//.test(u))) {
+  console.error('usage: node browser-h2.mjs https://HOST:PORT/ https://HOST:PORT2/ SCREENSHOT.png');
+  process.exit(2);
+}
+const MiB = 1 << 20;
+
+async function session(context, pageURL, { deflate, label, shot, mux }) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(stepTimeout);
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`); });
+
+  const loaded = await check(`${label}: page loads over HTTP/2`, async () => {
+    const resp = await page.goto(pageURL, { waitUntil: 'load' });
+    assert(resp && resp.ok(), `HTTP ${resp ? resp.status() : 'no response'}`);
+    const hop = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+    assert(hop === 'h2', `nextHopProtocol "${hop}", want "h2"`);
+    const url = await page.inputValue('#url');
+    const want = `wss://${new URL(pageURL).host}/ws`;
+    assert(url === want, `#url defaults to "${url}", want "${want}"`);
+    return `nextHopProtocol ${hop}, #url = ${url}`;
+  });
+  if (!loaded) return false;
+
+  const connected = await check(`${label}: the page's WebSocket goes over HTTP/2 (RFC 8441)`, async () => {
+    await page.click('#connect');
+    await page.locator('#status[data-state=open]').waitFor();
+    const tr = page.locator('#transport[data-proto]');
+    await tr.waitFor();
+    const proto = await tr.getAttribute('data-proto');
+    const request = await tr.getAttribute('data-request');
+    assert(proto === 'HTTP/2.0', `the server says ${proto} (${request}), want HTTP/2.0: ${(await tr.textContent()).trim()}`);
+    assert(request === 'CONNECT :protocol=websocket', `request "${request}"`);
+    const ext = (await page.textContent('#extensions')).trim();
+    if (deflate) assert(/permessage-deflate/.test(ext), `extensions "${ext}", want permessage-deflate`);
+    else assert(ext === 'none', `extensions "${ext}", want none (server started with -deflate=false)`);
+    return `${(await tr.textContent()).trim()}; extensions: ${ext}`;
+  });
+  if (!connected) { await page.screenshot({ path: shot, fullPage: true }).catch(() => {}); return false; }
+
+  await check(`${label}: text echo`, async () => {
+    const text = 'Hello over HTTP/2 ✓ — héllo';
+    await page.fill('#msg', text);
+    await page.click('#send-text');
+    const inRow = page.locator('.entry.in[data-type=text]').last();
+    await inRow.waitFor();
+    const preview = await inRow.locator('.preview').textContent();
+    assert(preview === text, `echo "${preview}", want "${text}"`);
+    assert(Number(await inRow.getAttribute('data-size')) === Buffer.byteLength(text), 'size differs');
+    return `${Buffer.byteLength(text)} bytes`;
+  });
+
+  await check(`${label}: binary echo`, async () => {
+    await page.fill('#hex', 'de ad be ef 00 01 7f 80 ff');
+    await page.click('#send-binary');
+    const inRow = page.locator('.entry.in[data-type=binary]').last();
+    await inRow.waitFor();
+    const preview = await inRow.locator('.preview').textContent();
+    assert(preview === 'de ad be ef 00 01 7f 80 ff', `echo "${preview}"`);
+    return '9 bytes';
+  });
+
+  await check(`${label}: 1 MiB random binary echo`, async () => {
+    const before = await page.locator('.entry.in[data-type=binary]').count();
+    await page.fill('#random-size', String(MiB));
+    await page.click('#send-random');
+    const inRow = page.locator('.entry.in[data-type=binary]').nth(before);
+    await inRow.waitFor();
+    assert(await inRow.getAttribute('data-size') === String(MiB), `echo size ${await inRow.getAttribute('data-size')}`);
+    const sent = await page.locator('.entry.out[data-type=binary]').last().locator('.preview').textContent();
+    const got = await inRow.locator('.preview').textContent();
+    assert(sent === got, 'echo differs from what was sent');
+    assert(await inRow.getAttribute('data-unmatched') === null, 'echo not matched to the sent message');
+    return `${MiB} bytes, round trip ${Number(await inRow.getAttribute('data-rtt')).toFixed(1)} ms`;
+  });
+
+  await check(`${label}: 1 MiB text echo (compressible)`, async () => {
+    const before = await page.locator('.entry.in[data-type=text]').count();
+    // Fill the textarea in the page: page.fill would type-check 1 MiB through the protocol.
+    await page.evaluate((n) => { document.getElementById('msg').value = 'WebSocket over HTTP/2. '.repeat(Math.ceil(n / 23)).slice(0, n); }, MiB);
+    await page.click('#send-text');
+    const inRow = page.locator('.entry.in[data-type=text]').nth(before);
+    await inRow.waitFor();
+    assert(await inRow.getAttribute('data-size') === String(MiB), `echo size ${await inRow.getAttribute('data-size')}`);
+    assert(await inRow.getAttribute('data-unmatched') === null, 'echo not matched to the sent message');
+    return `${MiB} bytes, round trip ${Number(await inRow.getAttribute('data-rtt')).toFixed(1)} ms`;
+  });
+
+  await check(`${label}: close with 4001 + reason echoed (RFC 6455 §5.5.1)`, async () => {
+    const reason = 'bye over HTTP/2';
+    await page.fill('#close-code', '4001');
+    await page.fill('#close-reason', reason);
+    await page.click('#close');
+    const row = page.locator('.entry.event[data-type=close]').last();
+    await row.waitFor();
+    const code = await row.getAttribute('data-code');
+    const clean = await row.getAttribute('data-was-clean');
+    assert(code === '4001', `close code ${code}, want 4001`);
+    assert(clean === 'true', `wasClean ${clean}`);
+    await page.locator('#status[data-state=closed]').waitFor();
+    return `code ${code}, reason "${await row.getAttribute('data-reason')}", wasClean ${clean}`;
+  });
+
+  if (mux) {
+    await check(`${label}: 10 WebSockets on the page's one HTTP/2 connection, one closing while 9 go on`, async () => {
+      // Reconnect the page's own socket first, so that its connection number can be compared.
+      await page.click('#connect');
+      await page.locator('#status[data-state=open]').waitFor();
+      await page.locator('#transport[data-conn]').waitFor();
+      const pageConn = await page.getAttribute('#transport', 'data-conn');
+      const r = await page.evaluate(async (n) => {
+        const open = (i) => new Promise((resolve, reject) => {
+          const ws = new WebSocket(`wss://${location.host}/ws?id=mux-${i}`);
+          ws.onopen = () => resolve(ws);
+          ws.onclose = (e) => reject(new Error(`socket ${i} closed before opening: ${e.code}`));
+        });
+        const socks = await Promise.all([...Array(n).keys()].map(open));
+        const echo = (ws, msg) => new Promise((resolve, reject) => {
+          ws.onmessage = (e) => resolve(e.data);
+          ws.onclose = (e) => reject(new Error(`closed ${e.code} while waiting for "${msg}"`));
+          ws.send(msg);
+        });
+        const first = await Promise.all(socks.map((ws, i) => echo(ws, `hello from socket ${i}`)));
+        const closed = await new Promise((resolve) => {
+          socks[0].onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+          socks[0].close(4002, 'only socket 0');
+        });
+        const second = await Promise.all(socks.slice(1).map((ws, i) => echo(ws, `socket ${i + 1} goes on`)));
+        const states = socks.map((ws) => ws.readyState);
+        const infos = await Promise.all(socks.map((_, i) => fetch(`/conninfo?id=mux-${i}`, { cache: 'no-store' }).then((x) => x.json())));
+        for (const ws of socks.slice(1)) ws.close(1000, 'done');
+        return { first, closed, second, states, infos };
+      }, 10);
+      for (let i = 0; i < 10; i++) assert(r.first[i] === `hello from socket ${i}`, `socket ${i} echoed "${r.first[i]}"`);
+      assert(r.closed.code === 4002 && r.closed.wasClean, `socket 0 closed ${JSON.stringify(r.closed)}, want 4002, clean`);
+      for (let i = 1; i < 10; i++) assert(r.second[i - 1] === `socket ${i} goes on`, `socket ${i} echoed "${r.second[i - 1]}" after socket 0 closed`);
+      assert(r.states[0] === 3 && r.states.slice(1).every((s) => s === 1), `readyStates ${r.states}, want socket 0 CLOSED and the rest OPEN`);
+      const conns = new Set(r.infos.map((x) => String(x.conn)));
+      assert(r.infos.every((x) => x.proto === 'HTTP/2.0' && x.request === 'CONNECT :protocol=websocket'),
+        `not all over HTTP/2: ${JSON.stringify(r.infos)}`);
+      assert(conns.size === 1 && conns.has(pageConn), `connections ${[...conns]} (the page's socket: ${pageConn}), want one, the page's`);
+      return `all 10 on TLS connection #${pageConn} with the page's own socket; socket 0 closed 4002 (clean), 9 echoed on`;
+    });
+    await check(`${label}: the page's socket still echoes`, async () => {
+      const before = await page.locator('.entry.in[data-type=text]').count();
+      await page.fill('#msg', 'still here after the 10');
+      await page.click('#send-text');
+      await page.locator('.entry.in[data-type=text]').nth(before).waitFor();
+      return '';
+    });
+  }
+
+  await check(`${label}: no script errors on the page`, async () => {
+    assert(pageErrors.length === 0, pageErrors.join(' | '));
+    return '';
+  });
+
+  await check(`${label}: full-page screenshot saved`, async () => {
+    await page.locator('#log').evaluate((el) => { el.style.maxHeight = 'none'; });
+    await page.screenshot({ path: shot, fullPage: true });
+    const st = fs.statSync(shot);
+    assert(st.size > 1000, `screenshot is only ${st.size} bytes`);
+    return `${shot} (${st.size} bytes)`;
+  });
+  await page.close();
+  return true;
+}
+
+async function main(context) {
+  console.log(`pages: ${urlDeflate} (permessage-deflate), ${urlPlain} (-deflate=false)`);
+  const ok = await session(context, urlDeflate, { deflate: true, label: 'deflate', shot: shotPath, mux: true });
+  const ok2 = await session(context, urlPlain, { deflate: false, label: 'no deflate', shot: shotPath.replace(/(\.png)?$/i, '-nodeflate.png'), mux: false });
+  return !(ok && ok2);
+}
+
+await runBrowser({ profilePrefix: 'ws6455-chromium-h2-', viewport: { width: 1280, height: 900 }, extraArgs: ['--ignore-certificate-errors'] }, main);
