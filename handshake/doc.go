@@ -46,6 +46,38 @@
 // subprotocol or extension the server picked is one it offered. Otherwise
 // it MUST _Fail the WebSocket Connection_.
 //
+// # Over HTTP/2 (RFC 8441)
+//
+// HTTP/2 has no Upgrade and no 101 (RFC 9113 §8.2.2, §8.6). RFC 8441 opens
+// a WebSocket on one stream of an HTTP/2 connection instead, with an
+// extended CONNECT, once the server has sent SETTINGS_ENABLE_CONNECT_PROTOCOL
+// = 1 (§3). The example of RFC 8441 §5.1:
+//
+//	:method = CONNECT
+//	:protocol = websocket
+//	:scheme = https
+//	:path = /chat
+//	:authority = server.example.com
+//	sec-websocket-protocol = chat, superchat
+//	sec-websocket-extensions = permessage-deflate
+//	sec-websocket-version = 13
+//	origin = http://www.example.com
+//
+// answered by
+//
+//	:status = 200
+//	sec-websocket-protocol = chat
+//
+// There is no key and no accept hash (§5: :protocol supersedes them).
+// Origin, Sec-WebSocket-Version, Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions mean what they mean in RFC 6455, so
+// NewRequestFromHeader, Request.Validate and Upgrader.Negotiate handle both
+// versions with the same rules; Request.HTTP2 and Result.Status tell them
+// apart. From the 200 on, the stream's DATA frames carry RFC 6455 frames,
+// and the stream stands for the TCP connection: END_STREAM for its orderly
+// close, RST_STREAM (CANCEL) for a reset (§5). Package server serves such
+// requests from a net/http server.
+//
 // # Extensions
 //
 // Sec-WebSocket-Extensions offers extensions with parameters (§9.1), e.g.

@@ -258,6 +258,11 @@ const (
 	hContentLength = "Content-Length"
 	hTransferEnc   = "Transfer-Encoding"
 	hLocation      = "Location"
+
+	// hPseudoProtocol is the :protocol pseudo-header field of RFC 8441 §4
+	// as net/http hands it to a handler (textproto leaves a key that is
+	// not a token unchanged, so it is its own canonical form).
+	hPseudoProtocol = ":protocol"
 )
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey for a byte slice, with

@@ -17,25 +17,59 @@ import (
 // A Request can be built by hand (or by NewRequestFromHeader, for example
 // from a net/http request) and passed to Upgrader.UpgradeRequest; it must
 // then go through Validate first, as NewRequestFromHeader does.
+//
+// The same type holds the two opening handshakes, side by side:
+//
+//	RFC 6455 §4.1 (HTTP/1.1)            RFC 8441 §4-§5 (HTTP/2)
+//	GET /chat HTTP/1.1                   :method = CONNECT
+//	                                     :protocol = websocket
+//	Host: server.example.com            :authority = server.example.com
+//	                                     :scheme = https, :path = /chat
+//	Upgrade: websocket                   (none: connection-specific fields
+//	Connection: Upgrade                   are forbidden in HTTP/2)
+//	Sec-WebSocket-Key: dGhl...           (none: :protocol replaces it)
+//	Sec-WebSocket-Version: 13            sec-websocket-version = 13
+//	Origin, Sec-WebSocket-Protocol,      the same fields, the same rules
+//	Sec-WebSocket-Extensions
+//
+// HTTP2 tells them apart. net/http hands the pseudo-header :protocol to
+// a handler as the header field ":protocol", which is where
+// NewRequestFromHeader looks for it.
 type Request struct {
-	// Method is the request method; §4.2.1 item 1 requires GET.
+	// Method is the request method; §4.2.1 item 1 requires GET, RFC 8441
+	// §4 an extended CONNECT.
 	Method string
 	// Target is the request-target as sent: a /resource name/ such as
 	// "/chat?room=1", or an absolute http(s) URI (RFC 6455 §4.1 item 3).
+	// Over HTTP/2 it is the :path pseudo-header field (RFC 8441 §4).
 	Target string
-	// Proto is the HTTP version, "HTTP/1.1" or higher.
+	// Proto is the HTTP version: "HTTP/1.1" or higher for RFC 6455,
+	// "HTTP/2.0" for RFC 8441.
 	Proto string
-	// Host is the value of the Host header field (§4.2.1 item 2).
+	// Host is the value of the Host header field (§4.2.1 item 2), or of
+	// :authority over HTTP/2.
 	Host string
 	// Header holds all header fields under canonical keys
 	// (textproto.CanonicalMIMEHeaderKey), each with its values in the order
-	// received. ReadRequest keeps Host in it too.
+	// received. ReadRequest keeps Host in it too. Over HTTP/2 it holds the
+	// :protocol pseudo-header field under the key ":protocol", as net/http
+	// passes it.
 	Header textproto.MIMEHeader
+
+	// HTTP2 reports an RFC 8441 request: an extended CONNECT on an HTTP/2
+	// stream (Proto "HTTP/2.0", Method "CONNECT"). Validate sets it. Such
+	// a request has no Key, and is accepted with a 200 response on its
+	// stream instead of a 101 (Result.Status).
+	HTTP2 bool
+	// Protocol is the value of the :protocol pseudo-header field (RFC 8441
+	// §4), "websocket" once Validate has accepted an HTTP/2 request; ""
+	// over HTTP/1.1.
+	Protocol string
 
 	// URL is Target parsed.
 	URL *url.URL
 	// Key is the Sec-WebSocket-Key value (§4.2.1 item 5), whitespace
-	// trimmed.
+	// trimmed. Always "" over HTTP/2, where RFC 8441 §5 drops the key.
 	Key string
 	// Version is the Sec-WebSocket-Version value; always 13 once Validate
 	// has succeeded (§4.2.1 item 6).
@@ -93,6 +127,12 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 	req := &Request{Method: method, Target: target, Proto: proto, Header: h}
 	if hosts := h[hHost]; len(hosts) > 0 {
 		req.Host = hosts[0]
+	}
+	if major, _, _ := parseProto(proto); major != 1 {
+		// HTTP/2 has no request line (RFC 9113 §8.3): "HTTP/2.0" here is
+		// a version this HTTP/1 parser does not speak. RFC 8441 requests
+		// come through NewRequestFromHeader.
+		return req, reqErr(505, "WebSocket over this connection needs HTTP/1.1, got %s", proto)
 	}
 	if err := req.Validate(); err != nil {
 		return req, err
@@ -182,12 +222,15 @@ func NewRequestFromHeader(method, target, proto, host string, header map[string]
 	return req, nil
 }
 
-// Validate checks r against the server's reading rules of RFC 6455 §4.2.1
-// and fills the decoded fields (URL, Key, Version, Origin, Protocols,
+// Validate checks r against the server's reading rules of RFC 6455 §4.2.1,
+// or for an HTTP/2 request those of RFC 8441 §4-§5, and fills the decoded
+// fields (HTTP2, Protocol, URL, Key, Version, Origin, Protocols,
 // Extensions). It returns a *RequestError naming the status to answer:
 //
-//   - 505 if Proto is not HTTP/1.1 or later (item 1);
-//   - 405 (with "Allow: GET") if Method is not GET (item 1);
+//   - 505 if Proto is neither HTTP/1.1 or later nor HTTP/2.0 (item 1);
+//   - 405 (with "Allow: GET") if an HTTP/1 Method is not GET (item 1), or
+//     (with "Allow: CONNECT") if an HTTP/2 Method is not CONNECT (RFC 8441
+//     §4);
 //   - 400 if Target is not a /resource name/ or absolute http(s)/ws(s) URI
 //     (item 1), if Host is missing or malformed (item 2), if Upgrade lacks
 //     "websocket" (item 3) or Connection lacks "Upgrade" (item 4), both as
@@ -198,8 +241,16 @@ func NewRequestFromHeader(method, target, proto, host string, header map[string]
 //     §9.1 grammar, or if the request announces a body (Content-Length other
 //     than 0, or Transfer-Encoding), whose bytes would otherwise be taken
 //     for frames;
+//   - over HTTP/2, 400 if the CONNECT has no :protocol (a plain CONNECT,
+//     RFC 9113 §8.5, asks for a TCP tunnel, not a WebSocket) or one other
+//     than "websocket" (RFC 8441 §5), or has a Content-Length; Upgrade,
+//     Connection and Sec-WebSocket-Key are not required, and a key that is
+//     sent anyway is ignored (RFC 8441 §5: implementations "do not do the
+//     processing of the Sec-WebSocket-Key and Sec-WebSocket-Accept" fields,
+//     superseded by :protocol);
 //   - 426 (with "Sec-WebSocket-Version: 13") if Sec-WebSocket-Version is
-//     missing or is not 13 (item 6, §4.2.2 /version/, §4.4).
+//     missing or is not 13 (item 6, §4.2.2 /version/, §4.4; over HTTP/2
+//     too, since RFC 8441 §5 keeps the field and its meaning).
 //
 // The checks run in that order and the first failure is returned. Origin
 // is decoded but not judged here: that is the Upgrader's CheckOrigin.
@@ -208,14 +259,19 @@ func (r *Request) Validate() error {
 		r.Header = textproto.MIMEHeader{}
 	}
 	h := r.Header
+	r.HTTP2, r.Protocol = false, ""
 	major, minor, ok := parseProto(r.Proto)
 	if !ok {
 		return reqErr(400, "malformed HTTP version %q", r.Proto)
 	}
-	if major != 1 || minor < 1 {
+	switch {
+	case major == 2 && minor == 0:
+		if err := r.validateConnect(); err != nil {
+			return err
+		}
+	case major != 1 || minor < 1:
 		return reqErr(505, "WebSocket needs HTTP/1.1 or later, got %s", r.Proto)
-	}
-	if r.Method != "GET" {
+	case r.Method != "GET":
 		e := reqErr(405, "method %s not allowed, the opening handshake is a GET", r.Method)
 		e.Header = map[string][]string{"Allow": {"GET"}}
 		return e
@@ -235,14 +291,24 @@ func (r *Request) Validate() error {
 	if !validHost(r.Host) {
 		return reqErr(400, "malformed Host header")
 	}
-	if !tokenListContains(h[hUpgrade], "websocket") {
-		return reqErr(400, `"Upgrade: websocket" header missing`)
-	}
-	if !tokenListContains(h[hConnection], "upgrade") {
-		return reqErr(400, `"Connection: Upgrade" header missing`)
-	}
-	if cl := h[hContentLength]; len(cl) > 0 && (len(cl) > 1 || trimOWS(cl[0]) != "0") {
-		return reqErr(400, "the opening handshake must not have a body")
+	if r.HTTP2 {
+		// RFC 9113 §8.2.2 forbids Upgrade and Connection in HTTP/2 (net/http
+		// refuses a request that has them): :protocol took their place.
+		// A Content-Length, even 0, would bound the stream that RFC 8441
+		// §5 makes the WebSocket's byte stream.
+		if len(h[hContentLength]) > 0 {
+			return reqErr(400, "an RFC 8441 CONNECT must not have a Content-Length: its stream carries the WebSocket")
+		}
+	} else {
+		if !tokenListContains(h[hUpgrade], "websocket") {
+			return reqErr(400, `"Upgrade: websocket" header missing`)
+		}
+		if !tokenListContains(h[hConnection], "upgrade") {
+			return reqErr(400, `"Connection: Upgrade" header missing`)
+		}
+		if cl := h[hContentLength]; len(cl) > 0 && (len(cl) > 1 || trimOWS(cl[0]) != "0") {
+			return reqErr(400, "the opening handshake must not have a body")
+		}
 	}
 	if len(h[hTransferEnc]) > 0 {
 		return reqErr(400, "the opening handshake must not have a body")
@@ -259,6 +325,11 @@ func (r *Request) Validate() error {
 	r.Version = 13
 
 	switch ks := h[hKey]; {
+	case r.HTTP2:
+		// RFC 8441 §5: the key is not processed over HTTP/2; one sent
+		// anyway is ignored, not refused, as a field the handshake does
+		// not use.
+		r.Key = ""
 	case len(ks) == 0:
 		return reqErr(400, "missing Sec-WebSocket-Key header")
 	case len(ks) > 1:
@@ -291,6 +362,36 @@ func (r *Request) Validate() error {
 		return reqErr(400, "%v", err)
 	}
 	r.Extensions = exts
+	return nil
+}
+
+// validateConnect checks the method and :protocol of an HTTP/2 request
+// (RFC 8441 §4-§5) and marks r as one.
+func (r *Request) validateConnect() error {
+	if r.Method != "CONNECT" {
+		e := reqErr(405, "method %s not allowed: over HTTP/2 the opening handshake is an extended CONNECT with :protocol websocket (RFC 8441 §4)", r.Method)
+		e.Header = map[string][]string{"Allow": {"CONNECT"}}
+		return e
+	}
+	switch ps := r.Header[hPseudoProtocol]; {
+	case len(ps) == 0:
+		// CONNECT itself is allowed here, so not 405: what is wrong is
+		// the missing pseudo-header field, which makes it a tunnel
+		// request (RFC 9113 §8.5) instead of a WebSocket's.
+		return reqErr(400, "a CONNECT without :protocol asks for a tunnel; a WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket (RFC 8441 §4)")
+	case len(ps) > 1:
+		return reqErr(400, "repeated :protocol")
+	case !strings.EqualFold(trimOWS(ps[0]), "websocket"):
+		// 400 rather than 501: RFC 6455 §4.2.1 answers a request that is
+		// not a WebSocket handshake with 400, and a :protocol other than
+		// "websocket" (webtransport, connect-udp) asks for another
+		// protocol, one this endpoint does not serve; 501 is for methods
+		// a server does not know, and CONNECT it knows. The upgrade token
+		// is matched ignoring ASCII case, as Upgrade's is (item 3).
+		return reqErr(400, ":protocol %q is not websocket: this endpoint serves WebSocket only (RFC 8441 §5)", trimOWS(ps[0]))
+	default:
+		r.HTTP2, r.Protocol = true, "websocket"
+	}
 	return nil
 }
 

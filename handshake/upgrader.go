@@ -60,8 +60,8 @@ type Result struct {
 	// Deflate are the permessage-deflate parameters agreed, or nil when the
 	// extension is not in use. Pass it to frame.Config.Deflate.
 	Deflate *frame.DeflateParams
-	// ResponseHeader are the header fields of the 101 response, under
-	// canonical keys.
+	// ResponseHeader are the header fields of the 101 response (or of
+	// the 200 on an HTTP/2 stream, see Status), under canonical keys.
 	ResponseHeader textproto.MIMEHeader
 }
 
@@ -121,7 +121,16 @@ func (u *Upgrader) Upgrade(br *bufio.Reader, w io.Writer) (*Result, error) {
 // UpgradeRequest is Upgrade for a request that has already been read and
 // validated (by ReadRequest, NewRequestFromHeader or Request.Validate). It
 // negotiates and writes the 101 response, or an error response.
+//
+// It writes HTTP/1.1: an RFC 8441 request (req.HTTP2) is answered on its
+// HTTP/2 stream instead (server.Server.ServeHTTP does that), so for one
+// UpgradeRequest writes a 500 and returns its error.
 func (u *Upgrader) UpgradeRequest(req *Request, w io.Writer) (*Result, error) {
+	if req.HTTP2 {
+		err := reqErr(500, "an HTTP/2 request is answered on its stream, not with an HTTP/1.1 response")
+		writeRequestError(w, err)
+		return nil, err
+	}
 	res, err := u.Negotiate(req)
 	if err != nil {
 		writeRequestError(w, err)
@@ -146,8 +155,17 @@ func writeRequestError(w io.Writer, err error) {
 // I/O: it checks the origin (403 if refused), chooses the subprotocol,
 // negotiates permessage-deflate (RFC 7692) and builds the response header.
 // Errors are *RequestError values (403, or 500 for a bad configuration).
+//
+// HTTP/1.1 and HTTP/2 requests go through the same checks and choices
+// (RFC 8441 §5 keeps Origin, Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions as RFC 6455 has them); only the response header
+// differs. For HTTP/1.1 it is that of the 101 (Upgrade, Connection,
+// Sec-WebSocket-Accept and the negotiated fields); for HTTP/2 (req.HTTP2)
+// it has the negotiated fields only, to go with a 200 (Result.Status):
+// RFC 8441 §5 drops Sec-WebSocket-Accept, and RFC 9113 §8.2.2 forbids the
+// connection-specific Upgrade and Connection.
 func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
-	if req.Key == "" || req.Version != 13 {
+	if (req.Key == "" && !req.HTTP2) || req.Version != 13 {
 		return nil, reqErr(500, "request not validated")
 	}
 	check := u.CheckOrigin
@@ -180,10 +198,11 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 		ext, res.Deflate = resp, params
 	}
 
-	h := textproto.MIMEHeader{
-		hUpgrade:    {"websocket"},
-		hConnection: {"Upgrade"},
-		hAccept:     {AcceptKey(req.Key)},
+	h := textproto.MIMEHeader{}
+	if !req.HTTP2 {
+		h[hUpgrade] = []string{"websocket"}
+		h[hConnection] = []string{"Upgrade"}
+		h[hAccept] = []string{AcceptKey(req.Key)}
 	}
 	if res.Subprotocol != "" {
 		h[hProtocol] = []string{res.Subprotocol}
@@ -205,6 +224,16 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 	}
 	res.ResponseHeader = h
 	return res, nil
+}
+
+// Status is the status code that accepts the handshake: 101 Switching
+// Protocols on HTTP/1.1 (RFC 6455 §4.2.2), 200 on an HTTP/2 stream (RFC
+// 8441 §5: "a 2xx response"; HTTP/2 has no 101, RFC 9113 §8.6).
+func (r *Result) Status() int {
+	if r.Request != nil && r.Request.HTTP2 {
+		return 200
+	}
+	return 101
 }
 
 // AddResponseHeader adds header fields to the 101 response, as
@@ -259,6 +288,8 @@ func wireName(ck string) string {
 // the status line, then Upgrade, Connection, Sec-WebSocket-Accept,
 // Sec-WebSocket-Protocol and Sec-WebSocket-Extensions (each once, as
 // §11.3 requires) and the other fields of ResponseHeader sorted by name.
+// It is HTTP/1.1 only: an HTTP/2 result is sent as Status and
+// ResponseHeader on the request's stream.
 func (r *Result) AppendResponse(dst []byte) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"...)
 	return appendHeaderBlock(dst, r.ResponseHeader, []string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions})

@@ -32,6 +32,23 @@ import (
 // closes it with 1001 and waits for it (a small goroutine per connection
 // watches for the close). After Shutdown, Upgrade closes the new
 // connection with 1001 and returns ErrServerClosed.
+//
+// Over HTTP/2 (an RFC 8441 extended CONNECT, see ServeHTTP) nothing is
+// hijacked: the connection is the request's stream, which lives only as
+// long as the calling handler runs. The handler MUST NOT return before the
+// connection is done, or it would end the stream under it:
+//
+//	c, _, err := wsServer.Upgrade(w, r)
+//	if err != nil {
+//		return
+//	}
+//	go serve(c)  // or serve it right here
+//	<-c.Done()   // HTTP/2: keep the stream until the WebSocket has ended
+//
+// Waiting on c.Done() is harmless on HTTP/1.1, so a handler written this
+// way serves both. If the handler returns early anyway, or the peer resets
+// the stream, the connection is closed (reads and writes fail, Err reports
+// 1006), and ServeHTTP's tracking ends with it.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
 	c, res, err := s.upgrade(w, r)
 	if err != nil {
@@ -78,9 +95,12 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (c *frame.Conn,
 		s.writeHTTPError(w, r, err)
 		return nil, nil, err
 	}
+	if req.HTTP2 {
+		return s.acceptStream(w, r, res)
+	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		err := errors.New("server: the http.ResponseWriter does not support hijacking (HTTP/2?); WebSocket needs HTTP/1.1")
+		err := errors.New("server: the http.ResponseWriter does not support hijacking; an HTTP/1.1 WebSocket needs it")
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return nil, nil, err
 	}
@@ -107,10 +127,35 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (c *frame.Conn,
 	return frame.NewConn(nc, buffered, s.frameConfig(nc, res)), res, nil
 }
 
-// ServeHTTP upgrades the request and runs s.Handler on the connection in
-// the calling goroutine, so a Server can be mounted in a net/http mux:
+// acceptStream answers an RFC 8441 request with 200 and the negotiated
+// fields (RFC 8441 §5; no Upgrade, Connection or Sec-WebSocket-Accept, RFC
+// 9113 §8.2.2), and returns a frame.Conn over the stream.
+func (s *Server) acceptStream(w http.ResponseWriter, r *http.Request, res *handshake.Result) (*frame.Conn, *handshake.Result, error) {
+	h := w.Header()
+	for k, vs := range res.ResponseHeader {
+		// res.ResponseHeader already holds w's fields (AddResponseHeader).
+		h[k] = vs
+	}
+	w.WriteHeader(res.Status())
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		return nil, nil, fmt.Errorf("server: send the 200 of an RFC 8441 stream: %w", err)
+	}
+	nc := newStreamConn(w, r)
+	return frame.NewConn(nc, nil, s.frameConfig(nc, res)), res, nil
+}
+
+// ServeHTTP upgrades the request and runs s.Handler (or s.Events) on the
+// connection in the calling goroutine, so a Server can be mounted in a
+// net/http mux:
 //
 //	mux.Handle("/ws", wsServer)
+//
+// It serves both opening handshakes: the HTTP/1.1 upgrade of RFC 6455 §4
+// (the connection is hijacked) and, on an HTTP/2 server, the extended
+// CONNECT of RFC 8441 (the WebSocket runs on the request's stream; see
+// ExtendedConnectEnabled for the GODEBUG setting net/http needs). Over
+// HTTP/2, ServeHTTP returns when the WebSocket connection has ended, and
+// its return is what closes the stream (END_STREAM, RFC 8441 §5).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, res, err := s.upgrade(w, r)
 	if err != nil {
@@ -118,6 +163,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveConn(c, res)
+	if _, ok := c.NetConn().(*streamConn); ok {
+		// On an HTTP/2 stream the handler must outlive the connection:
+		// returning ends the stream, and w may not be used after.
+		// serveConn has closed c or is closing it (a close handshake
+		// bounded by CloseTimeout), and c is done once its streamConn is
+		// closed and no call uses it. (A hijacked connection needs no
+		// wait: in event mode it may stay open, served by the poller.)
+		<-c.Done()
+	}
 }
 
 // remoteAddr is r's client address as a net.Addr, for TraceHandshake.
@@ -131,10 +185,15 @@ func remoteAddr(r *http.Request) net.Addr {
 // IsWebSocketUpgrade reports whether r asks to be upgraded to a WebSocket
 // connection (RFC 6455 §4.2.1 items 3 and 4: an Upgrade field with the
 // "websocket" token and a Connection field with the "upgrade" token, both
-// ASCII case-insensitive and in comma lists over any number of lines), so
-// that a net/http handler can serve a page and a WebSocket on one path.
-// It does not validate the rest of the handshake: Upgrade and ServeHTTP do.
+// ASCII case-insensitive and in comma lists over any number of lines), or
+// is an RFC 8441 extended CONNECT for one (HTTP/2, method CONNECT,
+// :protocol "websocket"), so that a net/http handler can serve a page and
+// a WebSocket on one path. It does not validate the rest of the
+// handshake: Upgrade and ServeHTTP do.
 func IsWebSocketUpgrade(r *http.Request) bool {
+	if r.ProtoMajor == 2 && r.Method == http.MethodConnect {
+		return strings.EqualFold(r.Header.Get(":protocol"), "websocket")
+	}
 	return hasToken(r.Header["Upgrade"], "websocket") && hasToken(r.Header["Connection"], "upgrade")
 }
 
@@ -163,7 +222,12 @@ func (s *Server) writeHTTPError(w http.ResponseWriter, r *http.Request, err erro
 			}
 		}
 	}
-	w.Header().Set("Connection", "close")
+	if r.ProtoMajor == 1 {
+		// Not on HTTP/2: there net/http takes "Connection: close" as a
+		// request to shut the whole connection down (GOAWAY), which
+		// would end the other streams' WebSockets with it.
+		w.Header().Set("Connection", "close")
+	}
 	if s.HTTPError != nil {
 		s.HTTPError(w, r, status, err)
 		return
