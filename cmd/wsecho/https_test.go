@@ -21,6 +21,7 @@ import (
 	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
+	"github.com/ws6455/ws6455/server"
 )
 
 // TestMain re-executes the test binary with GODEBUG=http2xconnect=1, as
@@ -29,7 +30,7 @@ import (
 // server to advertise extended CONNECT (RFC 8441 §3). run, called in this
 // process by the tests, must never re-execute: reexec is replaced.
 func TestMain(m *testing.M) {
-	if !extendedConnectEnabledForTests() {
+	if !server.ExtendedConnectEnabled() {
 		err := serve.Reexec(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		fmt.Fprintf(os.Stderr, "wsecho tests: no re-execution with GODEBUG=http2xconnect=1 (%v): the HTTP/2 tests will fail\n", err)
 	}
@@ -37,10 +38,6 @@ func TestMain(m *testing.M) {
 		return errors.New("wsecho's tests run it in the test process: no re-execution")
 	}
 	os.Exit(m.Run())
-}
-
-func extendedConnectEnabledForTests() bool {
-	return strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 }
 
 // insecure trusts any certificate: the tests' servers use -tls auto.
@@ -457,5 +454,6 @@ func TestTLS_HTTP2Multiplexed_RFC8441_4(t *testing.T) {
 		if code := s.closeStatus(t); code != 1001 {
 			t.Errorf("socket %s: on shutdown, close code %d, want 1001", s.id, code)
 		}
+		s.write(0x8, []byte{0x03, 0xe9}) // the close handshake's answer (RFC 6455 §5.5.1)
 	}
 }

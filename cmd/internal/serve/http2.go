@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/ws6455/ws6455/server"
 )
 
 // WebSockets over HTTP/2 (RFC 8441) and GODEBUG=http2xconnect=1: what the
@@ -65,14 +67,7 @@ const ReexecEnv = "WS6455_REEXEC_HTTP2XCONNECT"
 // extendedConnectEnabled reports whether this process's net/http HTTP/2
 // server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL. A variable so that
 // tests can ask the other question.
-var extendedConnectEnabled = interimExtendedConnectEnabled
-
-// interimExtendedConnectEnabled stands in for server.ExtendedConnectEnabled
-// until that lands (branch h2-server): it reads GODEBUG the way net/http's
-// init does.
-func interimExtendedConnectEnabled() bool {
-	return strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
-}
+var extendedConnectEnabled = server.ExtendedConnectEnabled
 
 // HTTP2 decides whether a server that is about to serve TLS may offer
 // HTTP/2, with want the -http2 flag (see the comment above). It returns
