@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -255,7 +256,7 @@ type h2Socket struct {
 // in (validateHeaders), before its HTTP/2 client, which knows it, sees the
 // request; the hand-off function the transport keeps in TLSNextProto["h2"]
 // gives that client directly, with the connection in its pool.
-func h2RoundTripper(t *testing.T, addr string) http.RoundTripper {
+func h2RoundTripper(t *testing.T, addr string) (http.RoundTripper, *http.Transport) {
 	t.Helper()
 	var p http.Protocols
 	p.SetHTTP2(true)
@@ -274,7 +275,7 @@ func h2RoundTripper(t *testing.T, addr string) http.RoundTripper {
 		t.Fatalf("ALPN %q, want h2", p)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return next(addr, tc)
+	return next(addr, tc), tr
 }
 
 // dialH2 opens a WebSocket as an extended CONNECT (RFC 8441 §4) through
@@ -314,8 +315,14 @@ func dialH2(t *testing.T, tr http.RoundTripper, addr, id string) *h2Socket {
 			id, res.resp.Proto, res.resp.Status, res.resp.Header.Get("Sec-WebSocket-Accept"), body)
 	}
 	s := &h2Socket{id: id, resp: res.resp, w: pw, r: bufio.NewReader(res.resp.Body)}
-	t.Cleanup(func() { pw.Close(); res.resp.Body.Close() })
+	t.Cleanup(s.close)
 	return s
+}
+
+// close ends the stream from the client's side.
+func (s *h2Socket) close() {
+	s.w.Close()
+	s.resp.Body.Close()
 }
 
 // write sends one masked, unfragmented frame (RFC 6455 §5.2-5.3).
@@ -412,9 +419,10 @@ func (s *h2Socket) closeStatus(t *testing.T) int {
 // echoed, RFC 6455 §5.5.1) while the other nine go on, and Shutdown sends
 // each of the nine a 1001 (§7.4.1).
 func TestTLS_HTTP2Multiplexed_RFC8441_4(t *testing.T) {
+	before := runtime.NumGoroutine()
 	addr, _, stderr, stop := startStop(t, "-tls", "auto")
 	defer stop()
-	tr := h2RoundTripper(t, addr)
+	tr, t1 := h2RoundTripper(t, addr)
 	socks := make([]*h2Socket, 10)
 	for i := range socks {
 		socks[i] = dialH2(t, tr, addr, fmt.Sprintf("mux-%d", i))
@@ -455,5 +463,21 @@ func TestTLS_HTTP2Multiplexed_RFC8441_4(t *testing.T) {
 			t.Errorf("socket %s: on shutdown, close code %d, want 1001", s.id, code)
 		}
 		s.write(0x8, []byte{0x03, 0xe9}) // the close handshake's answer (RFC 6455 §5.5.1)
+	}
+	stop()
+	for _, s := range socks {
+		s.close()
+	}
+	t1.CloseIdleConnections()
+	h2c.CloseIdleConnections()
+	// Server and client ran in this process: with both stopped, no
+	// goroutine of theirs may be left (a stream's reader, a keepalive loop).
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines 30s after shutdown, %d before the server started:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
