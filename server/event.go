@@ -25,9 +25,9 @@ import (
 // and the kernel's socket, no goroutine stack and no buffer. A
 // request-response exchange costs one read and one write system call per
 // message (no read that fails with EAGAIN). Elsewhere, and for
-// connections without a file descriptor (TLS), each connection gets a
-// goroutine that loops over ReadMessage: the same callbacks, the usual
-// cost.
+// connections without a file descriptor (TLS, and WebSockets on HTTP/2
+// streams, RFC 8441), each connection gets a goroutine that loops over
+// ReadMessage: the same callbacks, the usual cost.
 //
 // The blocking rule: a connection that keeps its loop busy for longer
 // than 10 ms (a callback that blocks, a write to a peer that does not
@@ -103,8 +103,8 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
 	}
 	p := s.eventPoller()
 	if p == nil || !frame.PlumbingOf(c).CanTryRead() {
-		// No poller here (not Linux), or no file descriptor (TLS): a
-		// goroutine per connection, the same callbacks.
+		// No poller here (not Linux), or no file descriptor (TLS, an
+		// HTTP/2 stream): a goroutine per connection, the same callbacks.
 		s.runEvents(e, false)
 		return
 	}

@@ -151,3 +151,30 @@ func ExampleServer_HTTPError() {
 	// 400 {"status":400}
 	// chat.v2 server speaks chat.v2
 }
+
+// A WebSocket endpoint that browsers can reach over HTTP/2 (RFC 8441) as
+// well as HTTP/1.1: mount the Server in an HTTPS server, which speaks
+// HTTP/2 by default, and start the program with GODEBUG=http2xconnect=1 so
+// that net/http advertises extended CONNECT. Without it browsers still
+// connect, over HTTP/1.1. (Compiled, not run: it needs a certificate.)
+func ExampleExtendedConnectEnabled() {
+	if !server.ExtendedConnectEnabled() {
+		log.Print("WebSockets over HTTP/1.1 only: start with GODEBUG=http2xconnect=1 for HTTP/2 (RFC 8441)")
+	}
+	ws := &server.Server{Handler: server.HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
+		if hs.Request.HTTP2 {
+			log.Printf("CONNECT :protocol=%s %s", hs.Request.Protocol, hs.Request.Target)
+		}
+		for {
+			op, msg, err := c.ReadMessage(nil)
+			if err != nil {
+				return
+			}
+			c.WriteMessage(op, msg)
+		}
+	})}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws) // both handshakes; over HTTP/2 ServeHTTP returns when the WebSocket ends
+	hs := &http.Server{Addr: ":8443", Handler: mux}
+	log.Fatal(hs.ListenAndServeTLS("cert.pem", "key.pem"))
+}

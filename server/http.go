@@ -46,9 +46,13 @@ import (
 //	<-c.Done()   // HTTP/2: keep the stream until the WebSocket has ended
 //
 // Waiting on c.Done() is harmless on HTTP/1.1, so a handler written this
-// way serves both. If the handler returns early anyway, or the peer resets
-// the stream, the connection is closed (reads and writes fail, Err reports
-// 1006), and ServeHTTP's tracking ends with it.
+// way serves both. When the peer resets the stream, or the HTTP/2
+// connection is lost, reads and writes fail from then on, as after a TCP
+// reset: a reading goroutine sees 1006 at once, a connection nobody reads
+// ends at its next write (the keepalive ping at the latest), and its
+// tracking ends with it. A handler that returns early gets the same for
+// later calls, but a write in progress at that moment would race with
+// net/http's end of the response: do not.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*frame.Conn, *handshake.Result, error) {
 	c, res, err := s.upgrade(w, r)
 	if err != nil {

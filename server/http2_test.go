@@ -81,13 +81,20 @@ func withoutXConnect(v string) string {
 // the base URL. The http.Server and s are shut down at the end of the test.
 func serveH2C(t *testing.T, s *Server) string {
 	t.Helper()
+	return serveH2CWith(t, s, s)
+}
+
+// serveH2CWith is serveH2C with h, which calls s, as the http.Server's
+// handler.
+func serveH2CWith(t *testing.T, s *Server, h http.Handler) string {
+	t.Helper()
 	if s.Logger == nil {
 		s.Logger = wstest.QuietLogger()
 	}
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	hs := httptest.NewUnstartedServer(s)
+	hs := httptest.NewUnstartedServer(h)
 	hs.Config.Protocols = &p
 	hs.Config.ErrorLog = discardLogger
 	hs.Start()
@@ -381,4 +388,315 @@ func expectMessage(t *testing.T, c *frame.Conn, op frame.Opcode, want []byte) {
 	if gotOp != op || !bytes.Equal(p, want) {
 		t.Fatalf("got %v (%d bytes), want %v (%d bytes)", gotOp, len(p), op, len(want))
 	}
+}
+
+// TestServeHTTP_RFC8441_Multiplexed: twelve WebSockets on one HTTP/2
+// connection, each on its own stream, echo independently; one closes with
+// 1000 while the others go on. In handler mode and in event mode (whose
+// callbacks serve a stream through the no-fd fallback: a goroutine per
+// connection).
+func TestServeHTTP_RFC8441_Multiplexed(t *testing.T) {
+	const n = 12
+	for _, mode := range []string{"handler", "events"} {
+		t.Run(mode, func(t *testing.T) {
+			wstest.CheckGoroutines(t)
+			var mu sync.Mutex
+			remotes := map[string]int{}
+			s := &Server{}
+			ev := newRecordingEvents()
+			if mode == "events" {
+				s.Events = ev
+			} else {
+				s.Handler = HandlerFunc(echo)
+			}
+			s.TraceHandshake = func(remote net.Addr, req *handshake.Request, _ *handshake.Result, err error) {
+				if err == nil && req.HTTP2 {
+					mu.Lock()
+					remotes[remote.String()]++
+					mu.Unlock()
+				}
+			}
+			url := serveH2C(t, s)
+			tr := h2cTransport(t)
+			conns := make([]*frame.Conn, n)
+			for i := range conns {
+				c, _, err := h2Dial(t, tr, url+"/echo", nil, frame.Config{})
+				if err != nil {
+					t.Fatalf("stream %d: %v", i, err)
+				}
+				conns[i] = c
+			}
+			mu.Lock()
+			if len(remotes) != 1 {
+				t.Fatalf("WebSockets came over %d TCP connections (%v), want 1", len(remotes), remotes)
+			}
+			mu.Unlock()
+			if s.NumConns() != n {
+				t.Fatalf("NumConns = %d, want %d", s.NumConns(), n)
+			}
+			if mode == "events" {
+				if len(ev.opened) != n {
+					t.Fatalf("OnOpen called %d times, want %d", len(ev.opened), n)
+				}
+			}
+			// All at once, each its own messages.
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i, c := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range 20 {
+						msg := fmt.Sprintf("stream %d message %d", i, j)
+						if err := c.WriteMessage(frame.OpText, []byte(msg)); err != nil {
+							errs <- err
+							return
+						}
+						c.NetConn().SetReadDeadline(time.Now().Add(wstest.Timeout))
+						_, p, err := c.ReadMessage(nil)
+						if err != nil || string(p) != msg {
+							errs <- fmt.Errorf("stream %d: got %q, %v; want %q", i, p, err, msg)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			// One closes; the others are unaffected.
+			if err := conns[0].CloseWith(frame.CloseNormal, "done"); err != nil {
+				t.Fatalf("close handshake of stream 0: %v", err)
+			}
+			wstest.WaitUntil(t, wstest.Timeout, "the closed stream's connection to end on the server", func() bool { return s.NumConns() == n-1 }, nil)
+			if mode == "events" {
+				select {
+				case err := <-ev.closed:
+					var ce *frame.CloseError
+					if !errors.As(err, &ce) || ce.Code != frame.CloseNormal {
+						t.Errorf("OnClose(%v), want 1000", err)
+					}
+				case <-time.After(wstest.Timeout):
+					t.Fatal("no OnClose for the closed stream")
+				}
+			}
+			for i, c := range conns[1:] {
+				roundTrip(t, c, fmt.Sprintf("stream %d after stream 0 closed", i+1))
+			}
+			for _, c := range conns[1:] {
+				c.CloseWith(frame.CloseNormal, "")
+			}
+			wstest.WaitUntil(t, wstest.Timeout, "every connection to end on the server", func() bool { return s.NumConns() == 0 }, nil)
+		})
+	}
+}
+
+// TestServeHTTP_RFC8441_5_Negotiation: subprotocol and origin are
+// negotiated by the same Upgrader code as on HTTP/1.1 (RFC 8441 §5); a
+// refusal is an HTTP status on the stream.
+func TestServeHTTP_RFC8441_5_Negotiation(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Handler: HandlerFunc(echo)}
+	s.Upgrader.Protocols = []string{"superchat", "chat"}
+	url := serveH2C(t, s)
+	tr := h2cTransport(t)
+
+	c, resp, err := h2Dial(t, tr, url+"/echo", http.Header{"Sec-Websocket-Protocol": {"chat, superchat"}}, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "superchat" || c.Subprotocol() != "superchat" {
+		t.Errorf("subprotocol %q (conn %q), want superchat", resp.Header.Get("Sec-WebSocket-Protocol"), c.Subprotocol())
+	}
+	roundTrip(t, c, "negotiated")
+	c.CloseWith(frame.CloseNormal, "")
+
+	// Same origin (the :authority) is accepted, a foreign one is 403.
+	host := strings.TrimPrefix(url, "http://")
+	c, _, err = h2Dial(t, tr, url+"/echo", http.Header{"Origin": {"http://" + host}}, frame.Config{})
+	if err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	c.CloseWith(frame.CloseNormal, "")
+	_, resp, err = h2Dial(t, tr, url+"/echo", http.Header{"Origin": {"http://evil.example"}}, frame.Config{})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v, %v", resp, err)
+	}
+	// Version missing: 426 with Sec-WebSocket-Version: 13 (RFC 6455 §4.4).
+	_, resp, err = h2Dial(t, tr, url+"/echo", http.Header{"Sec-Websocket-Version": nil}, frame.Config{})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Sec-WebSocket-Version") != "13" {
+		t.Fatalf("no version: %v, %v", resp, err)
+	}
+	wstest.WaitUntil(t, wstest.Timeout, "every connection to end on the server", func() bool { return s.NumConns() == 0 }, nil)
+}
+
+// TestServeHTTP_RFC8441_Shutdown: Shutdown sends 1001 to WebSockets on
+// HTTP/2 streams (RFC 6455 §7.4.1), waits for their close handshakes, and
+// their handlers (ServeHTTP) return. The HTTP/2 connection itself belongs
+// to the http.Server and stays open: another request still works on it.
+func TestServeHTTP_RFC8441_Shutdown(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
+	var served sync.WaitGroup
+	mux := http.NewServeMux()
+	mux.Handle("/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		defer served.Done()
+		s.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
+	url := serveH2CWith(t, s, mux)
+	tr := h2cTransport(t)
+	const n = 3
+	conns := make([]*frame.Conn, n)
+	for i := range conns {
+		c, _, err := h2Dial(t, tr, url+"/echo", nil, frame.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, c, "before shutdown")
+		conns[i] = c
+	}
+	results := make(chan error, n)
+	for _, c := range conns {
+		go func() { results <- wstest.ReadUntilClose(c) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for range n {
+		err := <-results
+		var ce *frame.CloseError
+		if !errors.As(err, &ce) || ce.Code != frame.CloseGoingAway || ce.Local {
+			t.Errorf("client saw %v, want the server's 1001", err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { served.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wstest.Timeout):
+		t.Fatal("ServeHTTP did not return after Shutdown")
+	}
+	if s.NumConns() != 0 {
+		t.Errorf("NumConns = %d after Shutdown", s.NumConns())
+	}
+	// The http.Server's connection is still there, for other requests.
+	req, _ := http.NewRequest("GET", url+"/page", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("GET after Shutdown: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "page" || resp.ProtoMajor != 2 {
+		t.Errorf("GET after Shutdown: %s %q", resp.Proto, body)
+	}
+	// And a new WebSocket is refused with 1001 at once.
+	c, _, err := h2Dial(t, tr, url+"/echo", nil, frame.Config{})
+	if err == nil {
+		expectCloseCode(t, c, frame.CloseGoingAway)
+	}
+}
+
+// TestServeHTTP_RFC8441_TLS: the usual deployment, HTTP/2 negotiated by
+// TLS ALPN ("h2"), with an echo and a close.
+func TestServeHTTP_RFC8441_TLS(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
+	s.Upgrader.Compression = handshake.DefaultDeflateConfig()
+	hs := httptest.NewUnstartedServer(s)
+	hs.EnableHTTP2 = true
+	hs.Config.ErrorLog = discardLogger
+	hs.StartTLS()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+		defer cancel()
+		s.Shutdown(ctx)
+		hs.Close()
+	})
+	tr := &http2.Transport{TLSClientConfig: hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, resp, err := h2Dial(t, tr, hs.URL+"/echo", http.Header{"Sec-Websocket-Extensions": {"permessage-deflate"}}, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.TLS == nil || resp.TLS.NegotiatedProtocol != "h2" {
+		t.Fatalf("not h2 over TLS: %+v", resp.TLS)
+	}
+	roundTrip(t, c, "over TLS and HTTP/2")
+	big := bytes.Repeat([]byte{'z'}, 1<<20)
+	if err := c.WriteMessage(frame.OpBinary, big); err != nil {
+		t.Fatal(err)
+	}
+	expectMessage(t, c, frame.OpBinary, big)
+	if err := c.CloseWith(frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	wstest.WaitUntil(t, wstest.Timeout, "the connection to end on the server", func() bool { return s.NumConns() == 0 }, nil)
+}
+
+// TestUpgrade_RFC8441: Server.Upgrade over HTTP/2 returns a connection that
+// the caller serves; its handler waits on Done, as Upgrade's doc says, and
+// the connection is tracked (NumConns) until it ends.
+func TestUpgrade_RFC8441(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Logger: wstest.QuietLogger()}
+	returned := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { returned <- struct{}{} }()
+		c, hs, err := s.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		if !hs.Request.HTTP2 {
+			c.CloseWith(frame.CloseInternalError, "not HTTP/2")
+			return
+		}
+		go echo(c, hs)
+		<-c.Done()
+	})
+	url := serveH2CWith(t, s, h)
+	tr := h2cTransport(t)
+	c, _, err := h2Dial(t, tr, url+"/x", nil, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "upgraded by hand")
+	if s.NumConns() != 1 {
+		t.Errorf("NumConns = %d", s.NumConns())
+	}
+	if err := c.CloseWith(frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(wstest.Timeout):
+		t.Fatal("the handler did not return after the close")
+	}
+	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
+}
+
+// TestServeHTTP_RFC8441_Limits: the Server's frame.Config applies to
+// streams: a message over MaxMessageSize fails the connection with 1009
+// (RFC 6455 §7.4.1), and the stream ends.
+func TestServeHTTP_RFC8441_Limits(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Handler: HandlerFunc(echo)}
+	s.Config.MaxMessageSize = 1000
+	url := serveH2C(t, s)
+	c, _, err := h2Dial(t, h2cTransport(t), url+"/echo", nil, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "small")
+	if err := c.WriteMessage(frame.OpBinary, make([]byte, 1001)); err != nil {
+		t.Fatal(err)
+	}
+	expectCloseCode(t, c, frame.CloseMessageTooBig)
+	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
 }

@@ -26,6 +26,20 @@
 //     its loop busy for more than 10 ms is moved off the loop, so a
 //     callback that blocks delays only its own connection. About 2.5 KB
 //     per idle connection. cmd/wsecho uses it.
+//
+// Over HTTP/2 (RFC 8441): mounted in a net/http server that speaks HTTP/2
+// (TLS with ALPN "h2", or cleartext with http.Protocols), ServeHTTP and
+// Upgrade also accept the extended CONNECT with which browsers open a
+// WebSocket on a stream of the HTTP/2 connection they already have, once
+// the server advertised SETTINGS_ENABLE_CONNECT_PROTOCOL. The stream
+// replaces the TCP connection: the same frame.Conn, limits, keepalive,
+// event callbacks and Shutdown apply, and END_STREAM and RST_STREAM stand
+// for TCP's FIN and RST (RFC 8441 §5). net/http advertises the setting only
+// with GODEBUG=http2xconnect=1 at process start; ExtendedConnectEnabled
+// reports whether it does, and explains why it is off by default. http2.go
+// has the details (the flow, the close rules, the limits: a stream has no
+// file descriptor, so event mode serves it with a goroutine; its deadlines
+// go through http.ResponseController).
 package server
 
 import (
