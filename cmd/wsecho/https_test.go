@@ -481,3 +481,38 @@ func TestTLS_HTTP2Multiplexed_RFC8441_4(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// wsecho's flags work the same over HTTP/2 streams: -trace prints the RFC
+// 8441 handshake (pseudo-header fields, 200, no key) and the frames,
+// -max-message closes with 1009 (RFC 6455 §7.4.1), -mode goroutines
+// echoes.
+func TestTLS_HTTP2Flags_RFC8441_5(t *testing.T) {
+	t.Run("trace", func(t *testing.T) {
+		addr, stdout, _ := start(t, "-tls", "auto", "-trace")
+		tr, _ := h2RoundTripper(t, addr)
+		dialH2(t, tr, addr, "trace").echo(t, "Hello")
+		for _, want := range []string{`<- :method: CONNECT`, `<- :protocol: websocket`, `<- :path: /ws?id=trace`, `-> HEADERS :status: 200`,
+			`<- FIN=1 RSV=000 op=text(0x1) MASK=1`, `-> FIN=1 RSV=000 op=text(0x1) MASK=0 len=5 "Hello"`} {
+			waitFor(t, stdout, regexp.MustCompile(regexp.QuoteMeta(want)), want)
+		}
+	})
+	t.Run("max-message", func(t *testing.T) {
+		addr, _, _ := start(t, "-tls", "auto", "-max-message", "100")
+		tr, _ := h2RoundTripper(t, addr)
+		s := dialH2(t, tr, addr, "big")
+		s.echo(t, strings.Repeat("a", 100))
+		if err := s.write(0x1, []byte(strings.Repeat("b", 101))); err != nil {
+			t.Fatal(err)
+		}
+		if code := s.closeStatus(t); code != 1009 {
+			t.Fatalf("a message over -max-message: close %d, want 1009", code)
+		}
+	})
+	t.Run("goroutines", func(t *testing.T) {
+		addr, _, _ := start(t, "-tls", "auto", "-mode", "goroutines")
+		tr, _ := h2RoundTripper(t, addr)
+		for i := range 3 {
+			dialH2(t, tr, addr, fmt.Sprint("g", i)).echo(t, fmt.Sprint("goroutine mode ", i))
+		}
+	})
+}
