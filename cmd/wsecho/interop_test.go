@@ -74,17 +74,19 @@ func TestInterop_Browser(t *testing.T) {
 // with 4001 + reason is echoed; 10 WebSockets opened at once share the one connection, and one
 // closes while the nine others go on echoing. Besides the script's checks (the page asks the
 // server, GET /conninfo, how each socket came), the servers' request logs must show only
-// "CONNECT :protocol=websocket" requests, the 10 on one TLS connection. Screenshots:
-// wsecho-http2.png and wsecho-http2-nodeflate.png.
+// "CONNECT :protocol=websocket" requests, the 10 on one TLS connection. A third server, started
+// with -http2=false, serves page and WebSocket over HTTP/1.1, and they still work. Screenshots:
+// wsecho-http2.png, wsecho-http2-nodeflate.png, wsecho-http2-http1.png.
 func TestInterop_Browser_HTTP2_RFC8441(t *testing.T) {
 	node := interop.Node(t, []string{"ws", "playwright-core"}, "browser-h2.mjs")
 	chromium := interop.Chromium(t)
 	srv := interop.StartServer(t, "wsecho", "WS6455_WSECHO_BIN", run, "-tls", "auto")
 	plain := interop.StartServer(t, "wsecho", "WS6455_WSECHO_BIN", run, "-tls", "auto", "-deflate=false")
+	h1 := interop.StartServer(t, "wsecho", "WS6455_WSECHO_BIN", run, "-tls", "auto", "-http2=false")
 	shot := filepath.Join(interop.ArtifactDir(t), "wsecho-http2.png")
 	interop.RunScript(t, node, 3*time.Minute, []string{"CHROMIUM=" + chromium},
-		"browser-h2.mjs", "https://"+srv.Addr+"/", "https://"+plain.Addr+"/", shot)
-	t.Logf("screenshots: %s, %s", shot, strings.TrimSuffix(shot, ".png")+"-nodeflate.png")
+		"browser-h2.mjs", "https://"+srv.Addr+"/", "https://"+plain.Addr+"/", "https://"+h1.Addr+"/", shot)
+	t.Logf("screenshots: %s, %s, %s", shot, strings.TrimSuffix(shot, ".png")+"-nodeflate.png", strings.TrimSuffix(shot, ".png")+"-http1.png")
 
 	reqRE := regexp.MustCompile(`msg="websocket request" request="([^"]*)" proto=(\S+) path=\S* id=(\S*) conn=(\d+)`)
 	for _, s := range []*interop.Server{srv, plain} {
@@ -97,6 +99,16 @@ func TestInterop_Browser_HTTP2_RFC8441(t *testing.T) {
 				t.Errorf("%s: a WebSocket came as %q %s, want %q over HTTP/2.0", s.Addr, r[1], r[2], http2Request)
 			}
 		}
+	}
+	// -http2=false: every WebSocket an HTTP/1.1 upgrade over TLS.
+	reqs := reqRE.FindAllStringSubmatch(h1.Log(), -1)
+	for _, r := range reqs {
+		if r[1] != http1Request || r[2] != "HTTP/1.1" {
+			t.Errorf("-http2=false: a WebSocket came as %q %s, want %q over HTTP/1.1", r[1], r[2], http1Request)
+		}
+	}
+	if len(reqs) == 0 {
+		t.Errorf("-http2=false: no WebSocket in the request log")
 	}
 	muxConns, n := map[string]bool{}, 0
 	for _, r := range reqRE.FindAllStringSubmatch(srv.Log(), -1) {

@@ -157,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// (every WebSocket is HTTP/1.1 here); the handshake hook records
 		// the ones the playground asks about.
 		srv.TraceHandshake = func(remote net.Addr, req *handshake.Request, res *handshake.Result, err error) {
-			if err == nil && req != nil && req.URL != nil {
+			if err == nil && req != nil && req.URL != nil && req.URL.RawQuery != "" {
 				conns.add(req.URL.Query().Get("id"), connInfo{Proto: req.Proto, Request: http1Request})
 			}
 			if t != nil {

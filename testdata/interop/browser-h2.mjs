@@ -1,9 +1,10 @@
-// browser-h2.mjs URL URL_NO_DEFLATE SCREENSHOT.png: WebSockets over HTTP/2 (RFC 8441) in headless
-// Chromium, against two `wsecho -tls auto` servers: URL with permessage-deflate (the default) and
-// URL_NO_DEFLATE started with -deflate=false (Chromium always offers the extension; that server
-// declines it, RFC 7692 §5).
+// browser-h2.mjs URL URL_NO_DEFLATE URL_HTTP1 SCREENSHOT.png: WebSockets over HTTP/2 (RFC 8441) in
+// headless Chromium, against three `wsecho -tls auto` servers: URL with permessage-deflate (the
+// default), URL_NO_DEFLATE started with -deflate=false (Chromium always offers the extension; that
+// server declines it, RFC 7692 §5), and URL_HTTP1 started with -http2=false, where page and
+// WebSocket must both be HTTP/1.1 (and still work).
 //
-//   node browser-h2.mjs https://127.0.0.1:PORT1/ https://127.0.0.1:PORT2/ /tmp/wsecho-http2.png
+//   node browser-h2.mjs https://127.0.0.1:PORT1/ https://127.0.0.1:PORT2/ https://127.0.0.1:PORT3/ /tmp/wsecho-http2.png
 //
 // Uses the system Chromium ($CHROMIUM or /usr/bin/chromium) through playwright-core, never a
 // downloaded browser, with --ignore-certificate-errors for the self-signed certificate. For each
@@ -12,32 +13,35 @@
 // text, binary and 1 MiB messages echo, compressed or not as negotiated, and a close with 4001 +
 // reason is echoed. Against the first server the page then opens 10 WebSockets at once: all on the
 // page's one HTTP/2 connection, each echoing its own message, one closing while the nine others
-// go on. Saves SCREENSHOT.png (with deflate) and SCREENSHOT-nodeflate.png.
+// go on. Saves SCREENSHOT.png (with deflate), SCREENSHOT-nodeflate.png and SCREENSHOT-http1.png.
 // Prints one line per check and a final "N passed, M failed" line; exits 1 if any check failed.
 // The Go test (cmd/wsecho/interop_test.go) also checks the servers' request logs.
 
 import fs from 'node:fs';
 import { assert, check, runBrowser, stepTimeout } from './lib/browser.mjs';
 
-const [urlDeflate, urlPlain, shotPath] = process.argv.slice(2);
-if (!urlDeflate || !urlPlain || !shotPath || ![urlDeflate, urlPlain].every((u) => /^https:\/\//.test(u))) {
-  console.error('usage: node browser-h2.mjs https://HOST:PORT/ https://HOST:PORT2/ SCREENSHOT.png');
+const [urlDeflate, urlPlain, urlHTTP1, shotPath] = process.argv.slice(2);
+if (!shotPath || ![urlDeflate, urlPlain, urlHTTP1].every((u) => /^https:\/\//.test(u))) {
+  console.error('usage: node browser-h2.mjs https://HOST:PORT/ https://HOST:PORT2/ https://HOST:PORT3/ SCREENSHOT.png');
   process.exit(2);
 }
 const MiB = 1 << 20;
 
-async function session(context, pageURL, { deflate, label, shot, mux }) {
+async function session(context, pageURL, { deflate, label, shot, mux, h2 = true }) {
+  const wantHop = h2 ? 'h2' : 'http/1.1';
+  const wantProto = h2 ? 'HTTP/2.0' : 'HTTP/1.1';
+  const wantRequest = h2 ? 'CONNECT :protocol=websocket' : 'GET Upgrade: websocket';
   const page = await context.newPage();
   page.setDefaultTimeout(stepTimeout);
   const pageErrors = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`); });
 
-  const loaded = await check(`${label}: page loads over HTTP/2`, async () => {
+  const loaded = await check(`${label}: page loads over ${wantProto}`, async () => {
     const resp = await page.goto(pageURL, { waitUntil: 'load' });
     assert(resp && resp.ok(), `HTTP ${resp ? resp.status() : 'no response'}`);
     const hop = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
-    assert(hop === 'h2', `nextHopProtocol "${hop}", want "h2"`);
+    assert(hop === wantHop, `nextHopProtocol "${hop}", want "${wantHop}"`);
     const url = await page.inputValue('#url');
     const want = `wss://${new URL(pageURL).host}/ws`;
     assert(url === want, `#url defaults to "${url}", want "${want}"`);
@@ -45,15 +49,15 @@ async function session(context, pageURL, { deflate, label, shot, mux }) {
   });
   if (!loaded) return false;
 
-  const connected = await check(`${label}: the page's WebSocket goes over HTTP/2 (RFC 8441)`, async () => {
+  const connected = await check(`${label}: the page's WebSocket goes over ${wantProto} (${wantRequest})`, async () => {
     await page.click('#connect');
     await page.locator('#status[data-state=open]').waitFor();
     const tr = page.locator('#transport[data-proto]');
     await tr.waitFor();
     const proto = await tr.getAttribute('data-proto');
     const request = await tr.getAttribute('data-request');
-    assert(proto === 'HTTP/2.0', `the server says ${proto} (${request}), want HTTP/2.0: ${(await tr.textContent()).trim()}`);
-    assert(request === 'CONNECT :protocol=websocket', `request "${request}"`);
+    assert(proto === wantProto, `the server says ${proto} (${request}), want ${wantProto}: ${(await tr.textContent()).trim()}`);
+    assert(request === wantRequest, `request "${request}", want "${wantRequest}"`);
     const ext = (await page.textContent('#extensions')).trim();
     if (deflate) assert(/permessage-deflate/.test(ext), `extensions "${ext}", want permessage-deflate`);
     else assert(ext === 'none', `extensions "${ext}", want none (server started with -deflate=false)`);
@@ -110,7 +114,7 @@ async function session(context, pageURL, { deflate, label, shot, mux }) {
   });
 
   await check(`${label}: close with 4001 + reason echoed (RFC 6455 §5.5.1)`, async () => {
-    const reason = 'bye over HTTP/2';
+    const reason = `bye (${label})`;
     await page.fill('#close-code', '4001');
     await page.fill('#close-reason', reason);
     await page.click('#close');
@@ -190,10 +194,11 @@ async function session(context, pageURL, { deflate, label, shot, mux }) {
 }
 
 async function main(context) {
-  console.log(`pages: ${urlDeflate} (permessage-deflate), ${urlPlain} (-deflate=false)`);
+  console.log(`pages: ${urlDeflate} (permessage-deflate), ${urlPlain} (-deflate=false), ${urlHTTP1} (-http2=false)`);
   const ok = await session(context, urlDeflate, { deflate: true, label: 'deflate', shot: shotPath, mux: true });
   const ok2 = await session(context, urlPlain, { deflate: false, label: 'no deflate', shot: shotPath.replace(/(\.png)?$/i, '-nodeflate.png'), mux: false });
-  return !(ok && ok2);
+  const ok3 = await session(context, urlHTTP1, { deflate: true, label: '-http2=false', shot: shotPath.replace(/(\.png)?$/i, '-http1.png'), mux: false, h2: false });
+  return !(ok && ok2 && ok3);
 }
 
 await runBrowser({ profilePrefix: 'ws6455-chromium-h2-', viewport: { width: 1280, height: 900 }, extraArgs: ['--ignore-certificate-errors'] }, main);
