@@ -70,7 +70,7 @@ type connNumKey struct{}
 // every CONNECT: that is what makes advertising
 // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) safe, since no handler
 // of this server can receive an extended CONNECT it does not understand
-// (golang/go#71128; see cmd/internal/serve/http2.go). A CONNECT that is
+// (golang/go#71128; see serve.HTTP2). A CONNECT that is
 // not a WebSocket's is refused by the WebSocket server's handshake.
 type httpsHandler struct {
 	ws    *server.Server

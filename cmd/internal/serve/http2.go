@@ -10,6 +10,23 @@ import (
 	"github.com/ws6455/ws6455/server"
 )
 
+// ReexecEnv marks a process started by Reexec, so that it never
+// re-executes itself again (which would loop if GODEBUG had no effect).
+const ReexecEnv = "WS6455_REEXEC_HTTP2XCONNECT"
+
+// extendedConnectEnabled reports whether this process's net/http HTTP/2
+// server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL. A variable so that
+// tests can ask the other question.
+var extendedConnectEnabled = server.ExtendedConnectEnabled
+
+// HTTP2 decides whether a server that is about to serve TLS may offer
+// HTTP/2, with want the -http2 flag. It returns true when net/http
+// advertises extended CONNECT already. Otherwise, if want, it calls reexec
+// (normally Reexec, which does not return when it succeeds); when that
+// fails, or without want, it returns false: serve HTTP/1.1 only. It logs
+// what it decided and why. Call it before listening or starting any
+// goroutine that matters: Reexec replaces the process.
+//
 // WebSockets over HTTP/2 (RFC 8441) and GODEBUG=http2xconnect=1: what the
 // binaries do, and why.
 //
@@ -48,10 +65,13 @@ import (
 //     or was done and did not help (a Go whose net/http ignores the
 //     variable), or the user set http2xconnect=0 explicitly, or -http2=false,
 //     the binary serves HTTP/1.1 only over TLS and logs a warning that
-//     says what to do. It never offers HTTP/2 with the setting off (where
-//     browsers would quietly use HTTP/1.1 for WebSockets anyway, which
-//     works, but is not what -http2 asked for) and it never advertises
-//     the setting without handling it.
+//     says what to do. HTTP/2 without the setting would be safe (browsers
+//     then open a separate HTTP/1.1 connection per WebSocket), but it
+//     would hide the misconfiguration behind a page that says HTTP/2
+//     while its WebSockets are not: -http2 asks for WebSockets over
+//     HTTP/2, so without them the binary says so and serves the one
+//     protocol it can serve fully. And it never advertises the setting
+//     without handling it.
 //
 // Whether net/http advertises the setting is asked of net/http itself
 // (server.ExtendedConnectEnabled), not read from GODEBUG by this package,
@@ -59,24 +79,6 @@ import (
 // then they re-execute nothing. Library users, who own their http.Server
 // and its other handlers, decide for themselves; the server package
 // documents the variable.
-
-// ReexecEnv marks a process started by Reexec, so that it never
-// re-executes itself again (which would loop if GODEBUG had no effect).
-const ReexecEnv = "WS6455_REEXEC_HTTP2XCONNECT"
-
-// extendedConnectEnabled reports whether this process's net/http HTTP/2
-// server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL. A variable so that
-// tests can ask the other question.
-var extendedConnectEnabled = server.ExtendedConnectEnabled
-
-// HTTP2 decides whether a server that is about to serve TLS may offer
-// HTTP/2, with want the -http2 flag (see the comment above). It returns
-// true when net/http advertises extended CONNECT already. Otherwise, if
-// want, it calls reexec (normally Reexec, which does not return when it
-// succeeds); when that fails, or without want, it returns false: serve
-// HTTP/1.1 only. It logs what it decided and why. Call it before
-// listening or starting any goroutine that matters: Reexec replaces the
-// process.
 func HTTP2(log *slog.Logger, want bool, reexec func() error) bool {
 	if !want {
 		log.Info("HTTP/2 off (-http2=false): serving HTTP/1.1 only over TLS; each WebSocket takes a TLS connection of its own")
@@ -94,8 +96,7 @@ func HTTP2(log *slog.Logger, want bool, reexec func() error) bool {
 
 // Reexec re-executes the running program with the same arguments and
 // environment plus http2xconnect=1 in GODEBUG (and ReexecEnv=1), so that
-// net/http's HTTP/2 server advertises extended CONNECT (see the comment
-// above). It does not return when it succeeds: the process image is
+// net/http's HTTP/2 server advertises extended CONNECT (see HTTP2). It does not return when it succeeds: the process image is
 // replaced, keeping its process ID and open files (stdin, stdout,
 // stderr); whatever the program did before is lost, so call it first. It
 // returns an error saying why it did not re-execute.
