@@ -34,8 +34,8 @@
 // connection (RFC 8441 extended CONNECT) rather than one TLS connection
 // each; the page shows which it got. For that, net/http needs
 // GODEBUG=http2xconnect=1 at start, so wsecho re-executes itself once
-// with it (serve.HTTP2 in cmd/internal/serve explains why this is safe and what
-// happens when it cannot); -http2=false serves HTTP/1.1 only. Each
+// with it (serve.HTTP2 in cmd/internal/serve explains why this is safe
+// and what happens when it cannot); -http2=false serves HTTP/1.1 only. Each
 // WebSocket is logged with how it arrived: request="CONNECT
 // :protocol=websocket" (HTTP/2) or request="GET Upgrade: websocket"
 // (HTTP/1.1). Over TLS, event mode serves each connection with a
@@ -102,8 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	// With -tls, decide about HTTP/2 first: serve.HTTP2 may re-execute
-	// the process (serve.HTTP2 says why), which must
-	// happen before anything is started.
+	// the process (its doc says why), which must happen before anything
+	// is started.
 	var tlsConfig *tls.Config
 	var fingerprint string
 	if *tlsSpec != "" {
