@@ -141,9 +141,16 @@ func (s *Server) acceptStream(w http.ResponseWriter, r *http.Request, res *hands
 		h[k] = vs
 	}
 	w.WriteHeader(res.Status())
-	if err := http.NewResponseController(w).Flush(); err != nil {
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
 		return nil, nil, fmt.Errorf("server: send the 200 of an RFC 8441 stream: %w", err)
 	}
+	// net/http applies the http.Server's ReadTimeout and WriteTimeout to
+	// every stream from its start, as timers that would end the WebSocket
+	// however alive it is: from here on the WebSocket's own timeouts
+	// govern the stream (streamConn's deadlines, keepalive).
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	nc := newStreamConn(w, r)
 	return frame.NewConn(nc, nil, s.frameConfig(nc, res)), res, nil
 }

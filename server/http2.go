@@ -32,7 +32,8 @@ import (
 // the same handshake code as HTTP/1.1 (handshake.NewRequestFromHeader,
 // Upgrader.Negotiate), answer 200, and run a frame.Conn over the stream
 // through streamConn: reads from r.Body, writes to the ResponseWriter
-// followed by a flush. Many WebSockets share one TCP connection this way,
+// followed by a flush. (An HTTP/2 stream is full duplex in net/http as it
+// is; http.ResponseController.EnableFullDuplex concerns HTTP/1 only.) Many WebSockets share one TCP connection this way,
 // each on its own stream, each with its own frame.Conn, limits, keepalive
 // and Shutdown handling, exactly as on HTTP/1.1.
 //
@@ -64,12 +65,18 @@ import (
 //
 // A stream has no file descriptor: event mode (Server.Events) serves it
 // with a goroutine that loops over ReadMessage (the same callbacks), never
-// with epoll. Deadlines go through http.ResponseController, which net/http
-// implements on a stream with timers: a write deadline that passes resets
-// the stream, and a read deadline that passes ends the request body for
-// good, so both end the WebSocket (frame.Conn uses them only that way; a
-// StreamConn user cannot extend a read deadline that has passed over
-// HTTP/2). And net/http's HTTP/2 server advertises the setting only with
+// with epoll. Deadlines reach net/http through http.ResponseController,
+// which implements them on a stream as timers that act when they fire: a
+// write deadline resets the stream, a read deadline ends the request body
+// for good, whether or not a call is in progress. streamConn keeps a
+// socket's meaning on top (see deadline): a deadline only fails calls
+// made after it passed, and can be moved; only a call that is still
+// blocked when its deadline comes ends the stream's reading (or the
+// stream), since net/http cannot resume a stream after that. The
+// http.Server's own ReadTimeout and WriteTimeout, which net/http applies
+// to each stream from its start, are lifted once the WebSocket is open:
+// the WebSocket's timeouts (frame.Config, keepalive) govern it from then
+// on. And net/http's HTTP/2 server advertises the setting only with
 // GODEBUG=http2xconnect=1: see ExtendedConnectEnabled.
 
 // streamConn is a net.Conn over the stream of an RFC 8441 request: Read
@@ -91,9 +98,27 @@ type streamConn struct {
 	mu       sync.Mutex
 	closed   bool
 	active   int           // calls in progress that use w or body
+	reading  int           // of which Reads
 	writing  int           // of which Writes
 	idle     chan struct{} // closed when closed and active == 0
-	rdExpire bool          // a read deadline passed: the body is gone
+	rdExpire bool          // a read deadline passed in a Read: the body is gone
+	rdl, wdl deadline
+}
+
+// deadline is a read or write deadline with socket semantics, over
+// net/http's stream timers, which act when they fire: the read timer ends
+// the request body for good, the write timer resets the stream, whether
+// or not a call is in progress. A socket's deadline fails only the calls
+// made while it has passed, and can be moved after. So the deadline is
+// kept here; a call made after it has passed fails with
+// os.ErrDeadlineExceeded without touching the stream, and the timer, armed
+// only while a call runs, hands net/http a past deadline if that call is
+// still blocked when the deadline comes (which ends the stream's reading,
+// or the stream, for good: the one thing a stream cannot do is resume
+// after that).
+type deadline struct {
+	t     time.Time   // zero: none
+	timer *time.Timer // armed while a call runs with t set
 }
 
 // errReadDeadlineGone is what reads return after a read deadline has
@@ -122,24 +147,60 @@ func newStreamConn(w http.ResponseWriter, r *http.Request) *streamConn {
 	return s
 }
 
-// enter starts a call that uses w or the body; false once closed.
-func (s *streamConn) enter(write bool) bool {
+// Kinds of calls, for enter and leave.
+const (
+	callOther = iota // deadline changes
+	callRead
+	callWrite
+)
+
+// enter starts a call that uses w or the body. It fails once closed, and
+// for a Read or Write whose deadline has passed; otherwise it arms that
+// deadline's timer.
+func (s *streamConn) enter(kind int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return net.ErrClosed
+	}
+	var d *deadline
+	switch kind {
+	case callRead:
+		if s.rdExpire {
+			return errReadDeadlineGone
+		}
+		d = &s.rdl
+	case callWrite:
+		d = &s.wdl
+	}
+	if d != nil && !d.t.IsZero() {
+		wait := time.Until(d.t)
+		if wait <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		if d.timer == nil {
+			d.timer = time.AfterFunc(wait, func() { s.expire(kind) })
+		} else {
+			d.timer.Reset(wait)
+		}
 	}
 	s.active++
-	if write {
+	switch kind {
+	case callRead:
+		s.reading++
+	case callWrite:
 		s.writing++
 	}
-	return true
+	return nil
 }
 
-func (s *streamConn) leave(write bool) {
+func (s *streamConn) leave(kind int) {
 	s.mu.Lock()
 	s.active--
-	if write {
+	switch kind {
+	case callRead:
+		s.reading--
+	case callWrite:
 		s.writing--
 	}
 	if s.closed && s.active == 0 {
@@ -148,17 +209,34 @@ func (s *streamConn) leave(write bool) {
 	s.mu.Unlock()
 }
 
-func (s *streamConn) Read(p []byte) (int, error) {
-	if !s.enter(false) {
-		return 0, net.ErrClosed
-	}
-	defer s.leave(false)
+// expire runs when a deadline's timer fires: if a call of that kind is
+// still running and the deadline (which may have moved) has passed, it
+// makes net/http end the call, with a deadline in the past.
+func (s *streamConn) expire(kind int) {
 	s.mu.Lock()
-	gone := s.rdExpire
-	s.mu.Unlock()
-	if gone {
-		return 0, errReadDeadlineGone
+	d, busy := &s.rdl, s.reading > 0
+	if kind == callWrite {
+		d, busy = &s.wdl, s.writing > 0
 	}
+	if s.closed || !busy || d.t.IsZero() || time.Now().Before(d.t) {
+		s.mu.Unlock()
+		return
+	}
+	s.active++ // keeps w usable: Close waits for this call too
+	s.mu.Unlock()
+	defer s.leave(callOther)
+	if kind == callRead {
+		s.rc.SetReadDeadline(time.Unix(1, 0))
+	} else {
+		s.rc.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+func (s *streamConn) Read(p []byte) (int, error) {
+	if err := s.enter(callRead); err != nil {
+		return 0, err
+	}
+	defer s.leave(callRead)
 	n, err := s.body.Read(p)
 	if err != nil {
 		s.mu.Lock()
@@ -173,10 +251,10 @@ func (s *streamConn) Read(p []byte) (int, error) {
 }
 
 func (s *streamConn) Write(p []byte) (int, error) {
-	if !s.enter(true) {
-		return 0, net.ErrClosed
+	if err := s.enter(callWrite); err != nil {
+		return 0, err
 	}
-	defer s.leave(true)
+	defer s.leave(callWrite)
 	n, err := s.w.Write(p)
 	if err == nil {
 		// Each Write is a frame or a batch of frames that the peer
@@ -201,6 +279,11 @@ func (s *streamConn) Close() error {
 	if s.active == 0 {
 		close(s.idle)
 	}
+	for _, d := range []*deadline{&s.rdl, &s.wdl} {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+	}
 	s.mu.Unlock()
 	s.stop()
 	s.body.Close() // breaks a Read blocked in the body
@@ -224,20 +307,42 @@ func (s *streamConn) SetDeadline(t time.Time) error {
 	return s.SetWriteDeadline(t)
 }
 
+// SetReadDeadline and SetWriteDeadline keep the deadline (see deadline);
+// a call in progress is held to the new one.
 func (s *streamConn) SetReadDeadline(t time.Time) error {
-	if !s.enter(false) {
-		return net.ErrClosed
-	}
-	defer s.leave(false)
-	return s.rc.SetReadDeadline(t)
+	return s.setDeadline(callRead, t)
 }
 
 func (s *streamConn) SetWriteDeadline(t time.Time) error {
-	if !s.enter(false) {
+	return s.setDeadline(callWrite, t)
+}
+
+func (s *streamConn) setDeadline(kind int, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return net.ErrClosed
 	}
-	defer s.leave(false)
-	return s.rc.SetWriteDeadline(t)
+	d, busy := &s.rdl, s.reading > 0
+	if kind == callWrite {
+		d, busy = &s.wdl, s.writing > 0
+	}
+	d.t = t
+	if !busy {
+		return nil // armed by the next call
+	}
+	if t.IsZero() {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+		return nil
+	}
+	if d.timer == nil {
+		d.timer = time.AfterFunc(time.Until(t), func() { s.expire(kind) })
+	} else {
+		d.timer.Reset(time.Until(t))
+	}
+	return nil
 }
 
 // ExtendedConnectEnabled reports whether net/http's HTTP/2 server, in this

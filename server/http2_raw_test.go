@@ -556,3 +556,48 @@ func TestServeHTTP_RFC8441_5_CloseUnderBlockedWrite(t *testing.T) {
 	}
 	t.Logf("stream reset with %v under the blocked write", rst.ErrCode)
 }
+
+// TestProbeExtendedConnect_RFC8441_3: the probe behind
+// ExtendedConnectEnabled gives the same answer every time, matches the
+// SETTINGS a real connection gets, and leaves no goroutine behind.
+func TestProbeExtendedConnect_RFC8441_3(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	want := ExtendedConnectEnabled()
+	for range 3 {
+		if got := probeExtendedConnect(); got != want {
+			t.Fatalf("probe = %v, ExtendedConnectEnabled() = %v", got, want)
+		}
+	}
+	s := &Server{Handler: HandlerFunc(echo)}
+	r := dialRawH2(t, serveH2C(t, s))
+	if got := r.settings[http2.SettingEnableConnectProtocol] == 1; got != want {
+		t.Fatalf("a real connection's SETTINGS say %v, the probe %v", got, want)
+	}
+}
+
+// TestServeHTTP_RFC8441_MessageTimeout: the progress rule (Config.
+// MessageTimeout) works on a stream, through net/http's read deadline: a
+// peer that sends half a frame and stalls is failed with 1008.
+func TestServeHTTP_RFC8441_MessageTimeout(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	s := &Server{Handler: HandlerFunc(echo)}
+	s.Config.MessageTimeout = 200 * time.Millisecond
+	s.Config.CloseTimeout = 500 * time.Millisecond
+	base := serveH2C(t, s)
+	host := strings.TrimPrefix(base, "http://")
+	r := dialRawH2(t, base)
+	r.request(1, false, wsConnect(host)...)
+	if a := r.readStream(1, false, nil); a.status != "200" {
+		t.Fatalf("answer %+v", a)
+	}
+	whole := wstest.ClientFrame(true, frame.OpBinary, make([]byte, 1000))
+	if err := r.fr.WriteData(1, false, whole[:100]); err != nil {
+		t.Fatal(err)
+	}
+	a := r.readStream(1, true, nil)
+	if len(a.data) < 4 || frame.Opcode(a.data[0]&0x0f) != frame.OpClose ||
+		frame.CloseCode(a.data[2])<<8|frame.CloseCode(a.data[3]) != frame.ClosePolicyViolation {
+		t.Fatalf("server sent %q (ended %v, reset %v %v), want a close frame with 1008", a.data, a.ended, a.reset, a.rst)
+	}
+	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
+}

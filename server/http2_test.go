@@ -210,11 +210,11 @@ func newH2ClientConn(body io.ReadCloser, pw *io.PipeWriter, cancel context.Cance
 
 func (c *h2ClientConn) pump() {
 	defer close(c.pumped)
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := c.body.Read(buf)
 		select {
-		case c.chunks <- h2Chunk{buf[:n], err}:
+		case c.chunks <- h2Chunk{bytes.Clone(buf[:n]), err}:
 		case <-c.closed:
 			return
 		}
@@ -699,4 +699,155 @@ func TestServeHTTP_RFC8441_Limits(t *testing.T) {
 	}
 	expectCloseCode(t, c, frame.CloseMessageTooBig)
 	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
+}
+
+// BenchmarkServeHTTP_RFC8441_Echo: round trips of a 1 KiB message on one
+// WebSocket, over an HTTP/2 stream (h2c) and, for comparison, over a
+// hijacked HTTP/1.1 connection of the same net/http server.
+func BenchmarkServeHTTP_RFC8441_Echo(b *testing.B) {
+	msg := bytes.Repeat([]byte{'x'}, 1024)
+	run := func(b *testing.B, c *frame.Conn) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		buf := make([]byte, 0, 2048)
+		for b.Loop() {
+			if err := c.WriteMessage(frame.OpBinary, msg); err != nil {
+				b.Fatal(err)
+			}
+			var err error
+			if _, buf, err = c.ReadMessage(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, proto := range []string{"http2", "http1"} {
+		b.Run(proto, func(b *testing.B) {
+			s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			hs := httptest.NewUnstartedServer(s)
+			hs.Config.Protocols = &p
+			hs.Config.ErrorLog = discardLogger
+			hs.Start()
+			defer hs.Close()
+			defer s.Close()
+			var c *frame.Conn
+			if proto == "http2" {
+				tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, addr)
+				}}
+				defer tr.CloseIdleConnections()
+				pr, pw := io.Pipe()
+				req, _ := http.NewRequest(http.MethodConnect, hs.URL+"/echo", pr)
+				req.Header.Set(":protocol", "websocket")
+				req.Header.Set("Sec-WebSocket-Version", "13")
+				resp, err := tr.RoundTrip(req)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatal(resp, err)
+				}
+				c = frame.NewConn(newH2ClientConn(resp.Body, pw, func() {}), nil, frame.Config{Role: frame.RoleClient})
+			} else {
+				c = wstest.Dial(b, strings.TrimPrefix(hs.URL, "http://"), "/echo", frame.Config{})
+			}
+			defer c.CloseNow()
+			run(b, c)
+		})
+	}
+}
+
+// TestServeHTTP_RFC8441_DeadlinesIdle: net/http implements a stream's
+// deadlines as timers that reset the stream (write) or end its body (read)
+// when they fire, whether or not a call is in progress; a socket's
+// deadline only fails the calls made while it has passed. The stream
+// adapter keeps the socket's meaning: neither frame.Conn's WriteTimeout
+// nor the http.Server's ReadTimeout and WriteTimeout end a WebSocket that
+// is merely idle past them, and a read deadline that passed while nobody
+// read fails the next read and can then be moved.
+func TestServeHTTP_RFC8441_DeadlinesIdle(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	checked := make(chan error, 1)
+	s := &Server{Handler: HandlerFunc(func(c *frame.Conn, hs *handshake.Result) {
+		op, p, err := c.ReadMessage(nil)
+		if err != nil {
+			return
+		}
+		c.WriteMessage(op, p)
+		// A read deadline that passes while nobody reads.
+		dl := time.Now().Add(50 * time.Millisecond)
+		c.NetConn().SetReadDeadline(dl)
+		for !time.Now().After(dl) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		_, _, err = c.ReadMessage(nil)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			checked <- fmt.Errorf("read after the deadline passed: %v, want os.ErrDeadlineExceeded", err)
+			return
+		}
+		c.NetConn().SetReadDeadline(time.Time{})
+		checked <- nil
+		echo(c, hs)
+	}), Logger: wstest.QuietLogger()}
+	s.Config.WriteTimeout = 200 * time.Millisecond
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	hs := httptest.NewUnstartedServer(s)
+	hs.Config.Protocols = &p
+	hs.Config.ErrorLog = discardLogger
+	hs.Config.ReadTimeout = 200 * time.Millisecond
+	hs.Config.WriteTimeout = 200 * time.Millisecond
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+		defer cancel()
+		s.Shutdown(ctx)
+		hs.Close()
+	})
+	c, _, err := h2Dial(t, h2cTransport(t), hs.URL+"/echo", nil, frame.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "first")
+	select {
+	case err := <-checked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wstest.Timeout):
+		t.Fatal("the handler's deadline check did not finish")
+	}
+	// Idle for well past every timeout above (no assertion on how long
+	// anything takes: only that the connection is still there after).
+	time.Sleep(time.Second)
+	roundTrip(t, c, "after an idle second")
+	if err := c.CloseWith(frame.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIsWebSocketUpgrade_RFC8441_4: an extended CONNECT with :protocol
+// websocket is a WebSocket request; a plain CONNECT or another protocol is
+// not.
+func TestIsWebSocketUpgrade_RFC8441_4(t *testing.T) {
+	mk := func(proto int, method string, h http.Header) *http.Request {
+		return &http.Request{ProtoMajor: proto, Method: method, Header: h}
+	}
+	tests := []struct {
+		r    *http.Request
+		want bool
+	}{
+		{mk(2, "CONNECT", http.Header{":protocol": {"websocket"}}), true},
+		{mk(2, "CONNECT", http.Header{":protocol": {"WebSocket"}}), true},
+		{mk(2, "CONNECT", http.Header{}), false},
+		{mk(2, "CONNECT", http.Header{":protocol": {"webtransport"}}), false},
+		{mk(2, "GET", http.Header{":protocol": {"websocket"}}), false},
+		{mk(1, "GET", http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}), true},
+		{mk(1, "CONNECT", http.Header{":protocol": {"websocket"}}), false},
+	}
+	for i, tt := range tests {
+		if got := IsWebSocketUpgrade(tt.r); got != tt.want {
+			t.Errorf("%d: %s HTTP/%d %v: %v, want %v", i, tt.r.Method, tt.r.ProtoMajor, tt.r.Header, got, tt.want)
+		}
+	}
 }
