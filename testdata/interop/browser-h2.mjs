@@ -11,9 +11,9 @@
 // server: the page loads over HTTP/2 (nextHopProtocol "h2"), its WebSocket goes over HTTP/2 (the
 // page's "HTTP" row, from the server's /conninfo, says HTTP/2.0 and CONNECT :protocol=websocket),
 // text, binary and 1 MiB messages echo, compressed or not as negotiated, and a close with 4001 +
-// reason is echoed. Against the first server the page then opens 10 WebSockets at once: all on the
-// page's one HTTP/2 connection, each echoing its own message, one closing while the nine others
-// go on. Saves SCREENSHOT.png (with deflate), SCREENSHOT-nodeflate.png and SCREENSHOT-http1.png.
+// reason is echoed. Then the page's "Open 10" opens 10 WebSockets at once: against the first
+// server all on the page's one HTTP/2 connection, against -http2=false on 10 TLS connections of
+// their own; each echoes its own messages, and socket 1 closes while the nine others go on. Saves SCREENSHOT.png (with deflate), SCREENSHOT-nodeflate.png and SCREENSHOT-http1.png.
 // Prints one line per check and a final "N passed, M failed" line; exits 1 if any check failed.
 // The Go test (cmd/wsecho/interop_test.go) also checks the servers' request logs.
 
@@ -129,44 +129,40 @@ async function session(context, pageURL, { deflate, label, shot, mux, h2 = true 
   });
 
   if (mux) {
-    await check(`${label}: 10 WebSockets on the page's one HTTP/2 connection, one closing while 9 go on`, async () => {
+    const title = h2
+      ? `${label}: "Open 10": 10 WebSockets on the page's one HTTP/2 connection, one closing while 9 go on`
+      : `${label}: "Open 10": 10 WebSockets on 10 TLS connections of their own, one closing while 9 go on`;
+    await check(title, async () => {
       // Reconnect the page's own socket first, so that its connection number can be compared.
       await page.click('#connect');
       await page.locator('#status[data-state=open]').waitFor();
       await page.locator('#transport[data-conn]').waitFor();
       const pageConn = await page.getAttribute('#transport', 'data-conn');
-      const r = await page.evaluate(async (n) => {
-        const open = (i) => new Promise((resolve, reject) => {
-          const ws = new WebSocket(`wss://${location.host}/ws?id=mux-${i}`);
-          ws.onopen = () => resolve(ws);
-          ws.onclose = (e) => reject(new Error(`socket ${i} closed before opening: ${e.code}`));
-        });
-        const socks = await Promise.all([...Array(n).keys()].map(open));
-        const echo = (ws, msg) => new Promise((resolve, reject) => {
-          ws.onmessage = (e) => resolve(e.data);
-          ws.onclose = (e) => reject(new Error(`closed ${e.code} while waiting for "${msg}"`));
-          ws.send(msg);
-        });
-        const first = await Promise.all(socks.map((ws, i) => echo(ws, `hello from socket ${i}`)));
-        const closed = await new Promise((resolve) => {
-          socks[0].onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
-          socks[0].close(4002, 'only socket 0');
-        });
-        const second = await Promise.all(socks.slice(1).map((ws, i) => echo(ws, `socket ${i + 1} goes on`)));
-        const states = socks.map((ws) => ws.readyState);
-        const infos = await Promise.all(socks.map((_, i) => fetch(`/conninfo?id=mux-${i}`, { cache: 'no-store' }).then((x) => x.json())));
-        for (const ws of socks.slice(1)) ws.close(1000, 'done');
-        return { first, closed, second, states, infos };
-      }, 10);
-      for (let i = 0; i < 10; i++) assert(r.first[i] === `hello from socket ${i}`, `socket ${i} echoed "${r.first[i]}"`);
-      assert(r.closed.code === 4002 && r.closed.wasClean, `socket 0 closed ${JSON.stringify(r.closed)}, want 4002, clean`);
-      for (let i = 1; i < 10; i++) assert(r.second[i - 1] === `socket ${i} goes on`, `socket ${i} echoed "${r.second[i - 1]}" after socket 0 closed`);
-      assert(r.states[0] === 3 && r.states.slice(1).every((s) => s === 1), `readyStates ${r.states}, want socket 0 CLOSED and the rest OPEN`);
-      const conns = new Set(r.infos.map((x) => String(x.conn)));
-      assert(r.infos.every((x) => x.proto === 'HTTP/2.0' && x.request === 'CONNECT :protocol=websocket'),
-        `not all over HTTP/2: ${JSON.stringify(r.infos)}`);
-      assert(conns.size === 1 && conns.has(pageConn), `connections ${[...conns]} (the page's socket: ${pageConn}), want one, the page's`);
-      return `all 10 on TLS connection #${pageConn} with the page's own socket; socket 0 closed 4002 (clean), 9 echoed on`;
+      await page.click('#mux-open');
+      // Each socket sends one message when it opens; wait for all 10 echoes and /conninfo answers.
+      await page.waitForFunction(() => {
+        const rows = [...document.querySelectorAll('#mux-table tbody tr')];
+        return rows.length === 10 && rows.every((r) => r.dataset.echoes === '1' && r.dataset.conn);
+      });
+      const rows = () => page.$$eval('#mux-table tbody tr', (rs) => rs.map((r) => ({ ...r.dataset })));
+      const first = await rows();
+      assert(first.every((r) => r.state === 'open' && r.proto === wantProto), `rows ${JSON.stringify(first)}, want all open over ${wantProto}`);
+      const conns = new Set(first.map((r) => r.conn));
+      if (h2) assert(conns.size === 1 && conns.has(pageConn), `connections ${[...conns]} (the page's socket: ${pageConn}), want one, the page's`);
+      else assert(conns.size === 10 && !conns.has(pageConn), `connections ${[...conns]} (the page's socket: ${pageConn}), want 10 others`);
+      const summary = await page.getAttribute('#mux-summary', 'data-conns');
+      assert(summary === String(conns.size), `#mux-summary says ${summary} connections`);
+
+      await page.click('#mux-close-one');
+      await page.locator('#mux-table tr[data-index="1"][data-code]').waitFor();
+      await page.click('#mux-send');
+      await page.waitForFunction(() => [...document.querySelectorAll('#mux-table tbody tr')].slice(1).every((r) => r.dataset.echoes === '2'));
+      const second = await rows();
+      assert(second[0].state === 'closed' && second[0].code === '4002' && second[0].echoes === '1',
+        `socket 1 after its close: ${JSON.stringify(second[0])}, want closed with 4002 and no more echoes`);
+      assert(second.slice(1).every((r) => r.state === 'open'), `the 9 others: ${JSON.stringify(second.slice(1))}, want all open`);
+      assert(await page.getAttribute('#mux-summary', 'data-open') === '9', 'summary does not say 9 open');
+      return `${(await page.textContent('#mux-summary')).trim()}; socket 1 closed 4002, the 9 others echoed again`;
     });
     await check(`${label}: the page's socket still echoes`, async () => {
       const before = await page.locator('.entry.in[data-type=text]').count();
@@ -197,7 +193,7 @@ async function main(context) {
   console.log(`pages: ${urlDeflate} (permessage-deflate), ${urlPlain} (-deflate=false), ${urlHTTP1} (-http2=false)`);
   const ok = await session(context, urlDeflate, { deflate: true, label: 'deflate', shot: shotPath, mux: true });
   const ok2 = await session(context, urlPlain, { deflate: false, label: 'no deflate', shot: shotPath.replace(/(\.png)?$/i, '-nodeflate.png'), mux: false });
-  const ok3 = await session(context, urlHTTP1, { deflate: true, label: '-http2=false', shot: shotPath.replace(/(\.png)?$/i, '-http1.png'), mux: false, h2: false });
+  const ok3 = await session(context, urlHTTP1, { deflate: true, label: '-http2=false', shot: shotPath.replace(/(\.png)?$/i, '-http1.png'), mux: true, h2: false });
   return !(ok && ok2 && ok3);
 }
 
