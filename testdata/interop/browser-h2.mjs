@@ -138,12 +138,14 @@ async function session(context, pageURL, { deflate, label, shot, mux, h2 = true 
       await page.locator('#status[data-state=open]').waitFor();
       await page.locator('#transport[data-conn]').waitFor();
       const pageConn = await page.getAttribute('#transport', 'data-conn');
+      const t0 = performance.now();
       await page.click('#mux-open');
       // Each socket sends one message when it opens; wait for all 10 echoes and /conninfo answers.
       await page.waitForFunction(() => {
         const rows = [...document.querySelectorAll('#mux-table tbody tr')];
         return rows.length === 10 && rows.every((r) => r.dataset.echoes === '1' && r.dataset.conn);
       });
+      const openMs = performance.now() - t0;
       const rows = () => page.$$eval('#mux-table tbody tr', (rs) => rs.map((r) => ({ ...r.dataset })));
       const first = await rows();
       assert(first.every((r) => r.state === 'open' && r.proto === wantProto), `rows ${JSON.stringify(first)}, want all open over ${wantProto}`);
@@ -162,7 +164,8 @@ async function session(context, pageURL, { deflate, label, shot, mux, h2 = true 
         `socket 1 after its close: ${JSON.stringify(second[0])}, want closed with 4002 and no more echoes`);
       assert(second.slice(1).every((r) => r.state === 'open'), `the 9 others: ${JSON.stringify(second.slice(1))}, want all open`);
       assert(await page.getAttribute('#mux-summary', 'data-open') === '9', 'summary does not say 9 open');
-      return `${(await page.textContent('#mux-summary')).trim()}; socket 1 closed 4002, the 9 others echoed again`;
+      return `${(await page.textContent('#mux-summary')).trim()}; socket 1 closed 4002, the 9 others echoed again; ` +
+        `10 opened, echoed once and looked up in ${openMs.toFixed(0)} ms (one sample, as seen from the test)`;
     });
     await check(`${label}: the page's socket still echoes`, async () => {
       const before = await page.locator('.entry.in[data-type=text]').count();
