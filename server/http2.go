@@ -267,11 +267,14 @@ func (s *streamConn) Write(p []byte) (int, error) {
 // Close ends the stream for this side: a blocked Read returns at once, a
 // blocked Write is ended by resetting the stream, and Close returns when
 // no call uses the stream any more, so that the handler may return (which
-// sends END_STREAM). It is idempotent.
+// sends END_STREAM). It may be called more than once (the context's
+// AfterFunc and frame.Conn may both close): every call returns only when
+// no call uses the stream.
 func (s *streamConn) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.idle
 		return nil
 	}
 	s.closed = true
@@ -369,8 +372,8 @@ func (s *streamConn) setDeadline(kind int, t time.Time) error {
 // connection (net.Pipe) is served by an http.Server that speaks only
 // unencrypted HTTP/2, sent the client preface and an empty SETTINGS frame,
 // and its first SETTINGS frame is read. So the answer stays right if a
-// future Go changes the default. The probe is bounded by a 5 s deadline
-// and leaves no goroutine running; if it fails, the answer is false.
+// future Go changes the default. The probe is bounded by a 5 s deadline,
+// its goroutines all end, and if it fails the answer is false.
 func ExtendedConnectEnabled() bool { return extendedConnect() }
 
 var extendedConnect = sync.OnceValue(probeExtendedConnect)

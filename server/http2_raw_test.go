@@ -601,3 +601,50 @@ func TestServeHTTP_RFC8441_MessageTimeout(t *testing.T) {
 	}
 	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
 }
+
+// TestServeHTTP_RFC8441_5_EndStreamWithoutClose: END_STREAM from the peer
+// without a close frame is a TCP FIN without one (RFC 8441 §5): the
+// connection ends with 1006 (RFC 6455 §7.1.5), not a local failure, and
+// the server ends its side of the stream too.
+func TestServeHTTP_RFC8441_5_EndStreamWithoutClose(t *testing.T) {
+	wstest.CheckGoroutines(t)
+	ended := make(chan error, 1)
+	s := &Server{Handler: HandlerFunc(func(c *frame.Conn, _ *handshake.Result) {
+		for {
+			op, p, err := c.ReadMessage(nil)
+			if err != nil {
+				ended <- err
+				return
+			}
+			c.WriteMessage(op, p)
+		}
+	})}
+	base := serveH2C(t, s)
+	host := strings.TrimPrefix(base, "http://")
+	r := dialRawH2(t, base)
+	r.request(1, false, wsConnect(host)...)
+	if a := r.readStream(1, false, nil); a.status != "200" {
+		t.Fatalf("answer %+v", a)
+	}
+	msg := wstest.ClientFrame(true, frame.OpText, []byte("last words"))
+	if err := r.fr.WriteData(1, true, msg); err != nil { // with END_STREAM
+		t.Fatal(err)
+	}
+	a := r.readStream(1, true, nil)
+	if !bytes.Contains(a.data, []byte("last words")) {
+		t.Errorf("the message before END_STREAM was not echoed: %q", a.data)
+	}
+	if !a.ended && !a.reset {
+		t.Errorf("the server's side of the stream did not end: %+v", a)
+	}
+	select {
+	case err := <-ended:
+		var ce *frame.CloseError
+		if !errors.As(err, &ce) || ce.Code != frame.CloseAbnormal || ce.Local {
+			t.Fatalf("ended with %v, want the peer's 1006", err)
+		}
+	case <-time.After(wstest.Timeout):
+		t.Fatal("the handler did not see the end of the stream")
+	}
+	wstest.WaitUntil(t, wstest.Timeout, "NumConns to reach 0", func() bool { return s.NumConns() == 0 }, nil)
+}
