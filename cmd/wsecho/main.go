@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	wsecho [-addr :8080] [-trace] [-deflate] [-deflate-takeover] [-max-message 16777216] [-mode events]
+//	wsecho [-addr :8080] [-trace] [-deflate] [-deflate-takeover] [-max-message 16777216] [-mode events] [-tls CERT,KEY|auto] [-http2]
 //
 // The address defaults to :8080, or :$PORT when PORT is set. With -trace
 // every frame read and written is printed in an annotated form, so a
@@ -25,10 +25,27 @@
 // service with many quiet clients wants. -mode goroutines serves with a
 // goroutine per connection (server.Handler) instead, the simpler model
 // to read; both echo alike.
+//
+// With -tls CERT,KEY (or -tls auto: a self-signed certificate for
+// localhost made at start, for local use only; its SHA-256 fingerprint is
+// logged) it serves HTTPS through net/http instead of its own listener,
+// with HTTP/1.1 and HTTP/2 offered by ALPN. A browser that loaded the
+// page over HTTP/2 opens its WebSockets as streams of that same
+// connection (RFC 8441 extended CONNECT) rather than one TLS connection
+// each; the page shows which it got. For that, net/http needs
+// GODEBUG=http2xconnect=1 at start, so wsecho re-executes itself once
+// with it (serve.HTTP2 in cmd/internal/serve explains why this is safe
+// and what happens when it cannot); -http2=false serves HTTP/1.1 only. Each
+// WebSocket is logged with how it arrived: request="CONNECT
+// :protocol=websocket" (HTTP/2) or request="GET Upgrade: websocket"
+// (HTTP/1.1). Over TLS, event mode serves each connection with a
+// goroutine (there is no socket to poll under TLS or a stream), with the
+// same callbacks.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"flag"
 	"fmt"
@@ -64,11 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	origins := fl.Bool("any-origin", true, "accept browser connections from any Origin; on here, unlike wschat, because an echo service is public and holds nothing a foreign page could abuse; false enforces same-origin")
 	logLevel := fl.String("log", "info", "log `level`: debug, info, warn, error")
 	mode := fl.String("mode", "events", "serving `model`: events (no goroutine per idle connection) or goroutines (one per connection)")
+	tlsSpec := fl.String("tls", "", serve.TLSFlagHelp)
+	h2 := fl.Bool("http2", true, "with -tls, offer HTTP/2 (ALPN h2), over which browsers carry WebSockets as streams of one connection (RFC 8441); "+
+		"needs GODEBUG=http2xconnect=1, which wsecho adds by re-executing itself once at start; false: HTTP/1.1 only")
 	fl.Usage = func() {
 		fmt.Fprintf(fl.Output(), "wsecho: a WebSocket echo server (RFC 6455) with a playground page at /\n\n")
 		fmt.Fprintf(fl.Output(), "Usage: wsecho [flags]\n\nFlags:\n")
 		fl.PrintDefaults()
-		fmt.Fprintf(fl.Output(), "\nExamples:\n  wsecho                       listen on :8080, open http://localhost:8080/\n  wsecho -addr 127.0.0.1:9001  for the conformance runner: wsconform -url ws://127.0.0.1:9001\n  wsecho -trace                print every frame\n")
+		fmt.Fprintf(fl.Output(), "\nExamples:\n  wsecho                       listen on :8080, open http://localhost:8080/\n  wsecho -addr 127.0.0.1:9001  for the conformance runner: wsconform -url ws://127.0.0.1:9001\n  wsecho -trace                print every frame\n  wsecho -tls auto             HTTPS and HTTP/2 with a self-signed certificate (local use only): open https://localhost:8080/\n")
 	}
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -81,13 +101,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// With -tls, decide about HTTP/2 first: serve.HTTP2 may re-execute
+	// the process (its doc says why), which must happen before anything
+	// is started.
+	var tlsConfig *tls.Config
+	var fingerprint string
+	if *tlsSpec != "" {
+		if tlsConfig, fingerprint, err = serve.TLSConfig(*tlsSpec); err != nil {
+			return err
+		}
+		*h2 = serve.HTTP2(log, *h2, func() error { return reexec(log) })
+	}
+
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
 		return err
 	}
+	conns := newConnLog(connLogSize)
 	srv := &server.Server{
 		Config: frame.Config{MaxMessageSize: *maxMsg},
-		HTTP:   pages(http.FileServerFS(sub)),
+		HTTP:   pages(http.FileServerFS(sub), conns),
 		Logger: log,
 	}
 	// The Server header names the implementation, as Autobahn's reports
@@ -110,18 +143,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			srv.Upgrader.Compression.Mode = handshake.CompressionFull
 		}
 	}
+	var t *tracer
 	if *trace {
-		t := &tracer{w: stdout}
+		t = &tracer{w: stdout}
 		srv.Config.Trace = t.frame
-		srv.TraceHandshake = t.handshake
 	}
 	ln, err := serve.Listen(*addr)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "page", pageURL(ln.Addr()), "deflate", *deflate, "deflate-takeover", *deflate && *takeover, "mode", *mode)
-	return serve.Run(ctx, log, srv, ln)
+	if tlsConfig == nil {
+		// The plain listener: the server accepts and upgrades by itself
+		// (every WebSocket is HTTP/1.1 here); the handshake hook records
+		// the ones the playground asks about.
+		srv.TraceHandshake = func(remote net.Addr, req *handshake.Request, res *handshake.Result, err error) {
+			if err == nil && req != nil && req.URL != nil && req.URL.RawQuery != "" {
+				conns.add(req.URL.Query().Get("id"), connInfo{Proto: req.Proto, Request: http1Request})
+			}
+			if t != nil {
+				t.handshake(remote, req, res, err)
+			}
+		}
+		log.Info("listening", "addr", ln.Addr().String(), "page", pageURL(ln.Addr(), "http"), "deflate", *deflate, "deflate-takeover", *deflate && *takeover, "mode", *mode)
+		return serve.Run(ctx, log, srv, ln)
+	}
+	if t != nil {
+		srv.TraceHandshake = t.handshake
+	}
+	hs := newHTTPSServer(srv, tlsConfig, *h2, conns, log)
+	log.Info("listening", "addr", ln.Addr().String(), "page", pageURL(ln.Addr(), "https"), "tls", *tlsSpec, "cert-sha256", fingerprint,
+		"http2", *h2, "deflate", *deflate, "deflate-takeover", *deflate && *takeover, "mode", *mode)
+	return serve.RunTLS(ctx, log, srv, hs, ln)
 }
+
+// reexec is serve.Reexec; tests, which run run in the test process,
+// replace it.
+var reexec = serve.Reexec
 
 // echo sends every message back with its own opcode (RFC 6455 §5.6) until
 // the connection closes. The buffer is reused, so echoing allocates
@@ -164,15 +221,25 @@ const serverHeader = "ws6455-wsecho"
 // URL), with 426 Upgrade Required (RFC 6455 §4.2.2 uses it for a version
 // the server does not speak; RFC 9110 §15.5.22 for "switch protocols
 // first") and a sentence saying what the URL is for, instead of a 404.
-func pages(files http.Handler) http.Handler {
+//
+// It also answers GET /conninfo?id=ID (see connLog).
+func pages(files http.Handler, conns *connLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", serverHeader)
-		if r.URL.Path == "/ws" {
+		switch r.URL.Path {
+		case "/ws":
+			ws, page := "ws", "http"
+			if r.TLS != nil {
+				ws, page = "wss", "https"
+			}
 			w.Header().Set("Upgrade", "websocket")
 			w.Header().Set("Sec-WebSocket-Version", "13")
 			http.Error(w, "426 Upgrade Required: this is wsecho's WebSocket endpoint (RFC 6455). "+
-				"Connect with a WebSocket client, e.g. new WebSocket(\"ws://"+r.Host+"/ws\") in a browser, "+
-				"wsc ws://"+r.Host+"/ws, or open http://"+r.Host+"/ for the playground.", http.StatusUpgradeRequired)
+				"Connect with a WebSocket client, e.g. new WebSocket(\""+ws+"://"+r.Host+"/ws\") in a browser, "+
+				"wsc "+ws+"://"+r.Host+"/ws, or open "+page+"://"+r.Host+"/ for the playground.", http.StatusUpgradeRequired)
+			return
+		case "/conninfo":
+			conns.serveHTTP(w, r)
 			return
 		}
 		files.ServeHTTP(w, r)
@@ -182,15 +249,15 @@ func pages(files http.Handler) http.Handler {
 // pageURL is the playground's address as a browser can open it: a
 // listener on every address ([::]:8080, 0.0.0.0:8080) is reached at
 // localhost.
-func pageURL(a net.Addr) string {
+func pageURL(a net.Addr, scheme string) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return "http://" + a.String() + "/"
+		return scheme + "://" + a.String() + "/"
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // tracer prints, for -trace, each opening handshake (RFC 6455 §4) and

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,26 +27,42 @@ func waitFor(t *testing.T, b *syncBuffer, re *regexp.Regexp, what string) []stri
 
 // start runs wsecho in the test process until the test ends.
 func start(t *testing.T, args ...string) (addr string, stdout, stderr *syncBuffer) {
+	addr, stdout, stderr, stop := startStop(t, args...)
+	t.Cleanup(stop)
+	return addr, stdout, stderr
+}
+
+// startStop runs wsecho in the test process; stop shuts it down (as
+// SIGTERM does) and waits for run to return. The test must call stop.
+func startStop(t *testing.T, args ...string) (addr string, stdout, stderr *syncBuffer, stop func()) {
+	t.Helper()
 	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), stdout, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("wsecho did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("wsecho did not stop")
-		}
-	})
+		})
+	}
 	m := waitFor(t, stderr, regexp.MustCompile(`addr=(\S+) page=(\S+)`), "listening line")
-	if m[2] != "http://"+m[1]+"/" {
+	scheme := "http"
+	if slices.Contains(args, "-tls") {
+		scheme = "https"
+	}
+	if m[2] != scheme+"://"+m[1]+"/" {
 		t.Errorf("page=%s, want a URL of the listener %s", m[2], m[1])
 	}
-	return m[1], stdout, stderr
+	return m[1], stdout, stderr, stop
 }
 
 // A plain GET of the WebSocket path (a browser tab opened on the socket's
@@ -116,8 +134,11 @@ func TestPageURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pageURL(a); got != want {
-			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
+		if got := pageURL(a, "http"); got != want {
+			t.Errorf("pageURL(%s, http) = %s, want %s", addr, got, want)
+		}
+		if got, want := pageURL(a, "https"), "https"+strings.TrimPrefix(want, "http"); got != want {
+			t.Errorf("pageURL(%s, https) = %s, want %s", addr, got, want)
 		}
 	}
 }

@@ -45,7 +45,12 @@ async function main(context) {
     const proto = (await page.textContent('#protocol')).trim();
     const states = await page.locator('#states li').allTextContents();
     assert(states.length >= 2, `readyState transitions shown: ${JSON.stringify(states)}`);
-    return `protocol: ${proto}; extensions: ${ext}; ${(await page.textContent('#compression')).trim()}`;
+    // ws:// is always HTTP/1.1; the page asks the server (GET /conninfo) and shows it.
+    const tr = page.locator('#transport[data-proto]');
+    await tr.waitFor();
+    const http = await tr.getAttribute('data-proto');
+    assert(http === 'HTTP/1.1', `the page says the WebSocket went over ${http}, want HTTP/1.1`);
+    return `protocol: ${proto}; extensions: ${ext}; ${(await page.textContent('#compression')).trim()}; ${(await tr.textContent()).trim()}`;
   });
   if (!connected) { await page.screenshot({ path: shotPath, fullPage: true }).catch(() => {}); return true; }
 

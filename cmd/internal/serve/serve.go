@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -78,6 +79,38 @@ func Run(ctx context.Context, log *slog.Logger, srv *server.Server, ln net.Liste
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
+	}
+	<-errc
+	log.Info("stopped")
+	return nil
+}
+
+// RunTLS serves hs over TLS on ln (hs.TLSConfig holds the certificate),
+// with the WebSocket server ws mounted in hs's handler, until ctx ends;
+// then it shuts both down within 5 s: ws sends 1001 to every WebSocket,
+// those upgraded from HTTP/1.1 and those on HTTP/2 streams alike (RFC
+// 6455 §7.4.1), while hs stops accepting, sends GOAWAY on its HTTP/2
+// connections and closes connections as they fall idle. A listener error
+// ends it early.
+func RunTLS(ctx context.Context, log *slog.Logger, ws *server.Server, hs *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: sending 1001 to every connection", "conns", ws.NumConns())
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hsDone := make(chan error, 1)
+	go func() { hsDone <- hs.Shutdown(sctx) }()
+	if err := ws.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	if err := <-hsDone; err != nil {
+		log.Warn("HTTP shutdown incomplete; closing what is left", "err", err)
+		hs.Close()
 	}
 	<-errc
 	log.Info("stopped")

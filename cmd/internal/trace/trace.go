@@ -99,6 +99,8 @@ func trimPartialRune(p []byte) []byte {
 // Sec-WebSocket-Accept step by step (RFC 6455 §4.2.2 item 5.4: the key's
 // text and the GUID concatenated, SHA-1 of that, base64 of the 20-byte
 // digest) and the 101 response; for a refused one, the status and why.
+// An RFC 8441 request (an HTTP/2 stream) shows its pseudo-header fields
+// and the 200 instead: there is no key and no accept over HTTP/2 (§5).
 // Each line is indented by two spaces and ends in a newline.
 func Handshake(req *handshake.Request, res *handshake.Result, err error) string {
 	var b strings.Builder
@@ -106,9 +108,20 @@ func Handshake(req *handshake.Request, res *handshake.Result, err error) string 
 	if req == nil {
 		line("<- (a request that could not be parsed)")
 	} else {
-		line("<- %s %s %s", req.Method, req.Target, req.Proto)
+		if req.HTTP2 {
+			line("<- HEADERS on a new stream (%s, RFC 8441 §4):", req.Proto)
+			line("<- :method: %s", req.Method)
+			line("<- :protocol: %s", req.Protocol)
+			line("<- :path: %s", req.Target)
+			line("<- :authority: %s", req.Host)
+		} else {
+			line("<- %s %s %s", req.Method, req.Target, req.Proto)
+		}
 		names := make([]string, 0, len(req.Header))
 		for k := range req.Header {
+			if strings.HasPrefix(k, ":") {
+				continue // shown above
+			}
 			names = append(names, k)
 		}
 		sort.Strings(names)
@@ -121,6 +134,21 @@ func Handshake(req *handshake.Request, res *handshake.Result, err error) string 
 	if err != nil {
 		status := handshake.HTTPStatus(err)
 		line("-> %d %s: %v", status, handshake.StatusText(status), err)
+		return b.String()
+	}
+	if req.HTTP2 {
+		line("no Sec-WebSocket-Key, no Sec-WebSocket-Accept: over HTTP/2 the stream is the connection (RFC 8441 §5)")
+		line("-> HEADERS :status: %d", res.Status())
+		names := make([]string, 0, len(res.ResponseHeader))
+		for k := range res.ResponseHeader {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			for _, v := range res.ResponseHeader[k] {
+				line("-> %s: %s", strings.Replace(k, "Sec-Websocket-", "Sec-WebSocket-", 1), v)
+			}
+		}
 		return b.String()
 	}
 	line("accept = base64(SHA-1(key + GUID))   (RFC 6455 §4.2.2)")

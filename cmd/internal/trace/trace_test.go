@@ -65,3 +65,33 @@ func TestHandshake_RFC6455_4_2_2(t *testing.T) {
 		t.Errorf("refused handshake:\n%s", refused)
 	}
 }
+
+// An RFC 8441 request shows its pseudo-header fields and a 200 with the
+// negotiated fields, and no accept computation: HTTP/2 has no key (§5).
+func TestHandshake_RFC8441_5(t *testing.T) {
+	req, err := handshake.NewRequestFromHeader("CONNECT", "/chat", "HTTP/2.0", "server.example.com", map[string][]string{
+		":protocol": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Protocol": {"chat"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := handshake.Upgrader{Protocols: []string{"chat"}}
+	res, err := u.Negotiate(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Handshake(req, res, nil)
+	for _, want := range []string{
+		"<- :method: CONNECT", "<- :protocol: websocket", "<- :path: /chat", "<- :authority: server.example.com",
+		"<- Sec-Websocket-Version: 13", "RFC 8441 §5", "-> HEADERS :status: 200", "-> Sec-WebSocket-Protocol: chat",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"SHA-1", "101", "-> Sec-WebSocket-Accept"} {
+		if strings.Contains(out, not) {
+			t.Errorf("%q in the HTTP/2 handshake:\n%s", not, out)
+		}
+	}
+}
