@@ -385,14 +385,21 @@ func (d *Dialer) dialHTTP2(ctx context.Context, u *url.URL, hs *ClientHandshake,
 		if ctx.Err() != nil {
 			return fail(err)
 		}
+		// A new h2c connection that fails before any answer is what a
+		// server that does not speak HTTP/2 with prior knowledge causes
+		// (it reads the connection preface as a bad HTTP/1.1 request).
+		noH2C := scheme == "http" && fresh
 		refused := isExtendedConnectRefused(err)
-		if prefer && (refused || (scheme == "http" && fresh)) {
+		if prefer && (refused || noH2C) {
 			stop()
 			scancel()
 			return nil, nil, &h2fallback{}, nil
 		}
-		if refused {
+		switch {
+		case refused:
 			return fail(fmt.Errorf("%w: %w", ErrExtendedConnectUnsupported, err))
+		case noH2C:
+			return fail(fmt.Errorf("%w: HTTP/2 with prior knowledge (h2c) failed on a new connection; does the server speak h2c? %w", ErrExtendedConnectUnsupported, err))
 		}
 		return fail(fmt.Errorf("handshake: HTTP/2: %w", err))
 	}

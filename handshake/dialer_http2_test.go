@@ -570,6 +570,11 @@ func TestDialHTTP2_Prefer_FallsBack(t *testing.T) {
 		d := &Dialer{HTTP2: HTTP2Prefer}
 		defer d.CloseIdleConnections()
 		echoOnce(t, d, "ws://"+srv.Listener.Addr().String()+"/", ProtoHTTP11)
+		d.HTTP2 = HTTP2Require
+		_, _, err := d.Dial(context.Background(), "ws://"+srv.Listener.Addr().String()+"/")
+		if !errors.Is(err, ErrExtendedConnectUnsupported) || !strings.Contains(err.Error(), "h2c") {
+			t.Errorf("Require: %v", err)
+		}
 	})
 	t.Run("ws/h2c-without-setting", func(t *testing.T) {
 		addr := startNoXConnectServer(t)
