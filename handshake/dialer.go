@@ -80,8 +80,10 @@ type Dialer struct {
 	// prior knowledge (h2c, RFC 9113 §3.3), which only servers set up for
 	// it speak. Proxy, NetDial, TLSClientConfig, Header, Jar, Protocols,
 	// Compression and HandshakeTimeout apply as over HTTP/1.1 (an HTTP/2
-	// connection goes through the proxy's CONNECT tunnel). Limits do not:
-	// net/http's HTTP/2 client bounds the response header block itself.
+	// connection goes through the proxy's CONNECT tunnel). Of Limits,
+	// MaxHeaderBytes bounds the response's header list (announced as
+	// SETTINGS_MAX_HEADER_LIST_SIZE, which counts 32 bytes more per
+	// field); net/http's HTTP/2 client applies its own other limits.
 	//
 	// Dials over HTTP/2 to the same host and port share the Dialer's
 	// HTTP/2 connection, one stream per WebSocket, as browsers do; a new

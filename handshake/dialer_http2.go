@@ -175,6 +175,8 @@ func (d *Dialer) h2() (*h2client, error) {
 			Protocols:          p,
 			IdleConnTimeout:    90 * time.Second,
 			DisableCompression: true,
+			// HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE.
+			MaxResponseHeaderBytes: int64(d.Limits.resolved().MaxHeaderBytes),
 		},
 		rt: map[string]http.RoundTripper{},
 	}
@@ -369,16 +371,20 @@ func (d *Dialer) dialHTTP2(ctx context.Context, u *url.URL, hs *ClientHandshake,
 			return fail(fmt.Errorf("handshake: this Go's net/http has no HTTP/2 hand-off for %s", key))
 		}
 		// The transport keeps the connection in its pool under addr
-		// (or closes it, if another dial added one meanwhile).
+		// (or closes it, if another dial added one meanwhile). The round
+		// tripper it returns serves every connection of the pool; it is
+		// kept once a request went through (a failed hand-off returns one
+		// that only reports the failure).
 		rt = next(addr, hand)
-		c.mu.Lock()
-		c.rt[scheme] = rt
-		c.mu.Unlock()
 		var req *http.Request
 		req, pw = newRequest()
 		resp, err = rt.RoundTrip(req)
 		if err != nil {
 			pw.Close()
+		} else {
+			c.mu.Lock()
+			c.rt[scheme] = rt
+			c.mu.Unlock()
 		}
 	}
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -380,8 +382,10 @@ func TestDialHTTP2_StatusError_RFC8441_5(t *testing.T) {
 		w.Header().Set("Set-Cookie", "seen=1")
 		http.Error(w, "origin not allowed here", http.StatusForbidden)
 	})
+	base := runtime.NumGoroutine()
+	jar, _ := cookiejar.New(nil)
 	d := s.dialer(HTTP2Require)
-	defer d.CloseIdleConnections()
+	d.Jar = jar
 	nc, _, resp, err := d.DialRaw(context.Background(), s.URL+"/")
 	var se *StatusError
 	if nc != nil || !errors.As(err, &se) || se.StatusCode != 403 || resp == nil {
@@ -396,6 +400,39 @@ func TestDialHTTP2_StatusError_RFC8441_5(t *testing.T) {
 	if !strings.Contains(err.Error(), `"HTTP/2.0 403 Forbidden"`) || !strings.Contains(err.Error(), "origin not allowed here") {
 		t.Errorf("error %v", err)
 	}
+	// Set-Cookie of a refusal goes to the jar, as over HTTP/1.1.
+	ju, _ := url.Parse("http" + strings.TrimPrefix(s.URL, "ws") + "/")
+	if cs := jar.Cookies(ju); len(cs) != 1 || cs[0].Name != "seen" {
+		t.Errorf("jar holds %v", cs)
+	}
+	d.CloseIdleConnections()
+	waitGoroutines(t, base)
+}
+
+// TestDialHTTP2_HandshakeTimeout: a server that never answers the
+// extended CONNECT: the dial ends at HandshakeTimeout with
+// context.DeadlineExceeded, the stream is cancelled (the handler sees
+// it), and no goroutine is left.
+func TestDialHTTP2_HandshakeTimeout(t *testing.T) {
+	cancelled := make(chan struct{})
+	s := startH2Server(t, false, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // the client's RST_STREAM
+		close(cancelled)
+	})
+	base := runtime.NumGoroutine()
+	d := s.dialer(HTTP2Require)
+	d.HandshakeTimeout = 100 * time.Millisecond
+	nc, _, resp, err := d.DialRaw(context.Background(), s.URL+"/")
+	if nc != nil || resp != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("nc %v resp %v err %v", nc, resp, err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not see the stream cancelled within 20 s")
+	}
+	d.CloseIdleConnections()
+	waitGoroutines(t, base)
 }
 
 // TestDialHTTP2_BadNegotiation_RFC6455_4_1_Step6: the same checks as over
