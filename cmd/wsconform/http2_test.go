@@ -118,6 +118,14 @@ func TestHTTP2_ServerWithoutRFC8441(t *testing.T) {
 	if !strings.Contains(stderr.String(), "SETTINGS_ENABLE_CONNECT_PROTOCOL") {
 		t.Errorf("stderr %q does not name the setting", stderr.String())
 	}
+	// -h documents -http2, -insecure and -cacert.
+	stdout.Reset()
+	run([]string{"-h"}, &stdout, &stderr, false)
+	for _, want := range []string{"-http2", "RFC 8441", "13.7", "-insecure", "-cacert"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("-h lacks %q", want)
+		}
+	}
 	// -http2 with -serve is a usage error.
 	if code := run([]string{"-serve", "127.0.0.1:0", "-http2"}, &stdout, &stderr, false); code != 2 {
 		t.Errorf("-serve -http2: exit %d", code)
