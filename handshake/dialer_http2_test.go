@@ -774,3 +774,34 @@ func certPool(cert *x509.Certificate) *x509.CertPool {
 	p.AddCert(cert)
 	return p
 }
+
+// TestDialHTTP2_Proxy_RFC6455_4_1_Step3: an HTTP/2 connection goes
+// through the proxy's CONNECT tunnel like an HTTP/1.1 one (TLS and ALPN
+// inside it), and two WebSockets share that one tunnel.
+func TestDialHTTP2_Proxy_RFC6455_4_1_Step3(t *testing.T) {
+	s := startH2Server(t, true, nil)
+	proxy := startConnectProxy(t, "")
+	d := s.dialer(HTTP2Require)
+	d.Proxy = ProxyURL(&url.URL{Scheme: "http", Host: proxy.ln.Addr().String()})
+	defer d.CloseIdleConnections()
+	for i := range 2 {
+		c, resp, err := d.Dial(context.Background(), s.URL+"/")
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if resp.Proto != ProtoHTTP2 {
+			t.Errorf("dial %d over %s", i, resp.Proto)
+		}
+		if err := c.WriteMessage(frame.OpText, []byte("via proxy")); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.ReadMessage(nil); err != nil || string(got) != "via proxy" {
+			t.Fatalf("echo %q %v", got, err)
+		}
+		defer c.CloseNow()
+	}
+	host := strings.TrimPrefix(s.URL, "wss://")
+	if reqs := proxy.requests(); len(reqs) != 1 || !strings.HasPrefix(reqs[0], "CONNECT "+host+" HTTP/1.1") {
+		t.Errorf("proxy saw %q, want one CONNECT %s", reqs, host)
+	}
+}
