@@ -63,8 +63,12 @@ const (
 	// SETTINGS_ENABLE_CONNECT_PROTOCOL (a new connection is opened); for
 	// ws:// (HTTP/2 with prior knowledge, "h2c") also when the HTTP/2
 	// attempt fails on the connection it opened, which is what a server
-	// that does not speak h2c makes it do. Response.Proto tells which was
-	// used: "HTTP/2.0" or "HTTP/1.1". This is what a browser does.
+	// that does not speak h2c makes it do (at the cost of a second
+	// connection; a server that neither answers nor closes the connection
+	// on the HTTP/2 preface holds the dial until HandshakeTimeout, with no
+	// fallback). Response.Proto tells which was used: "HTTP/2.0" or
+	// "HTTP/1.1". This is what a browser does (browsers use HTTP/2 over
+	// TLS only).
 	HTTP2Prefer
 	// HTTP2Require dials HTTP/2 only; when the server does not offer
 	// extended CONNECT the dial fails with an error that wraps
