@@ -179,54 +179,67 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
+// check validates the parts of the request that HTTP/1.1 and HTTP/2
+// share (the URL, the subprotocol and extension offers, the extra header
+// fields) and returns the Host (or :authority) value and the extra fields
+// under canonical names.
+func (c *ClientHandshake) check() (host string, extra map[string][]string, err error) {
+	if err := checkURL(c.URL); err != nil {
+		return "", nil, err
+	}
+	for i, p := range c.Protocols {
+		if !isToken(p) || slices.Contains(c.Protocols[:i], p) {
+			return "", nil, fmt.Errorf("handshake: subprotocol %q is not a unique token (RFC 6455 §4.1 item 10)", p)
+		}
+	}
+	if c.Compression != nil {
+		if err := c.Compression.Validate(); err != nil {
+			return "", nil, err
+		}
+	}
+	host = hostHeader(c.URL)
+	extra = make(map[string][]string, len(c.Header))
+	for k, vs := range c.Header {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if !isToken(k) {
+			return "", nil, fmt.Errorf("handshake: invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if !validFieldValueString(v) {
+				return "", nil, fmt.Errorf("handshake: invalid value for header %q", k)
+			}
+		}
+		switch {
+		case ck == hHost:
+			if len(vs) != 1 || vs[0] == "" {
+				return "", nil, errors.New("handshake: Header[\"Host\"] must have one value")
+			}
+			host = vs[0]
+			continue
+		case ck == hUpgrade, ck == hConnection, ck == hContentLength, ck == hTransferEnc,
+			strings.HasPrefix(ck, "Sec-Websocket-"):
+			return "", nil, fmt.Errorf("handshake: Header may not set %q", k)
+		}
+		if len(vs) > 0 {
+			extra[ck] = vs
+		}
+	}
+
+	return host, extra, nil
+}
+
 // AppendRequest appends the client's opening handshake (RFC 6455 §4.1) to
 // dst: "GET /resource-name HTTP/1.1", Host, "Upgrade: websocket",
 // "Connection: Upgrade", Sec-WebSocket-Key, "Sec-WebSocket-Version: 13",
 // the Sec-WebSocket-Protocol and Sec-WebSocket-Extensions offers if any,
 // then Header's fields sorted by name.
 func (c *ClientHandshake) AppendRequest(dst []byte) ([]byte, error) {
-	if err := checkURL(c.URL); err != nil {
+	host, extra, err := c.check()
+	if err != nil {
 		return dst, err
 	}
 	if !validKey(c.Key) {
 		return dst, errors.New("handshake: Sec-WebSocket-Key is not the base64 of 16 bytes")
-	}
-	for i, p := range c.Protocols {
-		if !isToken(p) || slices.Contains(c.Protocols[:i], p) {
-			return dst, fmt.Errorf("handshake: subprotocol %q is not a unique token (RFC 6455 §4.1 item 10)", p)
-		}
-	}
-	if c.Compression != nil {
-		if err := c.Compression.Validate(); err != nil {
-			return dst, err
-		}
-	}
-	host := hostHeader(c.URL)
-	extra := make(map[string][]string, len(c.Header))
-	for k, vs := range c.Header {
-		ck := textproto.CanonicalMIMEHeaderKey(k)
-		if !isToken(k) {
-			return dst, fmt.Errorf("handshake: invalid header name %q", k)
-		}
-		for _, v := range vs {
-			if !validFieldValueString(v) {
-				return dst, fmt.Errorf("handshake: invalid value for header %q", k)
-			}
-		}
-		switch {
-		case ck == hHost:
-			if len(vs) != 1 || vs[0] == "" {
-				return dst, errors.New("handshake: Header[\"Host\"] must have one value")
-			}
-			host = vs[0]
-			continue
-		case ck == hUpgrade, ck == hConnection, ck == hContentLength, ck == hTransferEnc,
-			strings.HasPrefix(ck, "Sec-Websocket-"):
-			return dst, fmt.Errorf("handshake: Header may not set %q", k)
-		}
-		if len(vs) > 0 {
-			extra[ck] = vs
-		}
 	}
 
 	uri := c.URL.RequestURI()
@@ -287,7 +300,15 @@ func (c *ClientHandshake) Verify(resp *Response) error {
 	case trimOWS(acc[0]) != AcceptKey(c.Key):
 		return badResponse("Sec-WebSocket-Accept %q does not match the key", acc[0])
 	}
+	return c.verifyNegotiation(resp)
+}
 
+// verifyNegotiation checks the server's choice of extensions and
+// subprotocol (RFC 6455 §4.1 steps 5 and 6, RFC 7692 §5), which HTTP/1.1
+// and HTTP/2 (RFC 8441 §5) share, and fills resp.Subprotocol,
+// resp.Extensions and resp.Deflate.
+func (c *ClientHandshake) verifyNegotiation(resp *Response) error {
+	h := resp.Header
 	var deflate *frame.DeflateParams
 	exts := h[hExtensions]
 	if len(exts) > 1 {

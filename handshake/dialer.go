@@ -70,6 +70,29 @@ type Dialer struct {
 	// Cookie formatting (http.ParseSetCookie, Cookie.String). The HTTP
 	// messages themselves are still read and written by hand.
 	Jar http.CookieJar
+	// HTTP2 selects WebSocket over HTTP/2 (RFC 8441): HTTP2Off (the
+	// default) dials HTTP/1.1 only; HTTP2Prefer tries an HTTP/2 extended
+	// CONNECT first and falls back to HTTP/1.1 when the server does not
+	// offer it; HTTP2Require fails instead (ErrExtendedConnectUnsupported).
+	// Response.Proto says which protocol carried the handshake.
+	//
+	// wss:// negotiates HTTP/2 in TLS ALPN ("h2"); ws:// uses HTTP/2 with
+	// prior knowledge (h2c, RFC 9113 §3.3), which only servers set up for
+	// it speak. Proxy, NetDial, TLSClientConfig, Header, Jar, Protocols,
+	// Compression and HandshakeTimeout apply as over HTTP/1.1 (an HTTP/2
+	// connection goes through the proxy's CONNECT tunnel). Of Limits,
+	// MaxHeaderBytes bounds the response's header list (announced as
+	// SETTINGS_MAX_HEADER_LIST_SIZE, which counts 32 bytes more per
+	// field); net/http's HTTP/2 client applies its own other limits.
+	//
+	// Dials over HTTP/2 to the same host and port share the Dialer's
+	// HTTP/2 connection, one stream per WebSocket, as browsers do; a new
+	// connection is opened when none can take another stream. Connections
+	// without a WebSocket close after 90 s idle, or at once with
+	// CloseIdleConnections. Each Dialer (a copy too) has its own
+	// connections. The TLS configuration and the proxy are those of the
+	// dial that opened the connection.
+	HTTP2 HTTP2Mode
 	// FrameConfig configures the frame.Conn that Dial returns. Its Role is
 	// forced to frame.RoleClient and its Deflate to the negotiated
 	// parameters.
@@ -162,9 +185,31 @@ func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[st
 		defer cancel()
 	}
 
-	nc, err := d.connect(ctx, u)
-	if err != nil {
-		return nil, nil, nil, ctxErr(ctx, err)
+	var nc net.Conn
+	switch d.HTTP2 {
+	case HTTP2Off:
+	case HTTP2Prefer, HTTP2Require:
+		sc, resp, fb, err := d.dialHTTP2(ctx, u, hs, jarURL)
+		if fb == nil {
+			return sc, nil, resp, err
+		}
+		nc = fb.conn // a TLS connection on which ALPN chose HTTP/1.1, or nil
+	default:
+		return nil, nil, nil, fmt.Errorf("handshake: unknown %v", d.HTTP2)
+	}
+	return d.dialHTTP1(ctx, u, hs, jarURL, reqBytes, nc)
+}
+
+// dialHTTP1 runs RFC 6455 §4.1 over nc, or over a connection it opens
+// when nc is nil.
+func (d *Dialer) dialHTTP1(ctx context.Context, u *url.URL, hs *ClientHandshake, jarURL *url.URL, reqBytes []byte, nc net.Conn) (net.Conn, []byte, *Response, error) {
+	pre := nc != nil
+	if !pre {
+		var err error
+		nc, err = d.connect(ctx, u)
+		if err != nil {
+			return nil, nil, nil, ctxErr(ctx, err)
+		}
 	}
 	// From here on, ctx's deadline and cancellation interrupt blocked I/O.
 	if dl, ok := ctx.Deadline(); ok {
@@ -180,7 +225,7 @@ func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[st
 		return nil, nil, nil, ctxErr(ctx, err)
 	}
 
-	if u.Scheme == "wss" {
+	if u.Scheme == "wss" && !pre {
 		cfg := d.TLSClientConfig.Clone()
 		if cfg == nil {
 			cfg = &tls.Config{}

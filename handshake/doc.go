@@ -3,8 +3,9 @@
 // extension of RFC 7692 §5 and §7.1. It reads and writes HTTP/1.1 by hand
 // over a bufio.Reader and an io.Writer, without net/http's message I/O, so
 // the same code serves a raw net.Listener and (through
-// NewRequestFromHeader) an http.Handler. (net/http is imported only for
-// the client's cookie jar: see Dialer.Jar.)
+// NewRequestFromHeader) an http.Handler. (The client imports net/http for
+// its cookie jar, see Dialer.Jar, and for its HTTP/2 client, see
+// Dialer.HTTP2.)
 //
 // # The handshake on the wire
 //
@@ -110,6 +111,20 @@
 // stops before frame.NewConn and returns the bytes read past the 101. A
 // refusal comes back as a *StatusError with the *Response: its status,
 // header fields and the start of its body.
+//
+// # WebSocket over HTTP/2
+//
+// RFC 8441 runs a WebSocket on one stream of an HTTP/2 connection: the
+// client sends an extended CONNECT (":method CONNECT", ":protocol
+// websocket", Sec-WebSocket-Version 13 and the usual offers, but no
+// Sec-WebSocket-Key, Upgrade or Connection) to a server that advertised
+// SETTINGS_ENABLE_CONNECT_PROTOCOL, and the server accepts with 200. The
+// frames are RFC 6455's; END_STREAM replaces the TCP FIN and RST_STREAM
+// the TCP RST. Dialer.HTTP2 selects it (HTTP2Prefer falls back to
+// HTTP/1.1, HTTP2Require fails with ErrExtendedConnectUnsupported);
+// dials to one server then share one HTTP/2 connection.
+// ClientHandshake.ExtendedConnectHeader and VerifyExtendedConnect are the
+// request and the checks, for callers with their own HTTP/2 client.
 //
 // Errors carry what the other side should be told: a *RequestError has the
 // HTTP status a server answers with; a *StatusError is a server's non-101

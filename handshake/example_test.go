@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,4 +239,44 @@ func exampleServer(u *handshake.Upgrader, greet func(*handshake.Request) string)
 		}
 	}()
 	return "ws://" + ln.Addr().String() + "/", func() { ln.Close(); <-done }
+}
+
+// The request of RFC 8441 §5.1's example, as ExtendedConnectHeader builds
+// it for an HTTP/2 client: :protocol and the fields; the method is
+// CONNECT, :scheme https (wss://), :path /chat. No Sec-WebSocket-Key.
+func ExampleClientHandshake_ExtendedConnectHeader() {
+	u, _ := url.Parse("wss://server.example.com/chat")
+	hs := &handshake.ClientHandshake{
+		URL:       u,
+		Protocols: []string{"chat", "superchat"},
+		Header:    map[string][]string{"Origin": {"http://www.example.com"}},
+	}
+	authority, h, err := hs.ExtendedConnectHeader()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(":authority =", authority)
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		fmt.Println(strings.ToLower(k), "=", strings.Join(h[k], ", "))
+	}
+	// Output:
+	// :authority = server.example.com
+	// :protocol = websocket
+	// origin = http://www.example.com
+	// sec-websocket-protocol = chat, superchat
+	// sec-websocket-version = 13
+}
+
+// A Dialer that opens its WebSockets on HTTP/2 streams (RFC 8441) when
+// the server offers it, and over HTTP/1.1 otherwise; dials to the same
+// server share one HTTP/2 connection.
+func ExampleDialer_http2() {
+	d := &handshake.Dialer{HTTP2: handshake.HTTP2Prefer}
+	defer d.CloseIdleConnections()
+	c, resp, err := d.Dial(context.Background(), "wss://example.com/chat")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println("connected over", resp.Proto) // "HTTP/2.0" or "HTTP/1.1"
 }

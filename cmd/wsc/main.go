@@ -90,6 +90,14 @@ Opening handshake:
   -s, --subprotocol PROTO    offer a subprotocol (repeatable, most preferred first)
       --origin ORIGIN        send an Origin header, as a browser does
       --compress             offer permessage-deflate (RFC 7692); off by default
+      --http2[=MODE]         open the WebSocket on an HTTP/2 stream (RFC 8441 extended
+                             CONNECT): --http2 or --http2=prefer falls back to
+                             HTTP/1.1 when the server does not offer it (as browsers
+                             and curl --http2 do) and says on stderr which was
+                             used; --http2=require fails instead (exit 3).
+                             wss:// negotiates h2 in TLS; ws:// speaks HTTP/2 with
+                             prior knowledge (h2c). A Go server offers it only when
+                             started with GODEBUG=http2xconnect=1
       --handshake-timeout DURATION
                              limit for TCP, proxy, TLS and handshake (default 10s)
       --proxy URL            HTTP proxy to tunnel through with CONNECT (default:
@@ -133,6 +141,7 @@ Examples:
   wsc -H 'Authorization: Bearer TOKEN' -s chat.v1 wss://example.com/chat
   wsc --show-frames -x hi ws://localhost:8080/ws   watch the frames on the wire
   wsc -b --raw ws://localhost:8080/ws < lines > replies.bin
+  wsc --http2 -k -x hi wss://localhost:8443/ws     over HTTP/2 if the server offers it
 `
 
 func main() {
@@ -164,6 +173,7 @@ type options struct {
 	protocols   []string
 	origin      string
 	compress    bool
+	http2       handshake.HTTP2Mode
 	hsTimeout   time.Duration
 	proxy       string
 	insecure    bool
@@ -290,6 +300,26 @@ func (f closeFlag) Set(s string) error {
 		return fmt.Errorf("close reason is %d bytes; at most %d fit in a close frame (RFC 6455 §5.5)", len(reason), frame.MaxControlPayload-2)
 	}
 	f.o.closeCode, f.o.closeReason = code, reason
+	return nil
+}
+
+// http2Flag parses --http2[=prefer|require]; bare --http2 is prefer.
+type http2Flag struct{ o *options }
+
+func (f http2Flag) String() string   { return "" }
+func (f http2Flag) IsBoolFlag() bool { return true }
+
+func (f http2Flag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true", "prefer":
+		f.o.http2 = handshake.HTTP2Prefer
+	case "require":
+		f.o.http2 = handshake.HTTP2Require
+	case "false", "off":
+		f.o.http2 = handshake.HTTP2Off
+	default:
+		return fmt.Errorf("%q: want prefer or require", s)
+	}
 	return nil
 }
 
@@ -496,6 +526,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	both("s", "subprotocol", listFlag{&o.protocols})
 	fl.StringVar(&o.origin, "origin", "", "")
 	boolBoth(&o.compress, "", "compress")
+	fl.Var(http2Flag{o}, "http2", "")
 	fl.Var(durationFlag{&o.hsTimeout}, "handshake-timeout", "")
 	fl.StringVar(&o.proxy, "proxy", "", "")
 	boolBoth(&o.insecure, "k", "insecure")
@@ -566,6 +597,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitHandshake
 	}
 	s.c = c
+	if o.http2 == handshake.HTTP2Prefer {
+		// --http2 may have fallen back: say which protocol carried the
+		// WebSocket.
+		if resp.Proto == handshake.ProtoHTTP2 {
+			fmt.Fprintf(errw, "wsc: connected over HTTP/2 (RFC 8441 extended CONNECT)\n")
+		} else {
+			fmt.Fprintf(errw, "wsc: the server does not offer WebSocket over HTTP/2; connected over %s\n", resp.Proto)
+		}
+	}
 	s.logConnected(resp)
 	return s.run(ctx, stdin)
 }
@@ -576,6 +616,8 @@ func handshakeHint(err error) string {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	switch {
+	case errors.Is(err, handshake.ErrExtendedConnectUnsupported):
+		return " (--http2=prefer falls back to HTTP/1.1)"
 	case errors.As(err, &ua):
 		return " (trust the server's CA with --cacert FILE, or skip verification with --insecure)"
 	case errors.As(err, &hn), errors.As(err, &ci):
@@ -693,6 +735,7 @@ func (s *session) dialer() (*handshake.Dialer, error) {
 		Protocols:        o.protocols,
 		HandshakeTimeout: o.hsTimeout,
 		Proxy:            handshake.ProxyFromEnvironment,
+		HTTP2:            o.http2,
 		FrameConfig: frame.Config{
 			MaxMessageSize: o.maxMessage,
 			OnPong:         s.onPong,

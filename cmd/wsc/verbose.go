@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,13 @@ func (s *session) printHandshake(rec *recordingConn, resp *handshake.Response) {
 			block("< ", in[i])
 		}
 	}
-	if s.o.url.Scheme == "wss" && rec != nil {
+	if resp != nil && resp.Proto == handshake.ProtoHTTP2 {
+		// RFC 8441: the handshake is an HTTP/2 HEADERS exchange (HPACK
+		// inside frames, inside TLS for wss://), shown as fields.
+		b.WriteString("* the WebSocket handshake is an HTTP/2 stream (RFC 8441); the request as wsc built it:\n")
+		block("> ", s.rebuiltHTTP2Request())
+		block("< ", http2ResponseLines(resp))
+	} else if s.o.url.Scheme == "wss" && rec != nil {
 		b.WriteString("* the WebSocket handshake is inside TLS; the request as wsc built it:\n")
 		block("> ", s.rebuiltRequest())
 		if resp != nil {
@@ -154,6 +161,49 @@ func (s *session) rebuiltRequest() []string {
 	for i, l := range lines {
 		if strings.HasPrefix(l, "Sec-WebSocket-Key:") {
 			lines[i] = "Sec-WebSocket-Key: (16 random bytes, base64)"
+		}
+	}
+	return lines
+}
+
+// rebuiltHTTP2Request is the extended CONNECT (RFC 8441 §5) the Dialer
+// sends, as pseudo-header fields and fields, built from the same options.
+func (s *session) rebuiltHTTP2Request() []string {
+	hs := handshake.ClientHandshake{URL: s.o.url, Protocols: s.o.protocols, Header: s.o.header}
+	if s.o.compress {
+		hs.Compression = &handshake.DeflateOffer{}
+	}
+	authority, h, err := hs.ExtendedConnectHeader()
+	if err != nil {
+		return []string{"(" + err.Error() + ")"}
+	}
+	scheme := "https"
+	if s.o.url.Scheme == "ws" {
+		scheme = "http"
+	}
+	lines := []string{
+		":method: CONNECT",
+		":protocol: websocket",
+		":scheme: " + scheme,
+		":path: " + s.o.url.RequestURI(),
+		":authority: " + authority,
+	}
+	delete(h, ":protocol")
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			lines = append(lines, strings.ToLower(k)+": "+v)
+		}
+	}
+	return lines
+}
+
+// http2ResponseLines renders an HTTP/2 response: :status, then the
+// fields sorted by name, in HTTP/2's lower case.
+func http2ResponseLines(resp *handshake.Response) []string {
+	lines := []string{":status: " + strconv.Itoa(resp.StatusCode)}
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		for _, v := range resp.Header[k] {
+			lines = append(lines, strings.ToLower(k)+": "+v)
 		}
 	}
 	return lines

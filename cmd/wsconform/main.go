@@ -19,6 +19,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,6 +100,22 @@ Flags:
   -strict        also count NON-STRICT, WRONG CODE, FAILED BY CLIENT and
                  UNIMPLEMENTED as failures (for CI); INFORMATIONAL never fails
   -list          print the cases the patterns select, with descriptions, and exit
+  -http2         run each case's opening handshake over HTTP/2 (RFC 8441): a new
+                 HTTP/2 connection per case (TLS with ALPN h2 for wss://, prior
+                 knowledge "h2c" for ws://), an extended CONNECT with :protocol
+                 websocket on it, and the case's frames in the stream's DATA
+                 frames. The server's END_STREAM (or RST_STREAM) counts as its
+                 closing of TCP. Sections 1-10 and 12 apply unchanged; 13.7.*
+                 (three permessage-deflate offers in one header) are not run and
+                 are listed as not applicable, because this runner's HTTP/2
+                 handshake sends one offer. A server that does not offer RFC 8441
+                 (no SETTINGS_ENABLE_CONNECT_PROTOCOL; a Go server needs
+                 GODEBUG=http2xconnect=1) stops the run. The report shows the
+                 request and response as pseudo-header fields and fields
+  -insecure      wss://: do not verify the server's certificate (for a self-signed
+                 one, e.g. wsecho -tls auto)
+  -cacert FILE   wss://: trust the CA certificates in FILE (PEM) instead of the
+                 system's
   -payload-dir DIR
                  sections 12-13 send slices of Autobahn's own test files from DIR
                  (autobahntestsuite/testdata: data1.json, lena512.bmp, pg2229.txt,
@@ -122,6 +140,7 @@ Examples:
   wsconform -spec testdata/autobahn/fuzzingclient.json -strict
   wsconform -serve 127.0.0.1:9002 -cases '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
   wsconform -client ws://127.0.0.1:9002 -agent ws6455 -cases '1.*,7.*'
+  wsconform -url wss://127.0.0.1:8443/ -http2 -insecure -cases '1.*,2.*,5.*,7.*' -strict
 `
 
 func main() {
@@ -151,6 +170,9 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 		payloads = fs.String("payload-dir", "", "")
 		serve    = fs.String("serve", "", "")
 		client   = fs.String("client", "", "")
+		http2    = fs.Bool("http2", false, "")
+		insecure = fs.Bool("insecure", false, "")
+		cacert   = fs.String("cacert", "", "")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -182,6 +204,13 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	}
 	if modes > 1 {
 		return hintErr("-url, -serve and -client exclude each other: give one")
+	}
+	if (*http2 || *insecure || *cacert != "") && (*serve != "" || *client != "") {
+		return hintErr("-http2, -insecure and -cacert go with -url (or a spec's servers): they set how wsconform connects to the server under test")
+	}
+	tlsConfig, err := clientTLSConfig(*insecure, *cacert)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 
 	if *payloads != "" {
@@ -278,6 +307,8 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 			return usageErr("%v", err)
 		}
 		t.ServerName = ss.Hostname
+		t.TLSConfig = tlsConfig
+		t.HTTP2 = *http2
 		opts := autobahn.DefaultOptions(autobahn.RoleClient)
 		opts.Origin, opts.Protocols = ss.Origin, ss.Protocols
 		for _, m := range []map[string]any{spec.Options, ss.Options} {
@@ -313,6 +344,11 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	results := map[string]map[string]*autobahn.Result{}
 	status := 0
 	var summaries []string
+	if *http2 {
+		if note := notApplicableNote(ids); note != "" {
+			summaries = append(summaries, note)
+		}
+	}
 	for _, srv := range servers {
 		res, took, err := runServer(ctx, srv, ids, spec, dir, stderr, tty, *strict)
 		for a, m := range res {
@@ -368,6 +404,12 @@ func runServer(ctx context.Context, srv server, ids []string, spec *Spec, dir st
 		}
 		if ctx.Err() != nil {
 			return out, time.Since(start), errors.New("interrupted")
+		}
+		if srv.target.HTTP2 {
+			if why := autobahn.NotApplicableHTTP2(autobahn.Lookup(id)); why != "" {
+				pr.note("case %s not run: not applicable over HTTP/2: %s", id, why)
+				continue
+			}
 		}
 		pr.begin(i+1, id)
 		res, err := autobahn.RunClientCase(ctx, autobahn.Lookup(id), srv.target, srv.opts, agent)
@@ -503,6 +545,49 @@ func failMark(failed bool) string {
 		return " *"
 	}
 	return ""
+}
+
+// notApplicableNote lists the selected cases that -http2 does not run,
+// with the reason, for the summary ("" if none).
+func notApplicableNote(ids []string) string {
+	byReason := map[string][]string{}
+	var reasons []string
+	for _, id := range ids {
+		why := autobahn.NotApplicableHTTP2(autobahn.Lookup(id))
+		if why == "" {
+			continue
+		}
+		if byReason[why] == nil {
+			reasons = append(reasons, why)
+		}
+		byReason[why] = append(byReason[why], id)
+	}
+	var b strings.Builder
+	for _, why := range reasons {
+		fmt.Fprintf(&b, "\nNot applicable over HTTP/2, not run (%d): %s\n  because %s\n", len(byReason[why]), strings.Join(byReason[why], " "), why)
+	}
+	return b.String()
+}
+
+// clientTLSConfig builds the TLS configuration of -insecure and -cacert,
+// or nil for the system's defaults.
+func clientTLSConfig(insecure bool, cacert string) (*tls.Config, error) {
+	if !insecure && cacert == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{InsecureSkipVerify: insecure}
+	if cacert != "" {
+		pem, err := os.ReadFile(cacert)
+		if err != nil {
+			return nil, fmt.Errorf("-cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-cacert %s: no PEM certificate found", cacert)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // helpHint ends the message of a usage error.

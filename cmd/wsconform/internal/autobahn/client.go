@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/ws6455/ws6455/handshake"
 )
 
 // RunClientCase runs one case against a server (Autobahn's fuzzingclient
@@ -22,18 +24,43 @@ func RunClientCase(ctx context.Context, d *Def, t Target, opts Options, agent st
 	p := newPeer(opts, r)
 	started := time.Now()
 
-	nc, err := dialTCP(ctx, t, opts)
-	if err != nil {
-		return nil, err
+	var (
+		nc  net.Conn
+		hs  *handshakeResult
+		err error
+	)
+	if t.HTTP2 {
+		var hd *handshake.Dialer
+		nc, hs, hd, err = http2Handshake(ctx, t, opts, d.DeflateOffers)
+		if hd != nil {
+			// The case's own HTTP/2 connection ends with the case.
+			defer hd.CloseIdleConnections()
+		}
+		if IsConnectError(err) {
+			return nil, err
+		}
+	} else {
+		nc, err = dialTCP(ctx, t, opts)
+		if err != nil {
+			return nil, err
+		}
+		stop := context.AfterFunc(ctx, func() { nc.Close() })
+		defer stop()
+		hs, err = clientHandshake(nc, t, opts, d.DeflateOffers)
 	}
-	p.nc = nc
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	defer stop()
-
-	hs, err := clientHandshake(nc, t, opts, d.DeflateOffers)
+	if nc != nil {
+		p.nc = nc
+		if t.HTTP2 {
+			// (The Dialer's handshake itself was bounded by ctx.)
+			stop := context.AfterFunc(ctx, func() { nc.Close() })
+			defer stop()
+		}
+	}
 	var he *handshakeError
 	if errors.As(err, &he) {
-		nc.Close()
+		if nc != nil {
+			nc.Close()
+		}
 		p.droppedByMe = true
 		p.state = StateClosed
 		p.wasNotCleanReason = he.reason
@@ -49,7 +76,9 @@ func RunClientCase(ctx context.Context, d *Def, t Target, opts Options, agent st
 		}
 		return buildResult(r, agent, started, he.request, he.response), nil
 	} else if err != nil {
-		nc.Close()
+		if nc != nil {
+			nc.Close()
+		}
 		return nil, err
 	}
 	if agent == "" {

@@ -28,6 +28,12 @@ type Target struct {
 	// ServerName overrides the TLS server name (Autobahn's "hostname"
 	// server option, for SNI).
 	ServerName string
+	// TLSConfig, if not nil, configures TLS for wss:// (cloned per case;
+	// ServerName applies over it): RootCAs, InsecureSkipVerify...
+	TLSConfig *tls.Config
+	// HTTP2 runs each case's opening handshake as an RFC 8441 extended
+	// CONNECT on a new HTTP/2 connection (see dial_http2.go).
+	HTTP2 bool
 }
 
 // ParseTarget parses a ws:// or wss:// URL.
@@ -85,11 +91,16 @@ func dialTCP(ctx context.Context, t Target, opts Options) (net.Conn, error) {
 		tc.SetNoDelay(opts.TCPNoDelay)
 	}
 	if t.URL.Scheme == "wss" {
-		name := t.ServerName
-		if name == "" {
-			name = t.URL.Hostname()
+		cfg := t.TLSConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
 		}
-		tc := tls.Client(nc, &tls.Config{ServerName: name})
+		if t.ServerName != "" {
+			cfg.ServerName = t.ServerName
+		} else if cfg.ServerName == "" {
+			cfg.ServerName = t.URL.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
 		if opts.OpenHandshakeTimeout > 0 {
 			tc.SetDeadline(time.Now().Add(opts.OpenHandshakeTimeout))
 		}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ws6455/ws6455/cmd/internal/h2test"
+	"github.com/ws6455/ws6455/cmd/wsconform/internal/autobahn"
+)
+
+// TestMain runs the tests with GODEBUG=http2xconnect=1, which net/http's
+// HTTP/2 server needs to accept RFC 8441 extended CONNECT (see h2test).
+func TestMain(m *testing.M) { h2test.Main(m) }
+
+// runHTTP2 runs wsconform -http2 -strict against s for cases and returns
+// the exit status, the output and the index.
+func runHTTP2(t *testing.T, url, cases string, extra ...string) (int, string, map[string]map[string]map[string]any, string) {
+	t.Helper()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"-url", url, "-http2", "-strict", "-agent", "h2echo", "-cases", cases, "-outdir", dir}, extra...)
+	code := run(args, &stdout, &stderr, false)
+	t.Logf("wsconform %s => %d\n%s\n%s", strings.Join(args, " "), code, &stdout, &stderr)
+	var index map[string]map[string]map[string]any
+	if b, err := os.ReadFile(filepath.Join(dir, "index.json")); err == nil {
+		json.Unmarshal(b, &index)
+	}
+	return code, stdout.String(), index, dir
+}
+
+// RFC 8441 §5: wsconform -http2 runs the cases over an extended CONNECT
+// on a new HTTP/2 connection each; against a correct echo over h2c all of
+// them pass strictly, each case used its own connection, and the report
+// shows the HTTP/2 request.
+func TestHTTP2_Strict_RFC8441_5(t *testing.T) {
+	s := &h2test.Server{}
+	s.Start(t, false)
+	const cases = "1.*,2.*,3.*,4.*,5.*,6.1.*,6.4.*,7.*,9.1.1,9.2.1,10.*,12.1.1,12.1.2,12.1.3,13.1.1"
+	code, stdout, index, dir := runHTTP2(t, s.URL+"/", cases)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	ids, _ := autobahn.Resolve(strings.Split(cases, ","), nil)
+	got := index["h2echo"]
+	if len(got) != len(ids) {
+		t.Fatalf("index has %d cases, want %d", len(got), len(ids))
+	}
+	for id, r := range got {
+		b, bc := r["behavior"], r["behaviorClose"]
+		okB := b == "OK" || b == "INFORMATIONAL"
+		okC := bc == "OK" || bc == "INFORMATIONAL"
+		if !okB || !okC {
+			t.Errorf("case %s: %v / %v", id, b, bc)
+		}
+	}
+	if n, want := int(s.Accepts.Load()), len(ids); n != want {
+		t.Errorf("the server accepted %d connections for %d cases, want one per case", n, want)
+	}
+	reqs := s.Requests()
+	if len(reqs) != len(ids) || reqs[0].Method != "CONNECT" || reqs[0].Protocol != "websocket" {
+		t.Errorf("server saw %d requests, first %+v", len(reqs), reqs[0])
+	}
+	rep, err := os.ReadFile(filepath.Join(dir, "h2echo_case_1_1_1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{":method: CONNECT", ":protocol: websocket", ":scheme: http", "sec-websocket-version: 13", ":status: 200"} {
+		if !bytes.Contains(rep, []byte(want)) {
+			t.Errorf("case report lacks %q", want)
+		}
+	}
+	if !strings.Contains(stdout, "h2echo") {
+		t.Errorf("no summary")
+	}
+}
+
+// -http2 over TLS (ALPN h2) with -insecure for the test certificate; and
+// 13.7 is reported as not applicable, not run and not passed.
+func TestHTTP2_TLS_Insecure_NotApplicable(t *testing.T) {
+	s := &h2test.Server{}
+	s.Start(t, true)
+	code, stdout, index, _ := runHTTP2(t, s.URL+"/", "1.1.*,7.1.*,13.7.1,13.7.2", "-insecure")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if _, ran := index["h2echo"]["13.7.1"]; ran {
+		t.Errorf("13.7.1 ran over HTTP/2")
+	}
+	if len(index["h2echo"]) != 8+6 {
+		t.Errorf("%d cases in the index, want 14", len(index["h2echo"]))
+	}
+	if !strings.Contains(stdout, "Not applicable over HTTP/2, not run (2): 13.7.1 13.7.2") {
+		t.Errorf("summary does not list 13.7.1 and 13.7.2 as not applicable")
+	}
+
+	// Without -insecure the test certificate is refused: the server is
+	// unreachable, exit 2.
+	code, _, _, _ = runHTTP2(t, s.URL+"/", "1.1.1")
+	if code != 2 {
+		t.Errorf("exit %d without -insecure, want 2", code)
+	}
+}
+
+// A server that speaks HTTP/2 but not RFC 8441 (here: HTTP/1.1 only, so
+// h2c fails) stops the run with exit 2 and a message naming the setting.
+func TestHTTP2_ServerWithoutRFC8441(t *testing.T) {
+	url := startEcho(t, false)
+	code, _, _, _ := runHTTP2(t, url, "1.1.1")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	var stdout, stderr bytes.Buffer
+	run([]string{"-url", url, "-http2", "-cases", "1.1.1", "-outdir", t.TempDir()}, &stdout, &stderr, false)
+	if !strings.Contains(stderr.String(), "SETTINGS_ENABLE_CONNECT_PROTOCOL") {
+		t.Errorf("stderr %q does not name the setting", stderr.String())
+	}
+	// -h documents -http2, -insecure and -cacert.
+	stdout.Reset()
+	run([]string{"-h"}, &stdout, &stderr, false)
+	for _, want := range []string{"-http2", "RFC 8441", "13.7", "-insecure", "-cacert"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("-h lacks %q", want)
+		}
+	}
+	// -http2 with -serve is a usage error.
+	if code := run([]string{"-serve", "127.0.0.1:0", "-http2"}, &stdout, &stderr, false); code != 2 {
+		t.Errorf("-serve -http2: exit %d", code)
+	}
+}

@@ -1,0 +1,179 @@
+package autobahn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ws6455/ws6455/handshake"
+)
+
+// WebSocket over HTTP/2 (RFC 8441). With Target.HTTP2 each case opens
+// its own HTTP/2 connection (a new handshake.Dialer, whose connections
+// are its own) and runs the extended CONNECT of RFC 8441 §5 on it; the
+// case's frames then travel in the stream's DATA frames, byte for byte
+// as they would over TCP, and the connection is closed when the case
+// ends. A connection per case, rather than a stream per case on one
+// shared connection, keeps the cases independent as Autobahn's TCP
+// connection per case does: a case that makes the server reset the
+// stream, or break the whole HTTP/2 connection, cannot touch the next
+// one, and no case waits behind another's flow-control window.
+//
+// RFC 8441 §5 maps TCP to the stream: the server's END_STREAM is the end
+// of the TCP connection the cases wait for ("the server drops TCP"), and
+// the fuzzer's drop is the end of its side of the stream followed by
+// RST_STREAM(CANCEL) if the server has not ended its side. Chopped writes
+// become DATA frames of the chop size. Nothing in sections 1-10 and 12
+// depends on HTTP/1.1 or on TCP itself, so they all apply; see
+// NotApplicableHTTP2 for the exception.
+
+// NotApplicableHTTP2 returns why case d cannot run over HTTP/2, or "".
+// Case 13.7 sends three permessage-deflate offers in one
+// Sec-WebSocket-Extensions field; the HTTP/2 handshake goes through
+// handshake.Dialer, which offers one (a limit of this runner, not of RFC
+// 8441).
+func NotApplicableHTTP2(d *Def) string {
+	if len(d.DeflateOffers) > 1 {
+		return "it sends several permessage-deflate offers in one header, and the runner's HTTP/2 handshake (handshake.Dialer) offers one"
+	}
+	return ""
+}
+
+// http2Handshake dials t over HTTP/2 and runs the extended CONNECT. A
+// server that cannot be reached, or that does not offer RFC 8441, is a
+// connect error (the run stops); a refused or invalid answer is a
+// *handshakeError (the case fails).
+func http2Handshake(ctx context.Context, t Target, opts Options, offers []DeflateOffer) (net.Conn, *handshakeResult, *handshake.Dialer, error) {
+	if len(offers) > 1 {
+		return nil, nil, nil, &handshakeError{reason: "several permessage-deflate offers cannot be sent over HTTP/2 by this runner"}
+	}
+	hdr := map[string][]string{
+		"Pragma":        {"no-cache"},
+		"Cache-Control": {"no-cache"},
+	}
+	if opts.UserAgent != "" {
+		hdr["User-Agent"] = []string{opts.UserAgent}
+	}
+	if opts.Origin != "" {
+		hdr["Origin"] = []string{opts.Origin}
+	}
+	for k, v := range opts.Headers {
+		hdr[k] = []string{v}
+	}
+	cfg := t.TLSConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if t.ServerName != "" {
+		cfg.ServerName = t.ServerName
+	}
+	d := &handshake.Dialer{
+		HTTP2:            handshake.HTTP2Require,
+		Header:           hdr,
+		Protocols:        opts.Protocols,
+		TLSClientConfig:  cfg,
+		HandshakeTimeout: opts.OpenHandshakeTimeout,
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nd := net.Dialer{Timeout: opts.OpenHandshakeTimeout}
+			nc, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &errConnect{err}
+			}
+			if tc, ok := nc.(*net.TCPConn); ok {
+				tc.SetNoDelay(opts.TCPNoDelay)
+			}
+			return nc, nil
+		},
+	}
+	if opts.OpenHandshakeTimeout <= 0 {
+		d.HandshakeTimeout = -1
+	}
+	if len(offers) == 1 {
+		o := offers[0]
+		if !o.AcceptMaxWindowBits {
+			return nil, nil, nil, &handshakeError{reason: "an offer without client_max_window_bits cannot be sent over HTTP/2 by this runner"}
+		}
+		d.Compression = &handshake.DeflateOffer{
+			ServerNoContextTakeover: o.RequestNoContextTakeover,
+			ClientNoContextTakeover: o.AcceptNoContextTakeover,
+			ServerMaxWindowBits:     o.RequestMaxWindowBits,
+		}
+	}
+	req := http2RequestText(t, d)
+	nc, _, resp, err := d.DialRaw(ctx, t.URL.String())
+	if err != nil {
+		d.CloseIdleConnections()
+		var ce *errConnect
+		var cve *tls.CertificateVerificationError
+		var ae tls.AlertError
+		switch {
+		case errors.As(err, &ce), errors.As(err, &cve), errors.As(err, &ae),
+			errors.Is(err, handshake.ErrExtendedConnectUnsupported):
+			return nil, nil, nil, &errConnect{err}
+		}
+		he := &handshakeError{reason: err.Error(), request: req, timeout: errors.Is(err, context.DeadlineExceeded)}
+		if resp != nil {
+			he.response = http2ResponseText(resp)
+		}
+		return nil, nil, nil, he
+	}
+	hs := &handshakeResult{request: req, response: http2ResponseText(resp), server: resp.Header.Get("Server")}
+	if len(offers) > 0 {
+		// The Dialer checked the answer against the offer; the fuzzer's
+		// parameters come from its own reading of it, as over HTTP/1.1.
+		if hs.deflate, err = negotiateDeflate(resp.Header.Values("Sec-WebSocket-Extensions"), offers); err != nil {
+			nc.Close()
+			d.CloseIdleConnections()
+			return nil, nil, nil, &handshakeError{reason: err.Error(), request: req, response: hs.response}
+		}
+	}
+	return nc, hs, d, nil
+}
+
+// http2RequestText renders the extended CONNECT for the report: the
+// pseudo-header fields, then the fields, one per line (HTTP/2 sends them
+// HPACK-encoded in a HEADERS frame).
+func http2RequestText(t Target, d *handshake.Dialer) string {
+	hs := &handshake.ClientHandshake{URL: t.URL, Protocols: d.Protocols, Compression: d.Compression, Header: d.Header}
+	authority, h, err := hs.ExtendedConnectHeader()
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	scheme := "https"
+	if t.URL.Scheme == "ws" {
+		scheme = "http"
+	}
+	path := t.URL.RequestURI()
+	var b strings.Builder
+	b.WriteString(":method: CONNECT\r\n:protocol: websocket\r\n:scheme: " + scheme + "\r\n:path: " + path + "\r\n:authority: " + authority + "\r\n")
+	delete(h, ":protocol")
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			b.WriteString(strings.ToLower(k) + ": " + v + "\r\n")
+		}
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// http2ResponseText renders the answer for the report: :status, then the
+// fields.
+func http2ResponseText(resp *handshake.Response) string {
+	var b strings.Builder
+	b.WriteString(":status: " + strconv.Itoa(resp.StatusCode) + "\r\n")
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		for _, v := range resp.Header[k] {
+			b.WriteString(strings.ToLower(k) + ": " + v + "\r\n")
+		}
+	}
+	b.WriteString("\r\n")
+	if len(resp.Body) > 0 {
+		b.Write(resp.Body)
+	}
+	return b.String()
+}
