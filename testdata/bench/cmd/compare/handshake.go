@@ -5,9 +5,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ws6455/ws6455/testdata/bench/internal/load"
@@ -39,6 +41,8 @@ func isPeer(impl string) bool {
 
 func handshakes(ctx context.Context, o options) ([]hsCell, error) {
 	var cells []hsCell
+	o.hsTW[0] = timeWait()
+	defer func() { o.hsTW[1] = timeWait() }()
 	impls := slices.DeleteFunc(slices.Clone(o.impls), runner.IsFloor) // a floor's handshake is ws6455's
 	total := o.hsRounds * len(o.hsHeld) * len(impls)
 	for r := range o.hsRounds {
@@ -120,6 +124,7 @@ func printHandshakes(o options, cells []hsCell) {
 	}
 	fmt.Fprintf(w, "## Handshakes per second (%d cyclers, %s echo, %s, %d rounds x %v, median)\n\n", o.hsCyclers, load.FormatSize(o.hsSize), mode, o.hsRounds, o.duration)
 	fmt.Fprintf(w, "A cycle: TCP connect (from 127.0.0.1..%d), HTTP/1.1 upgrade, one echo, close handshake (client sends 1000, reads the server's 1000, waits for the server's TCP close, closes). Failed cycles are counted, never dropped.\n", o.hsSources)
+	fmt.Fprintf(w, "TIME_WAIT sockets on the machine (/proc/net/sockstat) at the start of the handshake rounds: %s, at the end: %s; net.ipv4.tcp_max_tw_buckets = %s (beyond it the kernel skips TIME_WAIT for a closing socket: once full, every server's close pays the same). Open-file limit of compare: %s (the servers get the shell's ulimit -n; 10,000 held connections need more than 10,000 on each side).\n", o.hsTW[0], o.hsTW[1], sysctl("net/ipv4/tcp_max_tw_buckets"), nofile())
 	fmt.Fprintf(w, "hs/s: clean cycles per second (capped by the one client core as much as by the server); hs/CPU-s: cycles per second of server CPU (1e6 / µs per handshake), what the server would do with its whole core. Ratios: ÷ ws6455 is impl / ws6455; ÷ best peer is impl / the best peer's (gobwas, gws, gorilla, coder, node) in that column, so ws6455's row against the target of 1.3.\n\n")
 	for _, held := range o.hsHeld {
 		m := map[string]*hsAgg{}
@@ -219,6 +224,42 @@ func printHandshakes(o options, cells []hsCell) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// timeWait returns the machine's count of TIME_WAIT sockets.
+func timeWait() string {
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "TCP:"); ok {
+			f := strings.Fields(rest)
+			for i := 0; i+1 < len(f); i += 2 {
+				if f[i] == "tw" {
+					return f[i+1]
+				}
+			}
+		}
+	}
+	return "?"
+}
+
+func sysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// nofile returns this process's RLIMIT_NOFILE as the servers inherit it.
+func nofile() string {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%d (hard %d)", rl.Cur, rl.Max)
 }
 
 func orDash(s string) string {

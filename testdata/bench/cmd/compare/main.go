@@ -75,7 +75,8 @@ type options struct {
 	hsHeld     []int
 	hsSize     int
 	hsSources  int
-	payload    string // load.Config.Payload
+	hsTW       *[2]string // TIME_WAIT sockets at the start and end of the handshake rounds
+	payload    string     // load.Config.Payload
 	run        runner.Options
 	out        io.Writer
 	log        *statusLine
@@ -132,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		rounds: *rounds, conns: *conns, inflight: *inflight, rate: *rate, warmup: *warmup, duration: *duration,
 		memConns: *memConns, memMsgs: *memMsgs, fairConns: *fairConns, fairK: *fairK, fairRounds: *fairRounds,
 		profileDir: *profileDir, deflate: *deflate, payload: *payload, out: stdout, log: newStatusLine(stderr),
-		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources,
+		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources, hsTW: new([2]string),
 	}
 	implList := *impls
 	if *deflate && !flagSet(fl, "impls") {
