@@ -86,7 +86,7 @@ func handshakeCell(ctx context.Context, o options, impl string, held int, profil
 	}
 	cfg := load.CycleConfig{
 		URL: srv.URL(), Cyclers: o.hsCyclers, Size: o.hsSize, Deflate: o.deflate, Sources: o.hsSources,
-		Warmup: o.warmup, Duration: o.duration, ServerPid: srv.Pid,
+		Warmup: o.warmup, Duration: o.duration, ServerPid: srv.Pid, Rate: o.hsRate,
 		Progress: func(p load.Progress) {
 			ph := "warmup"
 			if p.Measuring {
@@ -121,6 +121,9 @@ func printHandshakes(o options, cells []hsCell) {
 	mode := "no compression"
 	if o.deflate {
 		mode = "permessage-deflate offered and accepted (no context takeover, level 1)"
+	}
+	if o.hsRate > 0 {
+		mode += fmt.Sprintf(", paced to %.0f cycles/s in total", o.hsRate)
 	}
 	fmt.Fprintf(w, "## Handshakes per second (%d cyclers, %s echo, %s, %d rounds x %v, median)\n\n", o.hsCyclers, load.FormatSize(o.hsSize), mode, o.hsRounds, o.duration)
 	fmt.Fprintf(w, "A cycle: TCP connect (from 127.0.0.1..%d), HTTP/1.1 upgrade, one echo, close handshake (client sends 1000, reads the server's 1000, waits for the server's TCP close, closes). Failed cycles are counted, never dropped.\n", o.hsSources)

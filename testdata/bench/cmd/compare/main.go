@@ -75,6 +75,7 @@ type options struct {
 	hsHeld     []int
 	hsSize     int
 	hsSources  int
+	hsRate     float64
 	hsTW       *[2]string // TIME_WAIT sockets at the start and end of the handshake rounds
 	payload    string     // load.Config.Payload
 	run        runner.Options
@@ -118,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	hsCyclers := fl.Int("hs-cyclers", 64, "concurrent clients doing handshake cycles back to back")
 	hsHeld := fl.String("hs-held", "0,10000", "idle connections held open on the server during the handshake cycles, comma-separated: one table each")
 	hsSize := fl.String("hs-size", "16", "message size of the one echo of each handshake cycle")
+	hsRate := fl.Float64("hs-rate", 0, "pace the handshake cycles to this many `cycles/s` in total, the same for every server (0: closed loop)")
 	hsSources := fl.Int("hs-sources", 16, "handshake cycles connect from 127.0.0.1 .. 127.0.0.N in turn (more 4-tuples for the server's TIME_WAIT)")
 	payload := fl.String("payload", "random", "message contents: random (incompressible) or text (log lines, compress about 3:1)")
 	fl.Usage = func() {
@@ -133,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		rounds: *rounds, conns: *conns, inflight: *inflight, rate: *rate, warmup: *warmup, duration: *duration,
 		memConns: *memConns, memMsgs: *memMsgs, fairConns: *fairConns, fairK: *fairK, fairRounds: *fairRounds,
 		profileDir: *profileDir, deflate: *deflate, payload: *payload, out: stdout, log: newStatusLine(stderr),
-		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources, hsTW: new([2]string),
+		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources, hsRate: *hsRate, hsTW: new([2]string),
 	}
 	implList := *impls
 	if *deflate && !flagSet(fl, "impls") {

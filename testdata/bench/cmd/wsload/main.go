@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	warmup := fl.Duration("warmup", 500*time.Millisecond, "load before the measured window")
 	duration := fl.Duration("duration", 3*time.Second, "measured window")
 	count := fl.Int64("n", 0, "end the window after this many echoes instead of -duration")
-	rate := fl.Float64("rate", 0, "pace ping-pong connections to this many `msgs/s` in total (0: as fast as echoes return)")
+	rate := fl.Float64("rate", 0, "pace ping-pong connections to this many `msgs/s` in total, or -mode handshake to this many cycles/s (0: as fast as echoes return)")
 	quiet := fl.Bool("q", false, "no progress line")
 	deflate := fl.Bool("deflate", false, "offer permessage-deflate (no context takeover), and start -impl with -deflate")
 	payload := fl.String("payload", "random", "message contents: random or text (compressible log lines)")
@@ -138,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *mode == "handshake" {
 		return runHandshakes(ctx, stdout, prog, *url, *pid, *held, load.CycleConfig{
 			URL: *url, Cyclers: *conns, Size: size, Deflate: *deflate, Sources: *sources,
-			Warmup: *warmup, Duration: *duration, Cycles: *count, ServerPid: *pid,
+			Warmup: *warmup, Duration: *duration, Cycles: *count, ServerPid: *pid, Rate: *rate,
 		})
 	}
 	prog.printf("dialing %d connections to %s", *conns, *url)

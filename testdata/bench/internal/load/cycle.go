@@ -61,6 +61,12 @@ type CycleConfig struct {
 	Warmup   time.Duration
 	Duration time.Duration // measured window (when Cycles is 0)
 	Cycles   int64         // if > 0, the window ends after this many cycles (clean or failed)
+	// Rate, if > 0, paces the cyclers so that together they start about
+	// Rate cycles per second (each waits for its next slot; a late one
+	// does not burst to catch up): every server then does the same work
+	// per second, and CPU per handshake is compared at the same operating
+	// point instead of at whatever rate the closed loop reaches.
+	Rate float64
 	// Timeout bounds the dial and the echo of a cycle (default 10 s);
 	// CloseTimeout its close handshake (frame.Config.CloseTimeout, which
 	// also bounds the wait for the server's TCP close; default Timeout).
@@ -224,9 +230,23 @@ func Cycle(ctx context.Context, cfg CycleConfig) (CycleResult, error) {
 	for i := range states {
 		st := &states[i]
 		st.inside = map[string]int64{}
+		var interval time.Duration
+		if cfg.Rate > 0 {
+			interval = time.Duration(float64(cfg.Cyclers) / cfg.Rate * float64(time.Second))
+		}
+		next := time.Now().Add(interval * time.Duration(i) / time.Duration(cfg.Cyclers))
 		wg.Go(func() {
 			var buf []byte
 			for {
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					if floor := time.Now().Add(-interval); next.Before(floor) {
+						next = floor
+					}
+					next = next.Add(interval)
+				}
 				ph := phase.Load()
 				if ph == phaseStop {
 					return
