@@ -43,7 +43,12 @@ func handshakes(ctx context.Context, o options) ([]hsCell, error) {
 	var cells []hsCell
 	o.hsTW[0] = timeWait()
 	defer func() { o.hsTW[1] = timeWait() }()
-	impls := slices.DeleteFunc(slices.Clone(o.impls), runner.IsFloor) // a floor's handshake is ws6455's
+	impls := o.impls
+	if !o.implsSet {
+		// A floor's handshake is ws6455's handshake package on a goroutine
+		// per connection: run it only when asked for by name.
+		impls = slices.DeleteFunc(slices.Clone(o.impls), runner.IsFloor)
+	}
 	total := o.hsRounds * len(o.hsHeld) * len(impls)
 	for r := range o.hsRounds {
 		for _, held := range o.hsHeld {
@@ -191,7 +196,11 @@ func printHandshakes(o options, cells []hsCell) {
 			return fmt.Sprintf("%.2f", a/b)
 		}
 		fmt.Fprintf(w, "### %d idle connections held open\n\n", held)
-		fmt.Fprintf(w, "Best peer: %s by hs/s, %s by hs/CPU-s.\n\n", orDash(bestRate), orDash(bestCPU))
+		if o.hsRate > 0 {
+			fmt.Fprintf(w, "Best peer: %s by hs/CPU-s (paced: every server is offered the same hs/s, so compare the CPU).\n\n", orDash(bestCPU))
+		} else {
+			fmt.Fprintf(w, "Best peer: %s by hs/s, %s by hs/CPU-s.\n\n", orDash(bestRate), orDash(bestCPU))
+		}
 		fmt.Fprintf(w, "| impl | hs/s | ÷ ws6455 | ÷ best peer | spread (min..max) | server µs/hs | hs/CPU-s | ÷ ws6455 | ÷ best peer | spread µs (min..max) | user µs | sys µs | server core %% | p50 | p99 | upgrade p50 | close p50 | failed (window + outside) |\n")
 		fmt.Fprintf(w, "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, impl := range impls {

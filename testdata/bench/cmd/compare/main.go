@@ -76,6 +76,7 @@ type options struct {
 	hsSize     int
 	hsSources  int
 	hsRate     float64
+	implsSet   bool // -impls was given
 	hsTW       *[2]string // TIME_WAIT sockets at the start and end of the handshake rounds
 	payload    string     // load.Config.Payload
 	run        runner.Options
@@ -138,6 +139,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources, hsRate: *hsRate, hsTW: new([2]string),
 	}
 	implList := *impls
+	o.implsSet = flagSet(fl, "impls")
 	if *deflate && !flagSet(fl, "impls") {
 		implList = strings.Join(slices.DeleteFunc(strings.Split(implList, ","), func(s string) bool {
 			return s == "gobwas" || runner.IsFloor(s) // no permessage-deflate there
