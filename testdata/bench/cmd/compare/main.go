@@ -76,7 +76,7 @@ type options struct {
 	hsSize     int
 	hsSources  int
 	hsRate     float64
-	implsSet   bool // -impls was given
+	implsSet   bool       // -impls was given
 	hsTW       *[2]string // TIME_WAIT sockets at the start and end of the handshake rounds
 	payload    string     // load.Config.Payload
 	run        runner.Options
