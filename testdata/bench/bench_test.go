@@ -160,6 +160,50 @@ func TestEchoServersDeflate(t *testing.T) {
 	}
 }
 
+// TestHandshakeCycles checks the handshake-rate mode (issue 12 §4, cmd/compare
+// -hs-rounds, wsload -mode handshake) against every echo server: 300 cycles
+// of connect, opening handshake (RFC 6455 §4.1), one 16-byte echo and close
+// handshake, 4 at a time from 4 source addresses, every one clean: the echo
+// matched, the server's close frame carried 1000 (§7.4.1), and the server
+// closed TCP first (§7.1.1). With -deflate, 100 cycles more on every server
+// that compresses, each required to accept permessage-deflate.
+func TestHandshakeCycles(t *testing.T) {
+	for _, impl := range append(runner.All, runner.Floors...) {
+		for _, deflate := range []bool{false, true} {
+			if deflate && (impl == "gobwas" || runner.IsFloor(impl)) {
+				continue // no -deflate in cmd/echoserver
+			}
+			name, n := impl, int64(300)
+			var extra []string
+			if deflate {
+				name, n, extra = impl+"/deflate", 100, []string{"-deflate"}
+			}
+			t.Run(name, func(t *testing.T) {
+				srv := start(t, impl, extra...)
+				defer srv.Stop()
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				res, err := load.Cycle(ctx, load.CycleConfig{
+					URL: srv.URL(), Cyclers: 4, Size: 16, Deflate: deflate, Sources: 4,
+					Cycles: n, Timeout: 20 * time.Second, ServerPid: srv.Pid,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f := res.Failed() + res.FailuresOutside; f > 0 {
+					t.Fatalf("%d failed cycles %v (%d outside the window); first: %s", f, res.Failures, res.FailuresOutside, res.FirstFailure)
+				}
+				if res.Cycles != n {
+					t.Fatalf("%d clean cycles in the window, want %d", res.Cycles, n)
+				}
+				if res.Latency.Count != uint64(n) || res.CPUPerCycle <= 0 {
+					t.Fatalf("%d latencies for %d cycles, server CPU %.0f ns per cycle", res.Latency.Count, n, res.CPUPerCycle)
+				}
+			})
+		}
+	}
+}
+
 // server returns the running server of impl with its connections, started
 // on first use and kept for the rest of the run.
 func server(b *testing.B, impl string) *liveServer {

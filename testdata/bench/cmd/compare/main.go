@@ -10,7 +10,10 @@
 //     over rounds; ratio = peer / ws6455, so 1.25 means ws6455 uses 20% less);
 //   - idle memory per connection after traffic (heap+stack after GC, and RSS);
 //   - fairness under pipelining: latency p99 and Jain's index with
-//     100 connections x 16 messages in flight.
+//     100 connections x 16 messages in flight;
+//   - with -hs-rounds, handshakes per second (connect, upgrade, one echo,
+//     close) and server CPU per handshake, with and without 10,000 idle
+//     connections held open (handshake.go).
 //
 // Run it pinned: the load on one CPU, the servers (-server-cpus) on another:
 //
@@ -30,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,8 +69,16 @@ type options struct {
 	fairSize   int
 	fairRounds int
 	profileDir string
-	deflate    bool   // permessage-deflate on every server and client
-	payload    string // load.Config.Payload
+	deflate    bool // permessage-deflate on every server and client
+	hsRounds   int  // handshake-rate comparison (handshake.go)
+	hsCyclers  int
+	hsHeld     []int
+	hsSize     int
+	hsSources  int
+	hsRate     float64
+	implsSet   bool       // -impls was given
+	hsTW       *[2]string // TIME_WAIT sockets at the start and end of the handshake rounds
+	payload    string     // load.Config.Payload
 	run        runner.Options
 	out        io.Writer
 	log        *statusLine
@@ -104,6 +116,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	profileDir := fl.String("profile", "", "write a CPU profile of ws6455's server for each size (last round), and a heap profile of every Go server with its idle connections, into `dir`")
 	jsonOut := fl.String("json", "", "also write every raw measurement to this JSON `file`")
 	deflate := fl.Bool("deflate", false, "permessage-deflate (RFC 7692) on every server and client: no context takeover, level 1, every message compressed; gobwas is left out (default -impls: every other one)")
+	hsRounds := fl.Int("hs-rounds", 0, "rounds of the handshake-rate comparison (issue 12 §4: connect, upgrade, one echo, close); 0 skips it")
+	hsCyclers := fl.Int("hs-cyclers", 64, "concurrent clients doing handshake cycles back to back")
+	hsHeld := fl.String("hs-held", "0,10000", "idle connections held open on the server during the handshake cycles, comma-separated: one table each")
+	hsSize := fl.String("hs-size", "16", "message size of the one echo of each handshake cycle")
+	hsRate := fl.Float64("hs-rate", 0, "pace the handshake cycles to this many `cycles/s` in total, the same for every server (0: closed loop)")
+	hsSources := fl.Int("hs-sources", 16, "handshake cycles connect from 127.0.0.1 .. 127.0.0.N in turn (more 4-tuples for the server's TIME_WAIT)")
 	payload := fl.String("payload", "random", "message contents: random (incompressible) or text (log lines, compress about 3:1)")
 	fl.Usage = func() {
 		o := fl.Output()
@@ -118,8 +136,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		rounds: *rounds, conns: *conns, inflight: *inflight, rate: *rate, warmup: *warmup, duration: *duration,
 		memConns: *memConns, memMsgs: *memMsgs, fairConns: *fairConns, fairK: *fairK, fairRounds: *fairRounds,
 		profileDir: *profileDir, deflate: *deflate, payload: *payload, out: stdout, log: newStatusLine(stderr),
+		hsRounds: *hsRounds, hsCyclers: *hsCyclers, hsSources: *hsSources, hsRate: *hsRate, hsTW: new([2]string),
 	}
 	implList := *impls
+	o.implsSet = flagSet(fl, "impls")
 	if *deflate && !flagSet(fl, "impls") {
 		implList = strings.Join(slices.DeleteFunc(strings.Split(implList, ","), func(s string) bool {
 			return s == "gobwas" || runner.IsFloor(s) // no permessage-deflate there
@@ -142,7 +162,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		o.sizes = append(o.sizes, n)
 	}
+	for s := range strings.SplitSeq(*hsHeld, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 {
+			return fmt.Errorf("-hs-held: bad count %q", s)
+		}
+		o.hsHeld = append(o.hsHeld, n)
+	}
 	var err error
+	if o.hsSize, err = load.ParseSize(*hsSize); err != nil {
+		return fmt.Errorf("-hs-size: %w", err)
+	}
 	if o.memSize, err = load.ParseSize(*memSize); err != nil {
 		return fmt.Errorf("-mem-size: %w", err)
 	}
@@ -197,6 +227,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		printFairness(o, fair)
+	}
+	if o.hsRounds > 0 {
+		hs, err := handshakes(ctx, o)
+		raw["handshakes"] = hs
+		if err != nil {
+			return err
+		}
+		printHandshakes(o, hs)
 	}
 	if o.memConns > 0 {
 		mem, err := memory(ctx, o)
