@@ -33,9 +33,10 @@ import (
 // Upgrader.Negotiate), answer 200, and run a frame.Conn over the stream
 // through streamConn: reads from r.Body, writes to the ResponseWriter
 // followed by a flush. (An HTTP/2 stream is full duplex in net/http as it
-// is; http.ResponseController.EnableFullDuplex concerns HTTP/1 only.) Many WebSockets share one TCP connection this way,
-// each on its own stream, each with its own frame.Conn, limits, keepalive
-// and Shutdown handling, exactly as on HTTP/1.1.
+// is; http.ResponseController.EnableFullDuplex concerns HTTP/1 only.) Many
+// WebSockets share one TCP connection this way, each on its own stream,
+// each with its own frame.Conn, limits, keepalive and Shutdown handling,
+// exactly as on HTTP/1.1.
 //
 // # Closing (RFC 8441 §5 next to RFC 6455 §7.1.1)
 //
