@@ -78,7 +78,7 @@ func TestValidate_RFC8441_4_5(t *testing.T) {
 		// RFC 9113 §8.5: CONNECT without :protocol is a tunnel request.
 		{"plain CONNECT", "CONNECT", h2Header([]string{":protocol"}, nil), 400, nil},
 		// RFC 8441 §5: :protocol must be websocket.
-		{"webtransport", "CONNECT", h2Header(nil, map[string][]string{":protocol": {"webtransport"}}), 400, nil},
+		{"webtransport", "CONNECT", h2Header(nil, map[string][]string{":protocol": {"webtransport"}}), 501, nil},
 		{"empty protocol", "CONNECT", h2Header(nil, map[string][]string{":protocol": {""}}), 400, nil},
 		{"repeated protocol", "CONNECT", h2Header(nil, map[string][]string{":protocol": {"websocket", "websocket"}}), 400, nil},
 		{"protocol case", "CONNECT", h2Header(nil, map[string][]string{":protocol": {"WebSocket"}}), 0, nil},

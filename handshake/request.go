@@ -242,8 +242,9 @@ func NewRequestFromHeader(method, target, proto, host string, header map[string]
 //     than 0, or Transfer-Encoding), whose bytes would otherwise be taken
 //     for frames;
 //   - over HTTP/2, 400 if the CONNECT has no :protocol (a plain CONNECT,
-//     RFC 9113 §8.5, asks for a TCP tunnel, not a WebSocket) or one other
-//     than "websocket" (RFC 8441 §5), or has a Content-Length; Upgrade,
+//     RFC 9113 §8.5, asks for a TCP tunnel, not a WebSocket) or has a
+//     Content-Length, 501 if its :protocol is not "websocket" (RFC 8441
+//     §5; RFC 9220 §3 asks for 501 there); Upgrade,
 //     Connection and Sec-WebSocket-Key are not required, and a key that is
 //     sent anyway is ignored (RFC 8441 §5: implementations "do not do the
 //     processing of the Sec-WebSocket-Key and Sec-WebSocket-Accept" fields,
@@ -381,14 +382,17 @@ func (r *Request) validateConnect() error {
 		return reqErr(400, "a CONNECT without :protocol asks for a tunnel; a WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket (RFC 8441 §4)")
 	case len(ps) > 1:
 		return reqErr(400, "repeated :protocol")
+	case trimOWS(ps[0]) == "":
+		return reqErr(400, "empty :protocol; a WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket (RFC 8441 §4)")
 	case !strings.EqualFold(trimOWS(ps[0]), "websocket"):
-		// 400 rather than 501: RFC 6455 §4.2.1 answers a request that is
-		// not a WebSocket handshake with 400, and a :protocol other than
-		// "websocket" (webtransport, connect-udp) asks for another
-		// protocol, one this endpoint does not serve; 501 is for methods
-		// a server does not know, and CONNECT it knows. The upgrade token
-		// is matched ignoring ASCII case, as Upgrade's is (item 3).
-		return reqErr(400, ":protocol %q is not websocket: this endpoint serves WebSocket only (RFC 8441 §5)", trimOWS(ps[0]))
+		// 501, as RFC 9220 §3 says for this very case ("an Extended
+		// CONNECT request with a :protocol value that is unknown or is
+		// not supported ... SHOULD respond ... with a 501 (Not
+		// Implemented)"): it is written for HTTP/3, and gives extended
+		// CONNECT the same semantics as in HTTP/2, where RFC 8441 is
+		// silent. The upgrade token is matched ignoring ASCII case, as
+		// Upgrade's is (item 3).
+		return reqErr(501, ":protocol %q is not websocket: this endpoint serves WebSocket only (RFC 8441 §5, RFC 9220 §3)", trimOWS(ps[0]))
 	default:
 		r.HTTP2, r.Protocol = true, "websocket"
 	}

@@ -227,7 +227,7 @@ func TestServeHTTP_RFC8441_BadInput(t *testing.T) {
 		// reaches ServeHTTP, which says what it expected.
 		{"plain CONNECT", []string{":method", "CONNECT", ":authority", host, "sec-websocket-version", "13"}, "400", 0, nil, ":protocol websocket"},
 		// RFC 8441 §5: :protocol must be websocket.
-		{"webtransport", wsConnect(host, ":protocol", "webtransport"), "400", 0, nil, "not websocket"},
+		{"webtransport", wsConnect(host, ":protocol", "webtransport"), "501", 0, nil, "not websocket"},
 		// RFC 6455 §4.4 as RFC 8441 §5 keeps it.
 		{"version missing", wsConnect(host, "sec-websocket-version", ""), "426", 0, map[string]string{"sec-websocket-version": "13"}, "version 13"},
 		{"version 8", wsConnect(host, "sec-websocket-version", "8"), "426", 0, map[string]string{"sec-websocket-version": "13"}, ""},
@@ -268,7 +268,7 @@ func TestServeHTTP_RFC8441_BadInput(t *testing.T) {
 	r.t = t
 	// Every request but the one net/http reset reached ServeHTTP.
 	mu.Lock()
-	if want := []int{400, 400, 426, 426, 403, 405}; !slices.Equal(traced, want) {
+	if want := []int{400, 501, 426, 426, 403, 405}; !slices.Equal(traced, want) {
 		t.Errorf("ServeHTTP answered %v, want %v", traced, want)
 	}
 	mu.Unlock()
