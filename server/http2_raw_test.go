@@ -327,13 +327,8 @@ func TestServeHTTP_RFC8441_5_ResetMidMessage(t *testing.T) {
 					handlerErr <- err
 				})
 			}
-			var served sync.WaitGroup
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				served.Add(1)
-				defer served.Done()
-				s.ServeHTTP(w, r)
-			})
-			base := serveH2CHandler(t, s, h)
+			h, served := countServed(s)
+			base := serveH2CWith(t, s, h)
 			host := strings.TrimPrefix(base, "http://")
 			r := dialRawH2(t, base)
 			r.request(1, false, wsConnect(host)...)
@@ -377,12 +372,6 @@ func TestServeHTTP_RFC8441_5_ResetMidMessage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serveH2CHandler is serveH2C with another http.Handler in front of s.
-func serveH2CHandler(t *testing.T, s *Server, h http.Handler) string {
-	t.Helper()
-	return serveH2CWith(t, s, h)
 }
 
 // TestServeHTTP_RFC8441_IdleTimeout: a peer that opens a WebSocket over
@@ -489,12 +478,7 @@ func TestServeHTTP_RFC8441_5_CloseUnderBlockedWrite(t *testing.T) {
 		c.ReadMessage(nil)
 	})}
 	s.Config.CloseTimeout = 300 * time.Millisecond
-	var served sync.WaitGroup
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		served.Add(1)
-		defer served.Done()
-		s.ServeHTTP(w, r)
-	})
+	h, served := countServed(s)
 	base := serveH2CWith(t, s, h)
 	host := strings.TrimPrefix(base, "http://")
 	r := dialRawH2(t, base)

@@ -109,6 +109,18 @@ func serveH2CWith(t *testing.T, s *Server, h http.Handler) string {
 	return hs.URL
 }
 
+// countServed wraps s.ServeHTTP in a handler that counts the calls in
+// progress, for tests that check that ServeHTTP returns (the stream's
+// end, RFC 8441 §5).
+func countServed(s *Server) (http.Handler, *sync.WaitGroup) {
+	var served sync.WaitGroup
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		defer served.Done()
+		s.ServeHTTP(w, r)
+	}), &served
+}
+
 // h2cTransport is a client transport that speaks HTTP/2 with prior
 // knowledge over TCP: all its requests to one address share one
 // connection. It is golang.org/x/net/http2's: net/http's own Transport
@@ -549,13 +561,9 @@ func TestServeHTTP_RFC8441_5_Negotiation(t *testing.T) {
 func TestServeHTTP_RFC8441_Shutdown(t *testing.T) {
 	wstest.CheckGoroutines(t)
 	s := &Server{Handler: HandlerFunc(echo), Logger: wstest.QuietLogger()}
-	var served sync.WaitGroup
+	h, served := countServed(s)
 	mux := http.NewServeMux()
-	mux.Handle("/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		served.Add(1)
-		defer served.Done()
-		s.ServeHTTP(w, r)
-	}))
+	mux.Handle("/echo", h)
 	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
 	url := serveH2CWith(t, s, mux)
 	tr := h2cTransport(t)
