@@ -120,8 +120,11 @@ type ClientHandshake struct {
 	// the client's preference"), e.g. one asking for a small server window
 	// followed by a plain one to fall back on. The server accepts at most
 	// one; Verify takes its answer if it is a valid acceptance of any of
-	// them (see DeflateOffer.Accept) and sets Response.Deflate. Empty
-	// means no offer, unless Compression is set.
+	// them (see DeflateOffer.Accept) and sets Response.Deflate to that
+	// offer's parameters. An answer can fit several offers without saying
+	// which was taken: our compressor then keeps the promises of each
+	// (client_no_context_takeover, the smallest client_max_window_bits).
+	// Empty means no offer, unless Compression is set.
 	CompressionOffers []DeflateOffer
 	// Header holds extra request header fields, such as Origin (§4.1 item
 	// 8), Cookie or Authorization. A single Host value overrides the one
