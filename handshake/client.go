@@ -111,8 +111,21 @@ type ClientHandshake struct {
 	Key string
 	// Protocols are the subprotocols offered, most preferred first.
 	Protocols []string
-	// Compression, if not nil, offers permessage-deflate.
+	// Compression, if not nil, offers permessage-deflate. It is shorthand
+	// for a CompressionOffers of one element; setting both is an error.
 	Compression *DeflateOffer
+	// CompressionOffers are permessage-deflate offers, most preferred
+	// first, sent as the elements of one Sec-WebSocket-Extensions field
+	// (RFC 7692 §5: "The order of elements is important as it specifies
+	// the client's preference"), e.g. one asking for a small server window
+	// followed by a plain one to fall back on. The server accepts at most
+	// one; Verify takes its answer if it is a valid acceptance of any of
+	// them (see DeflateOffer.Accept) and sets Response.Deflate to that
+	// offer's parameters. An answer can fit several offers without saying
+	// which was taken: our compressor then keeps the promises of each
+	// (client_no_context_takeover, the smallest client_max_window_bits).
+	// Empty means no offer, unless Compression is set.
+	CompressionOffers []DeflateOffer
 	// Header holds extra request header fields, such as Origin (§4.1 item
 	// 8), Cookie or Authorization. A single Host value overrides the one
 	// derived from URL. Header may not set Upgrade, Connection or any
@@ -192,8 +205,11 @@ func (c *ClientHandshake) check() (host string, extra map[string][]string, err e
 			return "", nil, fmt.Errorf("handshake: subprotocol %q is not a unique token (RFC 6455 §4.1 item 10)", p)
 		}
 	}
-	if c.Compression != nil {
-		if err := c.Compression.Validate(); err != nil {
+	if c.Compression != nil && len(c.CompressionOffers) > 0 {
+		return "", nil, errors.New("handshake: both Compression and CompressionOffers are set")
+	}
+	for _, o := range c.deflateOffers() {
+		if err := o.Validate(); err != nil {
 			return "", nil, err
 		}
 	}
@@ -228,6 +244,15 @@ func (c *ClientHandshake) check() (host string, extra map[string][]string, err e
 	return host, extra, nil
 }
 
+// deflateOffers returns the permessage-deflate offers: Compression as a
+// list of one, or CompressionOffers.
+func (c *ClientHandshake) deflateOffers() []DeflateOffer {
+	if c.Compression != nil {
+		return []DeflateOffer{*c.Compression}
+	}
+	return c.CompressionOffers
+}
+
 // AppendRequest appends the client's opening handshake (RFC 6455 §4.1) to
 // dst: "GET /resource-name HTTP/1.1", Host, "Upgrade: websocket",
 // "Connection: Upgrade", Sec-WebSocket-Key, "Sec-WebSocket-Version: 13",
@@ -255,9 +280,9 @@ func (c *ClientHandshake) AppendRequest(dst []byte) ([]byte, error) {
 		dst = append(dst, strings.Join(c.Protocols, ", ")...)
 		dst = append(dst, "\r\n"...)
 	}
-	if c.Compression != nil {
+	if offers := c.deflateOffers(); len(offers) > 0 {
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)
-		dst = c.Compression.Extension().appendTo(dst)
+		dst = appendOffers(dst, offers)
 		dst = append(dst, "\r\n"...)
 	}
 	return appendHeaderBlock(dst, extra, nil), nil
@@ -271,9 +296,10 @@ func (c *ClientHandshake) AppendRequest(dst []byte) ([]byte, error) {
 // Location: redirects are not followed). A 101 that breaks a rule yields
 // an error wrapping ErrBadResponse: Upgrade not "websocket" (step 2),
 // Connection without "Upgrade" (step 3), Sec-WebSocket-Accept missing,
-// repeated or wrong (step 4, §11.3.3), an extension we did not offer or
-// permessage-deflate parameters that are not a legal answer to our offer
-// (step 5, RFC 7692 §5), a subprotocol we did not offer (step 6), or a
+// repeated or wrong (step 4, §11.3.3), an extension we did not offer,
+// permessage-deflate accepted twice, or permessage-deflate parameters that
+// are not a legal answer to any of our offers (step 5, RFC 7692 §5), a
+// subprotocol we did not offer (step 6), or a
 // Sec-WebSocket-Extensions or Sec-WebSocket-Protocol header repeated
 // (§11.3.2, §11.3.4).
 func (c *ClientHandshake) Verify(resp *Response) error {
@@ -318,14 +344,16 @@ func (c *ClientHandshake) verifyNegotiation(resp *Response) error {
 	if err != nil {
 		return badResponse("%v", err)
 	}
+	offers := c.deflateOffers()
 	for _, e := range parsed {
-		if !strings.EqualFold(e.Name, DeflateExtension) || c.Compression == nil {
+		if !strings.EqualFold(e.Name, DeflateExtension) || len(offers) == 0 {
 			return badResponse("server accepted extension %q, which was not offered", e.Name)
 		}
 		if deflate != nil {
+			// RFC 7692 §5: the server accepts at most one offer.
 			return badResponse("server listed %s twice", DeflateExtension)
 		}
-		deflate, err = c.Compression.Accept(e)
+		deflate, err = acceptOffers(offers, e)
 		if err != nil {
 			return badResponse("%v", err)
 		}

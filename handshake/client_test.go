@@ -81,7 +81,9 @@ func TestAppendRequest_RFC6455_4_1(t *testing.T) {
 		{name: "item7 key", hs: ClientHandshake{URL: mustURL(t, "ws://h/")}, wantField: "Sec-WebSocket-Key: " + key},
 		{name: "item9 version", hs: ClientHandshake{URL: mustURL(t, "ws://h/")}, wantField: "Sec-WebSocket-Version: 13"},
 		{name: "item11 extensions", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Compression: &DeflateOffer{ServerMaxWindowBits: 10}},
-			wantField: "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; client_max_window_bits"},
+			wantField: "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; server_max_window_bits=10"},
+		{name: "item11 several offers", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), CompressionOffers: []DeflateOffer{{ServerMaxWindowBits: 10}, {OmitClientMaxWindowBits: true}}},
+			wantField: "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate"},
 		{name: "item12 custom", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Header: map[string][]string{"authorization": {"Bearer x"}}}, wantField: "Authorization: Bearer x"},
 
 		{name: "step1 http scheme", hs: ClientHandshake{URL: mustURL(t, "http://h/")}, bad: true},
@@ -99,6 +101,8 @@ func TestAppendRequest_RFC6455_4_1(t *testing.T) {
 		{name: "header bad name", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Header: map[string][]string{"X A": {"a"}}}, bad: true},
 		{name: "two hosts", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Header: map[string][]string{"Host": {"a", "b"}}}, bad: true},
 		{name: "bad compression", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Compression: &DeflateOffer{ServerMaxWindowBits: 4}}, bad: true},
+		{name: "bad compression offers", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), CompressionOffers: []DeflateOffer{{}, {ServerMaxWindowBits: 4}}}, bad: true},
+		{name: "compression twice", hs: ClientHandshake{URL: mustURL(t, "ws://h/"), Compression: &DeflateOffer{}, CompressionOffers: []DeflateOffer{{}}}, bad: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

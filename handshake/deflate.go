@@ -275,6 +275,8 @@ func deflateElement(p frame.DeflateParams) Extension {
 // DeflateOffer is a client's permessage-deflate offer (RFC 7692 §7.1).
 // The zero value offers "permessage-deflate; client_max_window_bits": plain
 // compression with context takeover, letting the server cap our window.
+// A client may send several offers, most preferred first (§5); see
+// ClientHandshake.CompressionOffers.
 type DeflateOffer struct {
 	// ServerNoContextTakeover asks the server to reset its compressor after
 	// every message (§7.1.1.1); a server that accepts must agree.
@@ -289,37 +291,68 @@ type DeflateOffer struct {
 	// byte window (§7.1.2.2). 0 sends client_max_window_bits without a
 	// value: we accept whatever cap the server chooses.
 	ClientMaxWindowBits int
+	// OmitClientMaxWindowBits leaves client_max_window_bits out of the
+	// offer. By including the parameter a client "indicates support for"
+	// it in the response (§7.1.2.2); without it the server MUST NOT send
+	// client_max_window_bits, so it cannot cap the window of our
+	// compressor, and a response that does is rejected. (Omitting it does
+	// not promise a 32 KiB window: a compressor may always use a smaller
+	// one.) Autobahn's PerMessageDeflateOffer(acceptMaxWindowBits=False)
+	// is of this kind. It cannot be combined with ClientMaxWindowBits.
+	OmitClientMaxWindowBits bool
 }
 
-// Validate reports window bits outside 8..15.
+// Validate reports window bits outside 8..15, and ClientMaxWindowBits set
+// together with OmitClientMaxWindowBits.
 func (o DeflateOffer) Validate() error {
 	for _, b := range [...]int{o.ServerMaxWindowBits, o.ClientMaxWindowBits} {
 		if b != 0 && (b < 8 || b > 15) {
 			return fmt.Errorf("handshake: permessage-deflate window bits %d outside 8..15", b)
 		}
 	}
+	if o.OmitClientMaxWindowBits && o.ClientMaxWindowBits != 0 {
+		return errors.New("handshake: permessage-deflate offer sets ClientMaxWindowBits and OmitClientMaxWindowBits")
+	}
 	return nil
 }
 
-// Extension returns the offer as a Sec-WebSocket-Extensions element, e.g.
-// "permessage-deflate; server_max_window_bits=10; client_max_window_bits".
+// Extension returns the offer as a Sec-WebSocket-Extensions element, the
+// client's parameters first, as Autobahn's client writes them, e.g.
+// "permessage-deflate; client_no_context_takeover; client_max_window_bits;
+// server_max_window_bits=10".
 func (o DeflateOffer) Extension() Extension {
 	e := Extension{Name: DeflateExtension}
-	if o.ServerNoContextTakeover {
-		e.Params = append(e.Params, Param{Name: paramServerNoContextTakeover})
-	}
 	if o.ClientNoContextTakeover {
 		e.Params = append(e.Params, Param{Name: paramClientNoContextTakeover})
+	}
+	if !o.OmitClientMaxWindowBits {
+		cmwb := Param{Name: paramClientMaxWindowBits}
+		if o.ClientMaxWindowBits > 0 {
+			cmwb.Value = strconv.Itoa(o.ClientMaxWindowBits)
+		}
+		e.Params = append(e.Params, cmwb)
+	}
+	if o.ServerNoContextTakeover {
+		e.Params = append(e.Params, Param{Name: paramServerNoContextTakeover})
 	}
 	if o.ServerMaxWindowBits > 0 {
 		e.Params = append(e.Params, Param{Name: paramServerMaxWindowBits, Value: strconv.Itoa(o.ServerMaxWindowBits)})
 	}
-	cmwb := Param{Name: paramClientMaxWindowBits}
-	if o.ClientMaxWindowBits > 0 {
-		cmwb.Value = strconv.Itoa(o.ClientMaxWindowBits)
-	}
-	e.Params = append(e.Params, cmwb)
 	return e
+}
+
+// appendOffers appends offers as the value of one Sec-WebSocket-Extensions
+// field: the elements in order, separated by ", " (RFC 7692 §5: "The
+// order of elements is important as it specifies the client's
+// preference").
+func appendOffers(dst []byte, offers []DeflateOffer) []byte {
+	for i, o := range offers {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = o.Extension().appendTo(dst)
+	}
+	return dst
 }
 
 var errDeflateResponse = errors.New("permessage-deflate response")
@@ -329,7 +362,8 @@ var errDeflateResponse = errors.New("permessage-deflate response")
 // when the response has an unknown, repeated or malformed parameter, when
 // server_max_window_bits exceeds what we asked or is missing although we
 // asked, when server_no_context_takeover is missing although we asked, or
-// when client_max_window_bits has no value or exceeds ours.
+// when client_max_window_bits has no value, exceeds ours, or answers an
+// offer that omitted it (OmitClientMaxWindowBits, §7.1.2.2).
 // server_no_context_takeover, client_no_context_takeover and
 // server_max_window_bits are legal in a response even when not offered.
 //
@@ -355,8 +389,11 @@ func (o DeflateOffer) Accept(resp Extension) (*frame.DeflateParams, error) {
 			return nil, fmt.Errorf("%w: server_max_window_bits=%d exceeds the offered %d", errDeflateResponse, d.serverMaxWindowBits, o.ServerMaxWindowBits)
 		}
 	}
-	// Our offers always carry client_max_window_bits, so the server may
-	// answer with it; with a value no larger than ours (§7.1.2.2).
+	// §7.1.2.2: client_max_window_bits only in answer to an offer that
+	// has it, and no larger than its value.
+	if o.OmitClientMaxWindowBits && d.clientMaxWindowBitsSeen {
+		return nil, fmt.Errorf("%w: client_max_window_bits answers an offer without it", errDeflateResponse)
+	}
 	if o.ClientMaxWindowBits > 0 && d.clientMaxWindowBits > o.ClientMaxWindowBits {
 		return nil, fmt.Errorf("%w: client_max_window_bits=%d exceeds the offered %d", errDeflateResponse, d.clientMaxWindowBits, o.ClientMaxWindowBits)
 	}
@@ -370,4 +407,45 @@ func (o DeflateOffer) Accept(resp Extension) (*frame.DeflateParams, error) {
 		p.ClientMaxWindowBits = o.ClientMaxWindowBits
 	}
 	return p, nil
+}
+
+// acceptOffers checks a server's permessage-deflate response element
+// against the offers the client sent, in preference order (RFC 7692 §5),
+// and returns the parameters in force: the response must be a valid
+// acceptance (Accept) of at least one of them, or the error gives each
+// offer's reason. The response does not say which offer the server
+// accepted, so when it is a valid acceptance of several, the result binds
+// the client by every one of them: ClientNoContextTakeover if any of them
+// promised it, and the smallest ClientMaxWindowBits any of them (or the
+// response) set. Both only restrict the client's compressor, whose output
+// any of the server's possible configurations can then read; the server's
+// parameters come from the response alone and are the same for all.
+func acceptOffers(offers []DeflateOffer, resp Extension) (*frame.DeflateParams, error) {
+	var (
+		params *frame.DeflateParams
+		errs   []string
+	)
+	for i, o := range offers {
+		p, err := o.Accept(resp)
+		if err != nil {
+			if len(offers) == 1 {
+				return nil, err
+			}
+			errs = append(errs, fmt.Sprintf("offer %d: %v", i+1, err))
+			continue
+		}
+		if params == nil {
+			params = p
+			continue
+		}
+		params.ClientNoContextTakeover = params.ClientNoContextTakeover || p.ClientNoContextTakeover
+		if b := p.ClientMaxWindowBits; b != 0 && (params.ClientMaxWindowBits == 0 || b < params.ClientMaxWindowBits) {
+			params.ClientMaxWindowBits = b
+		}
+	}
+	if params == nil {
+		return nil, fmt.Errorf("%w %q is not a valid acceptance of any of the %d offers: %s",
+			errDeflateResponse, resp.String(), len(offers), strings.Join(errs, "; "))
+	}
+	return params, nil
 }

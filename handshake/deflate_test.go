@@ -177,7 +177,10 @@ func TestDeflateOffer_Extension_RFC7692_7_1(t *testing.T) {
 		{DeflateOffer{}, "permessage-deflate; client_max_window_bits"},
 		{DeflateOffer{ClientMaxWindowBits: 12}, "permessage-deflate; client_max_window_bits=12"},
 		{DeflateOffer{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 9},
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits"},
+			"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover; server_max_window_bits=9"},
+		{DeflateOffer{OmitClientMaxWindowBits: true}, "permessage-deflate"},
+		{DeflateOffer{OmitClientMaxWindowBits: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 10},
+			"permessage-deflate; client_no_context_takeover; server_max_window_bits=10"},
 	}
 	for _, tt := range tests {
 		if got := tt.offer.Extension().String(); got != tt.want {
@@ -186,6 +189,9 @@ func TestDeflateOffer_Extension_RFC7692_7_1(t *testing.T) {
 	}
 	if (DeflateOffer{ServerMaxWindowBits: 7}).Validate() == nil || (DeflateOffer{ClientMaxWindowBits: 16}).Validate() == nil {
 		t.Error("Validate accepts bad window bits")
+	}
+	if (DeflateOffer{OmitClientMaxWindowBits: true, ClientMaxWindowBits: 10}).Validate() == nil {
+		t.Error("Validate accepts client_max_window_bits both omitted and set")
 	}
 }
 
@@ -232,6 +238,14 @@ func TestDeflateOffer_Accept_RFC7692_5_7_1(t *testing.T) {
 		{"7.1.2.2 smaller than ours", DeflateOffer{ClientMaxWindowBits: 12}, "permessage-deflate; client_max_window_bits=10", frame.DeflateParams{ClientMaxWindowBits: 10}},
 		{"7.1.2.2 larger than ours", DeflateOffer{ClientMaxWindowBits: 12}, "permessage-deflate; client_max_window_bits=13", fail},
 		{"7.1.2.2 ours kept", DeflateOffer{ClientMaxWindowBits: 12}, "permessage-deflate", frame.DeflateParams{ClientMaxWindowBits: 12}},
+		// §7.1.2.2: "If a received extension negotiation offer doesn't
+		// have the client_max_window_bits extension parameter, the
+		// corresponding extension negotiation response to the offer MUST
+		// NOT include the client_max_window_bits extension parameter."
+		{"7.1.2.2 not offered", DeflateOffer{OmitClientMaxWindowBits: true}, "permessage-deflate; client_max_window_bits=10", fail},
+		{"7.1.2.2 not offered 15", DeflateOffer{OmitClientMaxWindowBits: true}, "permessage-deflate; client_max_window_bits=15", fail},
+		{"7.1.2.2 not offered, absent", DeflateOffer{OmitClientMaxWindowBits: true}, "permessage-deflate; server_max_window_bits=10",
+			frame.DeflateParams{ServerMaxWindowBits: 10}},
 
 		// §5: unknown or repeated parameters fail the connection.
 		{"5 unknown", DeflateOffer{}, "permessage-deflate; foo", fail},
@@ -266,8 +280,9 @@ func TestDeflate_RoundTrip_RFC7692_7_1(t *testing.T) {
 	for _, snct := range []bool{false, true} {
 		for _, cnct := range []bool{false, true} {
 			for _, sb := range bitsChoices {
-				for _, cb := range bitsChoices {
-					offer := DeflateOffer{ServerNoContextTakeover: snct, ClientNoContextTakeover: cnct, ServerMaxWindowBits: sb, ClientMaxWindowBits: cb}
+				// -1: OmitClientMaxWindowBits.
+				for _, cb := range append([]int{-1}, bitsChoices...) {
+					offer := DeflateOffer{ServerNoContextTakeover: snct, ClientNoContextTakeover: cnct, ServerMaxWindowBits: sb, ClientMaxWindowBits: max(cb, 0), OmitClientMaxWindowBits: cb < 0}
 					for _, mode := range []CompressionMode{CompressionFull, CompressionNoContextTakeover} {
 						for _, csb := range bitsChoices {
 							for _, ccb := range bitsChoices {

@@ -34,8 +34,13 @@ type Dialer struct {
 	// Protocols are the subprotocols offered, most preferred first.
 	Protocols []string
 	// Compression, if not nil, offers permessage-deflate with these
-	// parameters; &DeflateOffer{} is a plain offer.
+	// parameters; &DeflateOffer{} is a plain offer. It is shorthand for a
+	// CompressionOffers of one element; setting both is an error.
 	Compression *DeflateOffer
+	// CompressionOffers are several permessage-deflate offers, most
+	// preferred first (RFC 7692 §5; see ClientHandshake.CompressionOffers):
+	// Response.Deflate holds the parameters of the one the server accepted.
+	CompressionOffers []DeflateOffer
 	// TLSClientConfig configures TLS for wss:// (cloned per dial; ServerName
 	// defaults to the URL's host, which also sets SNI as §4.1 requires).
 	TLSClientConfig *tls.Config
@@ -79,11 +84,12 @@ type Dialer struct {
 	// wss:// negotiates HTTP/2 in TLS ALPN ("h2"); ws:// uses HTTP/2 with
 	// prior knowledge (h2c, RFC 9113 §3.3), which only servers set up for
 	// it speak. Proxy, NetDial, TLSClientConfig, Header, Jar, Protocols,
-	// Compression and HandshakeTimeout apply as over HTTP/1.1 (an HTTP/2
-	// connection goes through the proxy's CONNECT tunnel). Of Limits,
-	// MaxHeaderBytes bounds the response's header list (announced as
-	// SETTINGS_MAX_HEADER_LIST_SIZE, which counts 32 bytes more per
-	// field); net/http's HTTP/2 client applies its own other limits.
+	// Compression, CompressionOffers and HandshakeTimeout apply as over
+	// HTTP/1.1 (an HTTP/2 connection goes through the proxy's CONNECT
+	// tunnel). Of Limits, MaxHeaderBytes bounds the response's header list
+	// (announced as SETTINGS_MAX_HEADER_LIST_SIZE, which counts 32 bytes
+	// more per field); net/http's HTTP/2 client applies its own other
+	// limits.
 	//
 	// Dials over HTTP/2 to the same host and port share the Dialer's
 	// HTTP/2 connection, one stream per WebSocket, as browsers do; a new
@@ -159,11 +165,12 @@ func (d *Dialer) DialRawHeader(ctx context.Context, rawURL string, header map[st
 		return nil, nil, nil, err
 	}
 	hs := &ClientHandshake{
-		URL:         u,
-		Key:         NewKey(),
-		Protocols:   d.Protocols,
-		Compression: d.Compression,
-		Header:      mergeHeader(d.Header, header),
+		URL:               u,
+		Key:               NewKey(),
+		Protocols:         d.Protocols,
+		Compression:       d.Compression,
+		CompressionOffers: d.CompressionOffers,
+		Header:            mergeHeader(d.Header, header),
 	}
 	var jarURL *url.URL
 	if d.Jar != nil {

@@ -126,8 +126,8 @@ func (c *ClientHandshake) ExtendedConnectHeader() (authority string, header http
 	if len(c.Protocols) > 0 {
 		h[hProtocol] = []string{strings.Join(c.Protocols, ", ")}
 	}
-	if c.Compression != nil {
-		h[hExtensions] = []string{string(c.Compression.Extension().appendTo(nil))}
+	if offers := c.deflateOffers(); len(offers) > 0 {
+		h[hExtensions] = []string{string(appendOffers(nil, offers))}
 	}
 	return host, h, nil
 }

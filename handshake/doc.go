@@ -107,7 +107,10 @@
 // for wss://), sends the request built by ClientHandshake.AppendRequest,
 // reads the answer with ReadResponse, verifies it with
 // ClientHandshake.Verify and returns a *frame.Conn. DialHeader adds request
-// header fields for one call; Dialer.Jar sends and keeps cookies. DialRaw
+// header fields for one call; Dialer.Jar sends and keeps cookies.
+// Dialer.Compression offers permessage-deflate, and
+// Dialer.CompressionOffers several offers in order of preference (RFC
+// 7692 §5), of which the server accepts at most one. DialRaw
 // stops before frame.NewConn and returns the bytes read past the 101. A
 // refusal comes back as a *StatusError with the *Response: its status,
 // header fields and the start of its body.

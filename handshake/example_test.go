@@ -280,3 +280,41 @@ func ExampleDialer_http2() {
 	defer c.Close()
 	fmt.Println("connected over", resp.Proto) // "HTTP/2.0" or "HTTP/1.1"
 }
+
+// Several permessage-deflate offers, most preferred first (RFC 7692 §5):
+// a small server window first, then a plain offer without
+// client_max_window_bits. The server took the second.
+func ExampleClientHandshake_compressionOffers() {
+	u, _ := url.Parse("ws://server.example.com/chat")
+	hs := &handshake.ClientHandshake{
+		URL: u,
+		Key: "dGhlIHNhbXBsZSBub25jZQ==",
+		CompressionOffers: []handshake.DeflateOffer{
+			{ServerMaxWindowBits: 10, ClientNoContextTakeover: true},
+			{OmitClientMaxWindowBits: true},
+		},
+	}
+	req, err := hs.AppendRequest(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(req), "\r\n") {
+		if strings.HasPrefix(line, "Sec-WebSocket-Extensions:") {
+			fmt.Println(line)
+		}
+	}
+	resp, err := handshake.ReadResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 101 Switching Protocols\r\n"+
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"+
+		"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n")), handshake.Limits{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hs.Verify(resp); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%+v\n", *resp.Deflate)
+	// Output:
+	// Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits; server_max_window_bits=10, permessage-deflate
+	// {ServerNoContextTakeover:true ClientNoContextTakeover:false ServerMaxWindowBits:0 ClientMaxWindowBits:0}
+}

@@ -79,22 +79,60 @@ func TestHTTP2_Strict_RFC8441_5(t *testing.T) {
 }
 
 // -http2 over TLS (ALPN h2) with -insecure for the test certificate; and
-// 13.7 is reported as not applicable, not run and not passed.
-func TestHTTP2_TLS_Insecure_NotApplicable(t *testing.T) {
+// 13.7 runs: its three permessage-deflate offers (RFC 7692 §5) go out in
+// one sec-websocket-extensions field, in Autobahn's order and spelling
+// (the HTTP/1.1 request's field value), the server accepts one, and the
+// cases pass.
+func TestHTTP2_TLS_Insecure_SeveralOffers_RFC7692_5(t *testing.T) {
 	s := &h2test.Server{}
 	s.Start(t, true)
-	code, stdout, index, _ := runHTTP2(t, s.URL+"/", "1.1.*,7.1.*,13.7.1,13.7.2", "-insecure")
+	code, stdout, index, dir := runHTTP2(t, s.URL+"/", "1.1.*,7.1.*,13.7.1,13.7.2,13.7.18", "-insecure")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if _, ran := index["h2echo"]["13.7.1"]; ran {
-		t.Errorf("13.7.1 ran over HTTP/2")
+	if len(index["h2echo"]) != 8+6+3 {
+		t.Errorf("%d cases in the index, want 17", len(index["h2echo"]))
 	}
-	if len(index["h2echo"]) != 8+6 {
-		t.Errorf("%d cases in the index, want 14", len(index["h2echo"]))
+	for _, id := range []string{"13.7.1", "13.7.2", "13.7.18"} {
+		r := index["h2echo"][id]
+		if r["behavior"] != "OK" || r["behaviorClose"] != "OK" {
+			t.Errorf("case %s: %v / %v", id, r["behavior"], r["behaviorClose"])
+		}
 	}
-	if !strings.Contains(stdout, "Not applicable over HTTP/2, not run (2): 13.7.1 13.7.2") {
-		t.Errorf("summary does not list 13.7.1 and 13.7.2 as not applicable")
+	if strings.Contains(stdout, "not run") {
+		t.Errorf("summary says cases were not run")
+	}
+	offers := "permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover; server_max_window_bits=9, " +
+		"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover, " +
+		"permessage-deflate; client_no_context_takeover; client_max_window_bits"
+	// The server got the field as one value...
+	seen := 0
+	for _, r := range s.Requests() {
+		if v := r.Header.Values("Sec-Websocket-Extensions"); len(v) == 1 && v[0] == offers {
+			seen++
+		}
+	}
+	if seen != 3 {
+		t.Errorf("the server saw the three offers in %d requests, want 3 (13.7.1, 13.7.2, 13.7.18)", seen)
+	}
+	// ...and the case report shows it.
+	rep, err := os.ReadFile(filepath.Join(dir, "h2echo_case_13_7_1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr struct {
+		HTTPRequest  string `json:"httpRequest"`
+		HTTPResponse string `json:"httpResponse"`
+	}
+	if err := json.Unmarshal(rep, &cr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cr.HTTPRequest, "\r\nsec-websocket-extensions: "+offers+"\r\n") {
+		t.Errorf("case 13.7.1's request does not show the offers:\n%s", cr.HTTPRequest)
+	}
+	// h2test's server accepts with CompressionFull: the first offer.
+	if !strings.Contains(cr.HTTPResponse, "sec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9") {
+		t.Errorf("case 13.7.1's response:\n%s", cr.HTTPResponse)
 	}
 
 	// Without -insecure the test certificate is refused: the server is

@@ -105,10 +105,10 @@ Flags:
                  knowledge "h2c" for ws://), an extended CONNECT with :protocol
                  websocket on it, and the case's frames in the stream's DATA
                  frames. The server's END_STREAM (or RST_STREAM) counts as its
-                 closing of TCP. Sections 1-10 and 12 apply unchanged; 13.7.*
-                 (three permessage-deflate offers in one header) are not run and
-                 are listed as not applicable, because this runner's HTTP/2
-                 handshake sends one offer. A server that does not offer RFC 8441
+                 closing of TCP. Every case applies unchanged, 13.7.* (three
+                 permessage-deflate offers in one header, RFC 7692 §5) too: the
+                 request carries the same Sec-WebSocket-Extensions field as over
+                 HTTP/1.1. A server that does not offer RFC 8441
                  (no SETTINGS_ENABLE_CONNECT_PROTOCOL; a Go server needs
                  GODEBUG=http2xconnect=1) stops the run. The report shows the
                  request and response as pseudo-header fields and fields
@@ -344,11 +344,6 @@ func run(args []string, stdout, stderr io.Writer, tty bool) int {
 	results := map[string]map[string]*autobahn.Result{}
 	status := 0
 	var summaries []string
-	if *http2 {
-		if note := notApplicableNote(ids); note != "" {
-			summaries = append(summaries, note)
-		}
-	}
 	for _, srv := range servers {
 		res, took, err := runServer(ctx, srv, ids, spec, dir, stderr, tty, *strict)
 		for a, m := range res {
@@ -404,12 +399,6 @@ func runServer(ctx context.Context, srv server, ids []string, spec *Spec, dir st
 		}
 		if ctx.Err() != nil {
 			return out, time.Since(start), errors.New("interrupted")
-		}
-		if srv.target.HTTP2 {
-			if why := autobahn.NotApplicableHTTP2(autobahn.Lookup(id)); why != "" {
-				pr.note("case %s not run: not applicable over HTTP/2: %s", id, why)
-				continue
-			}
 		}
 		pr.begin(i+1, id)
 		res, err := autobahn.RunClientCase(ctx, autobahn.Lookup(id), srv.target, srv.opts, agent)
@@ -545,28 +534,6 @@ func failMark(failed bool) string {
 		return " *"
 	}
 	return ""
-}
-
-// notApplicableNote lists the selected cases that -http2 does not run,
-// with the reason, for the summary ("" if none).
-func notApplicableNote(ids []string) string {
-	byReason := map[string][]string{}
-	var reasons []string
-	for _, id := range ids {
-		why := autobahn.NotApplicableHTTP2(autobahn.Lookup(id))
-		if why == "" {
-			continue
-		}
-		if byReason[why] == nil {
-			reasons = append(reasons, why)
-		}
-		byReason[why] = append(byReason[why], id)
-	}
-	var b strings.Builder
-	for _, why := range reasons {
-		fmt.Fprintf(&b, "\nNot applicable over HTTP/2, not run (%d): %s\n  because %s\n", len(byReason[why]), strings.Join(byReason[why], " "), why)
-	}
-	return b.String()
 }
 
 // clientTLSConfig builds the TLS configuration of -insecure and -cacert,

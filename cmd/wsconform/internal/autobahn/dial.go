@@ -175,9 +175,10 @@ func clientHandshake(nc net.Conn, t Target, opts Options, offers []DeflateOffer)
 		return nil, &handshakeError{reason: err.Error()}
 	}
 	if len(offers) > 0 {
-		// ClientHandshake offers one permessage-deflate element with its
-		// own parameter order; Autobahn's offers go in as it writes them,
-		// before the blank line that ends the request.
+		// Autobahn's offers go in as it writes them, last, before the
+		// blank line that ends the request (ClientHandshake.CompressionOffers
+		// would write the same field, but before the other fields). The
+		// HTTP/2 request (http2Handshake) carries the same field value.
 		exts := make([]handshake.Extension, len(offers))
 		for i, o := range offers {
 			exts[i] = o.Extension()

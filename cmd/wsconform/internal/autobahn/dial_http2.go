@@ -28,30 +28,17 @@ import (
 // of the TCP connection the cases wait for ("the server drops TCP"), and
 // the fuzzer's drop is the end of its side of the stream followed by
 // RST_STREAM(CANCEL) if the server has not ended its side. Chopped writes
-// become DATA frames of the chop size. Nothing in sections 1-10 and 12
-// depends on HTTP/1.1 or on TCP itself, so they all apply; see
-// NotApplicableHTTP2 for the exception.
-
-// NotApplicableHTTP2 returns why case d cannot run over HTTP/2, or "".
-// Case 13.7 sends three permessage-deflate offers in one
-// Sec-WebSocket-Extensions field; the HTTP/2 handshake goes through
-// handshake.Dialer, which offers one (a limit of this runner, not of RFC
-// 8441).
-func NotApplicableHTTP2(d *Def) string {
-	if len(d.DeflateOffers) > 1 {
-		return "it sends several permessage-deflate offers in one header, and the runner's HTTP/2 handshake (handshake.Dialer) offers one"
-	}
-	return ""
-}
+// become DATA frames of the chop size. Nothing in the cases depends on
+// HTTP/1.1 or on TCP itself, so they all apply: the opening handshake
+// carries the same Sec-WebSocket-Extensions field over both, the
+// permessage-deflate offers of sections 12 and 13 (13.7's three among
+// them, RFC 7692 §5) in Autobahn's order and spelling.
 
 // http2Handshake dials t over HTTP/2 and runs the extended CONNECT. A
 // server that cannot be reached, or that does not offer RFC 8441, is a
 // connect error (the run stops); a refused or invalid answer is a
 // *handshakeError (the case fails).
 func http2Handshake(ctx context.Context, t Target, opts Options, offers []DeflateOffer) (net.Conn, *handshakeResult, *handshake.Dialer, error) {
-	if len(offers) > 1 {
-		return nil, nil, nil, &handshakeError{reason: "several permessage-deflate offers cannot be sent over HTTP/2 by this runner"}
-	}
 	hdr := map[string][]string{
 		"Pragma":        {"no-cache"},
 		"Cache-Control": {"no-cache"},
@@ -93,16 +80,10 @@ func http2Handshake(ctx context.Context, t Target, opts Options, offers []Deflat
 	if opts.OpenHandshakeTimeout <= 0 {
 		d.HandshakeTimeout = -1
 	}
-	if len(offers) == 1 {
-		o := offers[0]
-		if !o.AcceptMaxWindowBits {
-			return nil, nil, nil, &handshakeError{reason: "an offer without client_max_window_bits cannot be sent over HTTP/2 by this runner"}
-		}
-		d.Compression = &handshake.DeflateOffer{
-			ServerNoContextTakeover: o.RequestNoContextTakeover,
-			ClientNoContextTakeover: o.AcceptNoContextTakeover,
-			ServerMaxWindowBits:     o.RequestMaxWindowBits,
-		}
+	for _, o := range offers {
+		// The same elements, in the same order, as the HTTP/1.1
+		// request's (DeflateOffer.Extension).
+		d.CompressionOffers = append(d.CompressionOffers, o.handshakeOffer())
 	}
 	req := http2RequestText(t, d)
 	nc, _, resp, err := d.DialRaw(ctx, t.URL.String())
@@ -124,7 +105,7 @@ func http2Handshake(ctx context.Context, t Target, opts Options, offers []Deflat
 	}
 	hs := &handshakeResult{request: req, response: http2ResponseText(resp), server: resp.Header.Get("Server")}
 	if len(offers) > 0 {
-		// The Dialer checked the answer against the offer; the fuzzer's
+		// The Dialer checked the answer against the offers; the fuzzer's
 		// parameters come from its own reading of it, as over HTTP/1.1.
 		if hs.deflate, err = negotiateDeflate(resp.Header.Values("Sec-WebSocket-Extensions"), offers); err != nil {
 			nc.Close()
@@ -139,7 +120,7 @@ func http2Handshake(ctx context.Context, t Target, opts Options, offers []Deflat
 // pseudo-header fields, then the fields, one per line (HTTP/2 sends them
 // HPACK-encoded in a HEADERS frame).
 func http2RequestText(t Target, d *handshake.Dialer) string {
-	hs := &handshake.ClientHandshake{URL: t.URL, Protocols: d.Protocols, Compression: d.Compression, Header: d.Header}
+	hs := &handshake.ClientHandshake{URL: t.URL, Protocols: d.Protocols, CompressionOffers: d.CompressionOffers, Header: d.Header}
 	authority, h, err := hs.ExtendedConnectHeader()
 	if err != nil {
 		return "(" + err.Error() + ")"

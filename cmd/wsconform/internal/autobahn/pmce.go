@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,26 +50,28 @@ func autobahnOffer(requestNoContextTakeover bool, requestMaxWindowBits int) Defl
 	}
 }
 
+// handshakeOffer is the offer in the handshake package's terms.
+// AcceptNoContextTakeover and AcceptMaxWindowBits are the client's side
+// of the negotiation (client_no_context_takeover, client_max_window_bits
+// without a value), RequestNoContextTakeover and RequestMaxWindowBits the
+// server's.
+func (o DeflateOffer) handshakeOffer() handshake.DeflateOffer {
+	return handshake.DeflateOffer{
+		ClientNoContextTakeover: o.AcceptNoContextTakeover,
+		OmitClientMaxWindowBits: !o.AcceptMaxWindowBits,
+		ServerNoContextTakeover: o.RequestNoContextTakeover,
+		ServerMaxWindowBits:     o.RequestMaxWindowBits,
+	}
+}
+
 // Extension returns the offer as a Sec-WebSocket-Extensions element, with
-// the parameters in Autobahn's order, e.g. "permessage-deflate;
-// client_no_context_takeover; client_max_window_bits;
-// server_max_window_bits=9".
+// the parameters in Autobahn's order (handshake.DeflateOffer writes them
+// so), e.g. "permessage-deflate; client_no_context_takeover;
+// client_max_window_bits; server_max_window_bits=9". The HTTP/1.1
+// request writes it, and the HTTP/2 one (through handshake.Dialer) sends
+// the same text.
 func (o DeflateOffer) Extension() handshake.Extension {
-	e := handshake.Extension{Name: handshake.DeflateExtension}
-	add := func(name, value string) { e.Params = append(e.Params, handshake.Param{Name: name, Value: value}) }
-	if o.AcceptNoContextTakeover {
-		add("client_no_context_takeover", "")
-	}
-	if o.AcceptMaxWindowBits {
-		add("client_max_window_bits", "")
-	}
-	if o.RequestNoContextTakeover {
-		add("server_no_context_takeover", "")
-	}
-	if o.RequestMaxWindowBits != 0 {
-		add("server_max_window_bits", strconv.Itoa(o.RequestMaxWindowBits))
-	}
-	return e
+	return o.handshakeOffer().Extension()
 }
 
 // accept checks that resp is a valid acceptance of the offer (RFC 7692
@@ -78,27 +79,13 @@ func (o DeflateOffer) Extension() handshake.Extension {
 func (o DeflateOffer) accept(resp handshake.Extension) (*frame.DeflateParams, error) {
 	// handshake.DeflateOffer.Accept checks the parameters, their values
 	// and repetitions, and what the server owes the offer: server_no_context_takeover
-	// and server_max_window_bits (no larger than asked) when requested.
-	// ClientNoContextTakeover stays false so that the result says whether
-	// the server's answer has client_no_context_takeover.
-	ho := handshake.DeflateOffer{
-		ServerNoContextTakeover: o.RequestNoContextTakeover,
-		ServerMaxWindowBits:     o.RequestMaxWindowBits,
-	}
-	p, err := ho.Accept(resp)
-	if err != nil {
-		return nil, err
-	}
-	if !o.AcceptMaxWindowBits {
-		for _, prm := range resp.Params {
-			// §7.1.2.2: no client_max_window_bits in the answer to an offer
-			// without it.
-			if strings.EqualFold(prm.Name, "client_max_window_bits") {
-				return nil, errors.New("permessage-deflate response: client_max_window_bits answers an offer without it")
-			}
-		}
-	}
-	return p, nil
+	// and server_max_window_bits (no larger than asked) when requested, and
+	// no client_max_window_bits in the answer to an offer without it
+	// (§7.1.2.2). ClientNoContextTakeover is cleared so that the result
+	// says whether the server's answer has client_no_context_takeover.
+	ho := o.handshakeOffer()
+	ho.ClientNoContextTakeover = false
+	return ho.Accept(resp)
 }
 
 // describeOffers renders offers the way Autobahn's section 13 titles do:
