@@ -147,15 +147,10 @@ func (rc *recorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// clientHandshake sends the upgrade request (RFC 6455 §4.1) and checks the
-// response with handshake.ClientHandshake.Verify: HTTP 101, "Upgrade:
-// websocket", a Connection header with the "upgrade" token, exactly one
-// correct Sec-WebSocket-Accept, and a subprotocol only if one was offered.
-// These are the checks of Autobahn's client too. offers are the
-// permessage-deflate offers (sections 12 and 13), sent as Autobahn sends
-// them; the server may accept one of them or decline all; any other
-// extension in the response fails the handshake (see negotiateDeflate).
-func clientHandshake(nc net.Conn, t Target, opts Options, offers []DeflateOffer) (*handshakeResult, error) {
+// requestHeader holds the request's header fields besides the handshake's
+// own, as Autobahn's client sends them (over HTTP/1.1 and HTTP/2 alike):
+// no-cache, and the spec's User-Agent, Origin and extra headers.
+func requestHeader(opts Options) map[string][]string {
 	hdr := map[string][]string{
 		"Pragma":        {"no-cache"},
 		"Cache-Control": {"no-cache"},
@@ -169,6 +164,19 @@ func clientHandshake(nc net.Conn, t Target, opts Options, offers []DeflateOffer)
 	for k, v := range opts.Headers {
 		hdr[k] = []string{v}
 	}
+	return hdr
+}
+
+// clientHandshake sends the upgrade request (RFC 6455 §4.1) and checks the
+// response with handshake.ClientHandshake.Verify: HTTP 101, "Upgrade:
+// websocket", a Connection header with the "upgrade" token, exactly one
+// correct Sec-WebSocket-Accept, and a subprotocol only if one was offered.
+// These are the checks of Autobahn's client too. offers are the
+// permessage-deflate offers (sections 12 and 13), sent as Autobahn sends
+// them; the server may accept one of them or decline all; any other
+// extension in the response fails the handshake (see negotiateDeflate).
+func clientHandshake(nc net.Conn, t Target, opts Options, offers []DeflateOffer) (*handshakeResult, error) {
+	hdr := requestHeader(opts)
 	hs := &handshake.ClientHandshake{URL: t.URL, Key: handshake.NewKey(), Protocols: opts.Protocols, Header: hdr}
 	reqBytes, err := hs.AppendRequest(nil)
 	if err != nil {

@@ -39,19 +39,7 @@ import (
 // connect error (the run stops); a refused or invalid answer is a
 // *handshakeError (the case fails).
 func http2Handshake(ctx context.Context, t Target, opts Options, offers []DeflateOffer) (net.Conn, *handshakeResult, *handshake.Dialer, error) {
-	hdr := map[string][]string{
-		"Pragma":        {"no-cache"},
-		"Cache-Control": {"no-cache"},
-	}
-	if opts.UserAgent != "" {
-		hdr["User-Agent"] = []string{opts.UserAgent}
-	}
-	if opts.Origin != "" {
-		hdr["Origin"] = []string{opts.Origin}
-	}
-	for k, v := range opts.Headers {
-		hdr[k] = []string{v}
-	}
+	hdr := requestHeader(opts)
 	cfg := t.TLSConfig.Clone()
 	if cfg == nil {
 		cfg = &tls.Config{}
