@@ -7,22 +7,17 @@ package main
 // unless WS6455_REQUIRE_INTEROP=1.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/frame"
@@ -44,87 +39,10 @@ type h2Event struct {
 	Reason  string            `json:"reason"`
 }
 
-// nodeH2 is a running h2server.mjs.
-type nodeH2 struct {
-	mu     sync.Mutex
-	events []h2Event
-	out    bytes.Buffer
-}
-
-func (n *nodeH2) snapshot() []h2Event {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]h2Event(nil), n.events...)
-}
-
-// wait polls for an event matching match, up to 20 s.
-func (n *nodeH2) wait(t *testing.T, what string, match func(h2Event) bool) h2Event {
+// startNodeH2 runs h2server.mjs and returns it with its address.
+func startNodeH2(t *testing.T, node string, env ...string) (*nodeScript[h2Event], string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		for _, ev := range n.snapshot() {
-			if match(ev) {
-				return ev
-			}
-		}
-		if time.Now().After(deadline) {
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			t.Fatalf("h2server.mjs: no %s within 20 s; output:\n%s", what, n.out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func startNodeH2(t *testing.T, node string, env ...string) (*nodeH2, string) {
-	t.Helper()
-	n := &nodeH2{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, "h2server.mjs")
-	cmd.Dir = interop.Dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &n.mu, w: &n.out}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node h2server.mjs: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var ev h2Event
-			err := json.Unmarshal(sc.Bytes(), &ev)
-			n.mu.Lock()
-			fmt.Fprintln(&n.out, sc.Text())
-			if err == nil {
-				n.events = append(n.events, ev)
-			}
-			n.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close() // h2server.mjs exits when stdin ends
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			n.mu.Lock()
-			t.Logf("h2server.mjs output:\n%s", n.out.String())
-			n.mu.Unlock()
-		}
-	})
+	n := startNodeScript[h2Event](t, node, "h2server.mjs", env...)
 	ev := n.wait(t, "listening line", func(ev h2Event) bool { return ev.Event == "listening" })
 	return n, fmt.Sprintf("127.0.0.1:%d", ev.Port)
 }

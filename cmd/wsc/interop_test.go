@@ -17,7 +17,6 @@ package main
 // WS6455_WSC_BIN=path tests that wsc binary instead of building one.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -62,105 +61,24 @@ func (e nodeEvent) String() string {
 
 // nodeServer is a running wsc-server.mjs.
 type nodeServer struct {
+	*nodeScript[nodeEvent]
 	addr string
-
-	mu     sync.Mutex
-	events []nodeEvent
-	stderr bytes.Buffer
-	change chan struct{} // closed and replaced on every new event
 }
 
-// startNodeServer runs wsc-server.mjs and waits for its port. The server ends when the test
-// does (its stdin is closed, then it is killed if need be).
+// startNodeServer runs wsc-server.mjs and waits for its port.
 func startNodeServer(t *testing.T, node string) *nodeServer {
 	t.Helper()
-	s := &nodeServer{change: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, "wsc-server.mjs")
-	cmd.Dir = interop.Dir
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node wsc-server.mjs: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var ev nodeEvent
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				s.mu.Lock()
-				fmt.Fprintf(&s.stderr, "(unparsed stdout line) %s\n", sc.Text())
-				s.mu.Unlock()
-				continue
-			}
-			s.mu.Lock()
-			s.events = append(s.events, ev)
-			close(s.change)
-			s.change = make(chan struct{})
-			s.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close() // wsc-server.mjs exits when stdin ends
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			s.mu.Lock()
-			var evs strings.Builder
-			for _, ev := range s.events {
-				evs.WriteString(ev.String() + "\n")
-			}
-			t.Logf("wsc-server.mjs events:\n%sstderr:\n%s", evs.String(), s.stderr.String())
-			s.mu.Unlock()
-		}
-	})
-	ev := s.waitEvent(t, "the listening line", func(ev nodeEvent) bool { return ev.Event == "listening" })
+	s := &nodeServer{nodeScript: startNodeScript[nodeEvent](t, node, "wsc-server.mjs")}
+	ev := s.wait(t, "the listening line", func(ev nodeEvent) bool { return ev.Event == "listening" })
 	s.addr = fmt.Sprintf("127.0.0.1:%d", ev.Port)
 	t.Logf("node wsc-server.mjs listening on %s", s.addr)
 	return s
 }
 
-// waitEvent waits up to 20s for an event matching match.
-func (s *nodeServer) waitEvent(t *testing.T, what string, match func(nodeEvent) bool) nodeEvent {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for i := 0; ; {
-		s.mu.Lock()
-		for ; i < len(s.events); i++ {
-			if match(s.events[i]) {
-				ev := s.events[i]
-				s.mu.Unlock()
-				return ev
-			}
-		}
-		change := s.change
-		s.mu.Unlock()
-		select {
-		case <-change:
-		case <-deadline:
-			t.Fatalf("wsc-server.mjs: no event for %s within 20s", what)
-		}
-	}
-}
-
 // pathEvent waits for the first event of kind for path.
 func (s *nodeServer) pathEvent(t *testing.T, path, kind string) nodeEvent {
 	t.Helper()
-	return s.waitEvent(t, kind+" on "+path, func(ev nodeEvent) bool { return ev.Path == path && ev.Event == kind })
+	return s.wait(t, kind+" on "+path, func(ev nodeEvent) bool { return ev.Path == path && ev.Event == kind })
 }
 
 // errorsFor lists the error events of a path.
