@@ -24,7 +24,8 @@ type Param struct {
 // String formats e as it appears in a Sec-WebSocket-Extensions header,
 // e.g. "permessage-deflate; client_max_window_bits=10".
 func (e Extension) String() string {
-	return string(e.appendTo(nil))
+	var buf [128]byte
+	return string(e.appendTo(buf[:0]))
 }
 
 func (e Extension) appendTo(dst []byte) []byte {

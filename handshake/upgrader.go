@@ -175,7 +175,14 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 	if !check(req) {
 		return nil, reqErr(403, "origin %q not allowed", req.Origin)
 	}
-	res := &Result{Request: req}
+	// One allocation holds the Result and the values of the response
+	// fields the handshake sets: each is a one-element slice of vals.
+	a := new(struct {
+		res  Result
+		vals [5]string
+	})
+	res := &a.res
+	res.Request = req
 	if u.SelectProtocol != nil {
 		p := u.SelectProtocol(req)
 		if p != "" && !slices.Contains(req.Protocols, p) {
@@ -198,17 +205,23 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 		ext, res.Deflate = resp, params
 	}
 
-	h := textproto.MIMEHeader{}
+	h := make(textproto.MIMEHeader, 5+len(u.ExtraHeaders))
+	field := func(i int, k, v string) {
+		a.vals[i] = v
+		h[k] = a.vals[i : i+1 : i+1] // full slice: an append copies
+	}
 	if !req.HTTP2 {
-		h[hUpgrade] = []string{"websocket"}
-		h[hConnection] = []string{"Upgrade"}
-		h[hAccept] = []string{AcceptKey(req.Key)}
+		// RFC 6455 §4.2.2 step 5: the 101's Upgrade, Connection and
+		// Sec-WebSocket-Accept fields.
+		field(0, hUpgrade, "websocket")
+		field(1, hConnection, "Upgrade")
+		field(2, hAccept, AcceptKey(req.Key))
 	}
 	if res.Subprotocol != "" {
-		h[hProtocol] = []string{res.Subprotocol}
+		field(3, hProtocol, res.Subprotocol)
 	}
 	if res.Deflate != nil {
-		h[hExtensions] = []string{ext.String()}
+		field(4, hExtensions, ext.String())
 	}
 	for k, vs := range u.ExtraHeaders {
 		ck := textproto.CanonicalMIMEHeaderKey(k)
