@@ -2,7 +2,6 @@ package handshake
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/textproto"
@@ -116,14 +115,20 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 			break
 		}
 	}
-	method, target, proto, ok := parseRequestLine(line)
+	// One string holds the request line; method, target and proto are
+	// substrings of it.
+	method, target, proto, ok := parseRequestLine(string(line))
 	if !ok {
 		return nil, readErr(&parseError{status: 400, msg: "malformed request line"})
 	}
-	h := make(textproto.MIMEHeader, 10)
-	if err := hr.readFields(h); err != nil {
+	var textBuf [1024]byte
+	var spanBuf [32]fieldSpan
+	text, spans, err := hr.readBlock(textBuf[:0], spanBuf[:0])
+	if err != nil {
 		return nil, readErr(err)
 	}
+	h := make(textproto.MIMEHeader, len(spans))
+	addFields(h, string(text), spans)
 	req := &Request{Method: method, Target: target, Proto: proto, Header: h}
 	if hosts := h[hHost]; len(hosts) > 0 {
 		req.Host = hosts[0]
@@ -150,29 +155,21 @@ func readErr(err error) error {
 
 // parseRequestLine splits "METHOD SP request-target SP HTTP-version"
 // (RFC 7230 §3.1.1). It checks syntax only; Validate judges the values.
-func parseRequestLine(line []byte) (method, target, proto string, ok bool) {
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
+func parseRequestLine(line string) (method, target, proto string, ok bool) {
+	m, rest, ok1 := strings.Cut(line, " ")
+	t, p, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !isToken(m) || t == "" {
 		return "", "", "", false
 	}
-	rest := line[sp1+1:]
-	sp2 := bytes.IndexByte(rest, ' ')
-	if sp2 <= 0 {
-		return "", "", "", false
-	}
-	m, t, p := line[:sp1], rest[:sp2], rest[sp2+1:]
-	if !isTokenBytes(m) {
-		return "", "", "", false
-	}
-	for _, c := range t {
-		if c <= ' ' || c == 0x7f {
+	for i := range len(t) {
+		if c := t[i]; c <= ' ' || c == 0x7f {
 			return "", "", "", false
 		}
 	}
-	if _, _, ok := parseProto(string(p)); !ok {
+	if _, _, ok := parseProto(p); !ok {
 		return "", "", "", false
 	}
-	return string(m), string(t), string(p), true
+	return m, t, p, true
 }
 
 // parseProto parses "HTTP/" DIGIT "." DIGIT (RFC 7230 §2.6).
