@@ -76,7 +76,11 @@ func ParseExtensions(values []string) ([]Extension, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, exts...)
+		if out == nil {
+			out = exts // the usual single line: no copy
+		} else {
+			out = append(out, exts...)
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,5 +124,64 @@ func checkRejection(t *testing.T, err error) {
 	resp, err := ReadResponse(bufio.NewReader(&out), Limits{})
 	if err != nil || resp.StatusCode != re.Status {
 		t.Fatalf("error response %q: %v", out.String(), err)
+	}
+}
+
+// FuzzParseTarget checks parseTarget against url.ParseRequestURI, the
+// naive twin of its fast path: a target it accepts parses to exactly the
+// URL that url.ParseRequestURI makes of it, and an origin-form target
+// (RFC 6455 §3 /resource name/) that url.ParseRequestURI accepts is
+// accepted unless it has a fragment, which §3 forbids.
+func FuzzParseTarget(f *testing.F) {
+	for _, t := range []string{"/", "/chat", "/chat?room=1", "/a?", "/a??", "//x", "/a%20b", "/a%zz", "/a b", "/é",
+		"/p;x=1/$&+,:=@~._-", "/(x)*!'", "/a#b", "/a?b#c", "ws://h/a", "http://h", "ftp://h/", "*", "", "a/b", "/?", "/?\x03", "/a\x7f"} {
+		f.Add(t)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		var got url.URL
+		err := parseTarget(target, &got)
+		want, werr := url.ParseRequestURI(target)
+		if err == nil {
+			if werr != nil {
+				t.Fatalf("parseTarget(%q) accepted what url.ParseRequestURI refuses: %v", target, werr)
+			}
+			if !reflect.DeepEqual(&got, want) {
+				t.Fatalf("parseTarget(%q) = %#v, url.ParseRequestURI: %#v", target, got, *want)
+			}
+			return
+		}
+		if werr == nil && strings.HasPrefix(target, "/") && !strings.Contains(target, "#") {
+			t.Fatalf("parseTarget(%q) refused an origin-form target: %v", target, err)
+		}
+	})
+}
+
+// TestParseTarget_FastPath_RFC6455_3 runs FuzzParseTarget's check on a
+// path and a query with each printable ASCII character, so that the set
+// of characters the fast path takes as they are matches url.URL's.
+func TestParseTarget_FastPath_RFC6455_3(t *testing.T) {
+	fast := 0
+	for c := byte(0x21); c < 0x7f; c++ {
+		for _, target := range []string{"/a" + string(c) + "b", "/a?b" + string(c) + "c", "/" + string(c)} {
+			var got url.URL
+			err := parseTarget(target, &got)
+			want, werr := url.ParseRequestURI(target)
+			switch {
+			case c == '#':
+				if err == nil {
+					t.Errorf("parseTarget(%q) accepted a fragment (RFC 6455 §3: MUST NOT be used)", target)
+				}
+			case (err == nil) != (werr == nil): // both refuse a bad escape ("/a%b")
+				t.Errorf("parseTarget(%q): %v; url.ParseRequestURI: %v", target, err, werr)
+			case err == nil && !reflect.DeepEqual(&got, want):
+				t.Errorf("parseTarget(%q) = %#v, url.ParseRequestURI: %#v", target, got, *want)
+			}
+			if plainPath(strings.SplitN(target, "?", 2)[0]) {
+				fast++
+			}
+		}
+	}
+	if fast < 150 {
+		t.Errorf("only %d of the targets took the fast path", fast)
 	}
 }

@@ -184,6 +184,12 @@ func TestReadRequest_RFC6455_4_2_1(t *testing.T) {
 		{"item1 relative path", mkReq("GET chat HTTP/1.1", nil), 400},
 		{"item1 ftp URI", mkReq("GET ftp://server.example.com/chat HTTP/1.1", nil), 400},
 		{"item1 control char in target", mkReq("GET /ch\x01at HTTP/1.1", nil), 400},
+		{"item1 escaped path", mkReq("GET /a%20b HTTP/1.1", nil), 0},
+		{"item1 bad escape", mkReq("GET /a%2 HTTP/1.1", nil), 400},
+		// §3: fragment identifiers "MUST NOT be used" on WebSocket URIs.
+		{"item1 fragment", mkReq("GET /chat#top HTTP/1.1", nil), 400},
+		{"item1 fragment after query", mkReq("GET /chat?a=1#top HTTP/1.1", nil), 400},
+		{"item1 fragment in absolute URI", mkReq("GET ws://server.example.com/chat#top HTTP/1.1", nil), 400},
 
 		// Item 2: Host.
 		{"item2 no Host", mkReq(getChat, []string{"Host"}), 400},
