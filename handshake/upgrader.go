@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ws6455/ws6455/frame"
 )
@@ -136,11 +137,25 @@ func (u *Upgrader) UpgradeRequest(req *Request, w io.Writer) (*Result, error) {
 		writeRequestError(w, err)
 		return nil, err
 	}
-	if _, err := w.Write(res.AppendResponse(nil)); err != nil {
+	bp := responseBufPool.Get().(*[]byte)
+	*bp = res.AppendResponse((*bp)[:0])
+	_, err = w.Write(*bp)
+	if cap(*bp) <= maxPooledResponse {
+		responseBufPool.Put(bp)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("handshake: write response: %w", err)
 	}
 	return res, nil
 }
+
+// responseBufPool holds the buffers the 101 responses are formatted in
+// (about 130 bytes, more with a subprotocol, an extension or
+// ExtraHeaders); larger than maxPooledResponse, one is left to the
+// garbage collector.
+var responseBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+const maxPooledResponse = 4 << 10
 
 func writeRequestError(w io.Writer, err error) {
 	var re *RequestError
@@ -305,8 +320,12 @@ func wireName(ck string) string {
 // ResponseHeader on the request's stream.
 func (r *Result) AppendResponse(dst []byte) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"...)
-	return appendHeaderBlock(dst, r.ResponseHeader, []string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions})
+	return appendHeaderBlock(dst, r.ResponseHeader, responseFieldsFirst[:])
 }
+
+// responseFieldsFirst are the 101's fields of RFC 6455 §4.2.2 step 5, in
+// the order AppendResponse writes them.
+var responseFieldsFirst = [...]string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions}
 
 // appendHeaderBlock writes h's fields, those in first first and in that
 // order, the rest sorted, then the empty line.
@@ -322,7 +341,8 @@ func appendHeaderBlock(dst []byte, h map[string][]string, first []string) []byte
 	for _, k := range first {
 		field(k)
 	}
-	rest := make([]string, 0, len(h))
+	var restBuf [8]string // the usual few other fields: no allocation
+	rest := restBuf[:0]
 	for k := range h {
 		if !slices.Contains(first, k) {
 			rest = append(rest, k)
