@@ -436,6 +436,12 @@ func (c *Conn) setAfterDone(f func()) {
 // Use it to abort; Close and CloseWith close gracefully. Err then reports
 // 1006 (Local, ErrClosedLocally) unless the connection had ended before.
 func (c *Conn) CloseNow() error {
+	if c.closeErr.Load() != nil {
+		// How it ended is decided (abort would keep it): just make sure
+		// TCP is closed, without allocating the error that would lose.
+		c.closeNet()
+		return nil
+	}
 	c.abort(&CloseError{Code: CloseAbnormal, Local: true, Err: ErrClosedLocally})
 	return nil
 }
