@@ -185,3 +185,25 @@ func TestParseTarget_FastPath_RFC6455_3(t *testing.T) {
 		t.Errorf("only %d of the targets took the fast path", fast)
 	}
 }
+
+// FuzzOriginHost checks originHost, which SameOrigin uses, against
+// url.Parse, its naive twin: both must agree on whether an Origin has a
+// host, and on the scheme (ignoring case) and host.
+func FuzzOriginHost(f *testing.F) {
+	for _, o := range []string{"http://example.com", "https://EXAMPLE.com:8443", "http://127.0.0.1:80", "null", "://bad",
+		"http://[::1]:80", "http://user@host", "http://host:", "http://host:8a", "http://h/path", "HTTP://h", "1x://h",
+		"http://h%41", "ws://a..b", "http://", "http:///x", "chrome-extension://abc"} {
+		f.Add(o)
+	}
+	f.Fuzz(func(t *testing.T, origin string) {
+		scheme, host, ok := originHost(origin)
+		u, err := url.Parse(origin)
+		wantOK := err == nil && u.Host != ""
+		if ok != wantOK {
+			t.Fatalf("originHost(%q) ok = %v; url.Parse: %v, %v", origin, ok, u, err)
+		}
+		if ok && (!strings.EqualFold(scheme, u.Scheme) || host != u.Host) {
+			t.Fatalf("originHost(%q) = %q, %q; url.Parse: %q, %q", origin, scheme, host, u.Scheme, u.Host)
+		}
+	})
+}

@@ -75,12 +75,12 @@ func SameOrigin(r *Request) bool {
 	if r.Origin == "" {
 		return true
 	}
-	u, err := url.Parse(r.Origin)
-	if err != nil || u.Host == "" {
+	scheme, host, ok := originHost(r.Origin)
+	if !ok {
 		return false
 	}
 	defPort := ""
-	switch strings.ToLower(u.Scheme) {
+	switch strings.ToLower(scheme) {
 	case "http", "ws":
 		defPort = ":80"
 	case "https", "wss":
@@ -92,7 +92,54 @@ func SameOrigin(r *Request) bool {
 		}
 		return h
 	}
-	return strings.EqualFold(strip(u.Host), strip(r.Host))
+	return strings.EqualFold(strip(host), strip(r.Host))
+}
+
+// originHost returns the scheme and host (with its port, if any) of an
+// Origin value, as url.Parse finds them; ok is false if url.Parse fails or
+// finds no host ("null", RFC 6454 §7.3). A browser's origin, scheme "://"
+// host [":" port] with a plain host name or IPv4 address (RFC 6454 §6.2),
+// is split here without url.Parse's allocation (FuzzOriginHost checks
+// that both agree).
+func originHost(origin string) (scheme, host string, ok bool) {
+	if s, h, found := strings.Cut(origin, "://"); found && isLetters(s) && plainHostPort(h) {
+		return s, h, true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return "", "", false
+	}
+	return u.Scheme, u.Host, true
+}
+
+func isLetters(s string) bool {
+	for i := range len(s) {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// plainHostPort reports whether hp is a host name or IPv4 address
+// (letters, digits, dots, hyphens) with an optional port of one or more
+// digits.
+func plainHostPort(hp string) bool {
+	h, port, hasPort := strings.Cut(hp, ":")
+	if h == "" || (hasPort && port == "") {
+		return false
+	}
+	for i := range len(h) {
+		if c := h[i]; !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	for i := range len(port) {
+		if c := port[i]; c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Upgrade reads the client's opening handshake from br, checks it (RFC 6455
