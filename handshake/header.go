@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/textproto"
 	"strings"
+	"sync"
 )
 
 // Default limits on an opening handshake's header block. They bound the
@@ -202,15 +203,44 @@ func (r *headerReader) eof(err error) error {
 // readFields reads a header block into h under canonical keys (see
 // readBlock and addFields).
 func (r *headerReader) readFields(h textproto.MIMEHeader) error {
-	var textBuf [1024]byte
-	var spanBuf [32]fieldSpan
-	text, spans, err := r.readBlock(textBuf[:0], spanBuf[:0])
-	if err != nil {
+	b := getFieldBlock()
+	defer b.put()
+	var err error
+	if b.text, b.spans, err = r.readBlock(b.text, b.spans); err != nil {
 		return err
 	}
-	addFields(h, string(text), spans)
+	addFields(h, string(b.text), b.spans)
 	return nil
 }
+
+// fieldBlock holds what readBlock gathers. It is pooled rather than on
+// the stack: a kilobyte array in ReadRequest's frame made the handshake
+// goroutine's stack grow (and be copied) once more per connection, which
+// cost more than the allocations it saved.
+type fieldBlock struct {
+	text  []byte
+	spans []fieldSpan
+}
+
+var fieldBlockPool = sync.Pool{New: func() any {
+	return &fieldBlock{text: make([]byte, 0, 1024), spans: make([]fieldSpan, 0, 32)}
+}}
+
+// getFieldBlock returns an empty fieldBlock from the pool.
+func getFieldBlock() *fieldBlock {
+	b := fieldBlockPool.Get().(*fieldBlock)
+	b.text, b.spans = b.text[:0], b.spans[:0]
+	return b
+}
+
+// put returns b to the pool, unless an unusually large block grew it.
+func (b *fieldBlock) put() {
+	if cap(b.text) <= maxPooledBlock {
+		fieldBlockPool.Put(b)
+	}
+}
+
+const maxPooledBlock = 16 << 10
 
 // fieldSpan locates one header field in the text readBlock gathers: its
 // name is text[start:nameEnd] and its value text[nameEnd:end], where start
@@ -220,8 +250,8 @@ type fieldSpan struct{ nameEnd, end int }
 // readBlock reads header lines up to and including the empty line that
 // ends the block (RFC 7230 §3.2), checks each, and appends each field's
 // name and value (OWS trimmed) to text, recording where they are in
-// spans. The caller's text and spans may be stack arrays: the block is
-// turned into strings once, by addFields, instead of a string per name
+// spans. The caller reuses text and spans (a pooled fieldBlock): the block
+// is turned into strings once, by addFields, instead of a string per name
 // and value.
 func (r *headerReader) readBlock(text []byte, spans []fieldSpan) ([]byte, []fieldSpan, error) {
 	for {

@@ -123,14 +123,13 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 	if !ok {
 		return nil, readErr(&parseError{status: 400, msg: "malformed request line"})
 	}
-	var textBuf [1024]byte
-	var spanBuf [32]fieldSpan
-	text, spans, err := hr.readBlock(textBuf[:0], spanBuf[:0])
-	if err != nil {
+	b := getFieldBlock()
+	defer b.put()
+	if b.text, b.spans, err = hr.readBlock(b.text, b.spans); err != nil {
 		return nil, readErr(err)
 	}
-	h := make(textproto.MIMEHeader, len(spans))
-	addFields(h, string(text), spans)
+	h := make(textproto.MIMEHeader, len(b.spans))
+	addFields(h, string(b.text), b.spans)
 	req := &Request{Method: method, Target: target, Proto: proto, Header: h}
 	if hosts := h[hHost]; len(hosts) > 0 {
 		req.Host = hosts[0]
