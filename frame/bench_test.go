@@ -6,6 +6,7 @@ package frame
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -153,6 +154,73 @@ func BenchmarkEcho(b *testing.B) {
 					b.Fatal(len(p), err)
 				}
 				buf = p
+			}
+		})
+	}
+}
+
+// BenchmarkNewConn is what a server pays per connection to set up its
+// Conn after the opening handshake, over a loopback TCP socket (the fast
+// path, with the socket's file descriptor). The socket is reused; only
+// NewConn is measured.
+func BenchmarkNewConn(b *testing.B) {
+	srv, _ := tcpPair(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := NewConn(srv, nil, Config{})
+		if c.raw == nil {
+			b.Fatal("no raw socket: not the fast path")
+		}
+	}
+}
+
+// BenchmarkNewConnClose is a server Conn's whole life after the
+// handshake but for the data: NewConn, then the close handshake begun by
+// the client (RFC 6455 §7.1.2: the peer's close frame, our reply, and the
+// TCP close, which the server does first, §7.1.1), over net.Pipe. The
+// "pipe" case measures net.Pipe and the peer's goroutine alone, to be
+// subtracted.
+func BenchmarkNewConnClose(b *testing.B) {
+	closeFrame := encodeFrame(Header{Fin: true, Opcode: OpClose, Masked: true, Mask: [4]byte{1, 2, 3, 4}}, closePayload(1000, ""))
+	peer := func(nc net.Conn, done chan<- error) {
+		var buf [64]byte
+		if _, err := nc.Write(closeFrame); err != nil {
+			done <- err
+			return
+		}
+		for { // the reply, then EOF
+			if _, err := nc.Read(buf[:]); err != nil {
+				break
+			}
+		}
+		nc.Close()
+		done <- nil
+	}
+	for _, withConn := range []bool{false, true} {
+		name := "pipe"
+		if withConn {
+			name = "conn"
+		}
+		b.Run(name, func(b *testing.B) {
+			done := make(chan error, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				s, p := net.Pipe()
+				go peer(p, done)
+				if withConn {
+					c := NewConn(s, nil, Config{})
+					if _, _, err := c.ReadMessage(nil); CloseStatus(err) != CloseNormal {
+						b.Fatalf("ReadMessage: %v, want the peer's 1000", err)
+					}
+				} else {
+					var buf [64]byte
+					s.Read(buf[:])
+					s.Write(buf[:4])
+					s.Close()
+				}
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -185,7 +185,7 @@ type Conn struct {
 	minRate            int64
 	wdeadline          time.Time    // write deadline in force (under wmu)
 	userWD             atomic.Int64 // StreamConn's write deadline, unix ns; 0: none
-	cfg                *Config      // for hooks and compression settings
+	cfg                Config       // a copy, for hooks and compression settings
 
 	activity atomic.Uint64 // bytes read; see Plumbing.Activity
 
@@ -194,11 +194,11 @@ type Conn struct {
 	rbufp       *[]byte
 	rbuf        []byte
 	r, w        int
-	mayHaveMore bool // the last read filled the buffer: the socket may hold more
-	waitArmed   bool // for waitReadable's callback
-	waitFn      func(uintptr) bool
+	mayHaveMore bool               // the last read filled the buffer: the socket may hold more
+	waitArmed   bool               // for waitReadable's callback
+	waitFn      func(uintptr) bool // c.waitCallback, made on first use
 	peek        [1]byte
-	tryFn       func(uintptr) bool // TryReadMessage's non-blocking read
+	tryFn       func(uintptr) bool // c.tryCallback, made on first use (event mode)
 	tryBuf      []byte
 	tryN        int
 	tryErrno    syscall.Errno
@@ -273,8 +273,7 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 		mayHaveMore:  true,
 		done:         make(chan struct{}),
 	}
-	cc := cfg
-	c.cfg = &cc
+	c.cfg = cfg
 	if c.maxMsg == 0 {
 		c.maxMsg = DefaultMaxMessageSize
 	}
@@ -316,8 +315,6 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	if sc, ok := rawSocket(nc); ok && canWaitRaw {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
-			c.waitFn = c.waitCallback
-			c.tryFn = c.tryCallback
 		}
 	}
 	if c.role == RoleClient {
@@ -439,6 +436,12 @@ func (c *Conn) setAfterDone(f func()) {
 // Use it to abort; Close and CloseWith close gracefully. Err then reports
 // 1006 (Local, ErrClosedLocally) unless the connection had ended before.
 func (c *Conn) CloseNow() error {
+	if c.closeErr.Load() != nil {
+		// How it ended is decided (abort would keep it): just make sure
+		// TCP is closed, without allocating the error that would lose.
+		c.closeNet()
+		return nil
+	}
 	c.abort(&CloseError{Code: CloseAbnormal, Local: true, Err: ErrClosedLocally})
 	return nil
 }

@@ -80,6 +80,9 @@ func (c *Conn) tryFill() error {
 	c.acquireRead(0)
 	c.r, c.w = 0, 0
 	c.tryBuf = c.rbuf
+	if c.tryFn == nil {
+		c.tryFn = c.tryCallback // made once, by a Conn that an event loop reads
+	}
 	if err := c.raw.Read(c.tryFn); err != nil {
 		c.tryBuf = nil
 		c.releaseRead()

@@ -53,6 +53,11 @@ func (c *Conn) waitCallback(fd uintptr) bool {
 // waitReadable blocks until the socket has data (or an error or deadline).
 func (c *Conn) waitReadable() error {
 	c.waitArmed = true
+	if c.waitFn == nil {
+		// A method value is an allocation: made once, and only by a
+		// Conn that waits (an event loop's may never need to).
+		c.waitFn = c.waitCallback
+	}
 	return c.raw.Read(c.waitFn)
 }
 

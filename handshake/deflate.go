@@ -256,7 +256,7 @@ func NegotiateDeflate(offers []Extension, cfg DeflateConfig) (response Extension
 // deflateElement formats agreed parameters as a permessage-deflate element
 // (a response, or an offer that asks for exactly these).
 func deflateElement(p frame.DeflateParams) Extension {
-	e := Extension{Name: DeflateExtension}
+	e := Extension{Name: DeflateExtension, Params: make([]Param, 0, 4)}
 	if p.ServerNoContextTakeover {
 		e.Params = append(e.Params, Param{Name: paramServerNoContextTakeover})
 	}

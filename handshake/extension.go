@@ -24,7 +24,8 @@ type Param struct {
 // String formats e as it appears in a Sec-WebSocket-Extensions header,
 // e.g. "permessage-deflate; client_max_window_bits=10".
 func (e Extension) String() string {
-	return string(e.appendTo(nil))
+	var buf [128]byte
+	return string(e.appendTo(buf[:0]))
 }
 
 func (e Extension) appendTo(dst []byte) []byte {
@@ -75,7 +76,11 @@ func ParseExtensions(values []string) ([]Extension, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, exts...)
+		if out == nil {
+			out = exts // the usual single line: no copy
+		} else {
+			out = append(out, exts...)
+		}
 	}
 	return out, nil
 }

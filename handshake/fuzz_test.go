@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,4 +125,85 @@ func checkRejection(t *testing.T, err error) {
 	if err != nil || resp.StatusCode != re.Status {
 		t.Fatalf("error response %q: %v", out.String(), err)
 	}
+}
+
+// FuzzParseTarget checks parseTarget against url.ParseRequestURI, the
+// naive twin of its fast path: a target it accepts parses to exactly the
+// URL that url.ParseRequestURI makes of it, and an origin-form target
+// (RFC 6455 §3 /resource name/) that url.ParseRequestURI accepts is
+// accepted unless it has a fragment, which §3 forbids.
+func FuzzParseTarget(f *testing.F) {
+	for _, t := range []string{"/", "/chat", "/chat?room=1", "/a?", "/a??", "//x", "/a%20b", "/a%zz", "/a b", "/é",
+		"/p;x=1/$&+,:=@~._-", "/(x)*!'", "/a#b", "/a?b#c", "ws://h/a", "http://h", "ftp://h/", "*", "", "a/b", "/?", "/?\x03", "/a\x7f"} {
+		f.Add(t)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		var got url.URL
+		err := parseTarget(target, &got)
+		want, werr := url.ParseRequestURI(target)
+		if err == nil {
+			if werr != nil {
+				t.Fatalf("parseTarget(%q) accepted what url.ParseRequestURI refuses: %v", target, werr)
+			}
+			if !reflect.DeepEqual(&got, want) {
+				t.Fatalf("parseTarget(%q) = %#v, url.ParseRequestURI: %#v", target, got, *want)
+			}
+			return
+		}
+		if werr == nil && strings.HasPrefix(target, "/") && !strings.Contains(target, "#") {
+			t.Fatalf("parseTarget(%q) refused an origin-form target: %v", target, err)
+		}
+	})
+}
+
+// TestParseTarget_FastPath_RFC6455_3 runs FuzzParseTarget's check on a
+// path and a query with each printable ASCII character, so that the set
+// of characters the fast path takes as they are matches url.URL's.
+func TestParseTarget_FastPath_RFC6455_3(t *testing.T) {
+	fast := 0
+	for c := byte(0x21); c < 0x7f; c++ {
+		for _, target := range []string{"/a" + string(c) + "b", "/a?b" + string(c) + "c", "/" + string(c)} {
+			var got url.URL
+			err := parseTarget(target, &got)
+			want, werr := url.ParseRequestURI(target)
+			switch {
+			case c == '#':
+				if err == nil {
+					t.Errorf("parseTarget(%q) accepted a fragment (RFC 6455 §3: MUST NOT be used)", target)
+				}
+			case (err == nil) != (werr == nil): // both refuse a bad escape ("/a%b")
+				t.Errorf("parseTarget(%q): %v; url.ParseRequestURI: %v", target, err, werr)
+			case err == nil && !reflect.DeepEqual(&got, want):
+				t.Errorf("parseTarget(%q) = %#v, url.ParseRequestURI: %#v", target, got, *want)
+			}
+			if plainPath(strings.SplitN(target, "?", 2)[0]) {
+				fast++
+			}
+		}
+	}
+	if fast < 150 {
+		t.Errorf("only %d of the targets took the fast path", fast)
+	}
+}
+
+// FuzzOriginHost checks originHost, which SameOrigin uses, against
+// url.Parse, its naive twin: both must agree on whether an Origin has a
+// host, and on the scheme (ignoring case) and host.
+func FuzzOriginHost(f *testing.F) {
+	for _, o := range []string{"http://example.com", "https://EXAMPLE.com:8443", "http://127.0.0.1:80", "null", "://bad",
+		"http://[::1]:80", "http://user@host", "http://host:", "http://host:8a", "http://h/path", "HTTP://h", "1x://h",
+		"http://h%41", "ws://a..b", "http://", "http:///x", "chrome-extension://abc"} {
+		f.Add(o)
+	}
+	f.Fuzz(func(t *testing.T, origin string) {
+		scheme, host, ok := originHost(origin)
+		u, err := url.Parse(origin)
+		wantOK := err == nil && u.Host != ""
+		if ok != wantOK {
+			t.Fatalf("originHost(%q) ok = %v; url.Parse: %v, %v", origin, ok, u, err)
+		}
+		if ok && (!strings.EqualFold(scheme, u.Scheme) || host != u.Host) {
+			t.Fatalf("originHost(%q) = %q, %q; url.Parse: %q, %q", origin, scheme, host, u.Scheme, u.Host)
+		}
+	})
 }

@@ -2,10 +2,12 @@ package handshake
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/textproto"
 	"strings"
+	"sync"
 )
 
 // Default limits on an opening handshake's header block. They bound the
@@ -198,48 +200,113 @@ func (r *headerReader) eof(err error) error {
 	return err
 }
 
-// readFields reads header lines up to and including the empty line that
-// ends the block, adding them to h under canonical keys (RFC 7230 §3.2).
+// readFields reads a header block into h under canonical keys (see
+// readBlock and addFields).
 func (r *headerReader) readFields(h textproto.MIMEHeader) error {
-	n := 0
+	b := getFieldBlock()
+	defer b.put()
+	var err error
+	if b.text, b.spans, err = r.readBlock(b.text, b.spans); err != nil {
+		return err
+	}
+	addFields(h, string(b.text), b.spans)
+	return nil
+}
+
+// fieldBlock holds what readBlock gathers. It is pooled rather than on
+// the stack: a kilobyte array in ReadRequest's frame made the handshake
+// goroutine's stack grow (and be copied) once more per connection, which
+// cost more than the allocations it saved.
+type fieldBlock struct {
+	text  []byte
+	spans []fieldSpan
+}
+
+var fieldBlockPool = sync.Pool{New: func() any {
+	return &fieldBlock{text: make([]byte, 0, 1024), spans: make([]fieldSpan, 0, 32)}
+}}
+
+// getFieldBlock returns an empty fieldBlock from the pool.
+func getFieldBlock() *fieldBlock {
+	b := fieldBlockPool.Get().(*fieldBlock)
+	b.text, b.spans = b.text[:0], b.spans[:0]
+	return b
+}
+
+// put returns b to the pool, unless an unusually large block grew it.
+func (b *fieldBlock) put() {
+	if cap(b.text) <= maxPooledBlock {
+		fieldBlockPool.Put(b)
+	}
+}
+
+const maxPooledBlock = 16 << 10
+
+// fieldSpan locates one header field in the text readBlock gathers: its
+// name is text[start:nameEnd] and its value text[nameEnd:end], where start
+// is the end of the field before it (0 for the first).
+type fieldSpan struct{ nameEnd, end int }
+
+// readBlock reads header lines up to and including the empty line that
+// ends the block (RFC 7230 §3.2), checks each, and appends each field's
+// name and value (OWS trimmed) to text, recording where they are in
+// spans. The caller reuses text and spans (a pooled fieldBlock): the block
+// is turned into strings once, by addFields, instead of a string per name
+// and value.
+func (r *headerReader) readBlock(text []byte, spans []fieldSpan) ([]byte, []fieldSpan, error) {
 	for {
 		line, err := r.line(false)
 		if err != nil {
-			return err
+			return text, spans, err
 		}
 		if len(line) == 0 {
-			return nil
+			return text, spans, nil
 		}
-		n++
-		if n > r.lim.MaxHeaders {
-			return &parseError{status: 431, msg: "too many header fields"}
+		if len(spans) >= r.lim.MaxHeaders {
+			return text, spans, &parseError{status: 431, msg: "too many header fields"}
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			// RFC 7230 §3.2.4: obs-fold; a server MUST reject it (or unfold).
-			return &parseError{status: 400, msg: "obsolete line folding in header"}
+			return text, spans, &parseError{status: 400, msg: "obsolete line folding in header"}
 		}
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-		}
+		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return &parseError{status: 400, msg: "malformed header line"}
+			return text, spans, &parseError{status: 400, msg: "malformed header line"}
 		}
 		name := line[:colon]
 		if !isTokenBytes(name) {
 			// Includes whitespace before the colon, which RFC 7230 §3.2.4
 			// says MUST be rejected with 400.
-			return &parseError{status: 400, msg: "invalid header field name"}
+			return text, spans, &parseError{status: 400, msg: "invalid header field name"}
 		}
 		value := trimOWSBytes(line[colon+1:])
 		if !validFieldValue(value) {
-			return &parseError{status: 400, msg: "invalid character in header field value"}
+			return text, spans, &parseError{status: 400, msg: "invalid character in header field value"}
 		}
-		key := canonicalKey(name)
-		h[key] = append(h[key], string(value))
+		text = append(text, name...)
+		nameEnd := len(text)
+		text = append(text, value...)
+		spans = append(spans, fieldSpan{nameEnd: nameEnd, end: len(text)})
+	}
+}
+
+// addFields adds the fields that readBlock gathered (text as a string) to
+// h under canonical keys, each key's values in the order received. The
+// names and values are substrings of text, and the value slices of all
+// fields share one array (an append to one copies it, as its capacity is
+// its length), so a whole block costs a few allocations.
+func addFields(h textproto.MIMEHeader, text string, spans []fieldSpan) {
+	vals := make([]string, len(spans))
+	start := 0
+	for i, sp := range spans {
+		key := canonicalKey(text[start:sp.nameEnd])
+		vals[i] = text[sp.nameEnd:sp.end]
+		if vs := h[key]; vs != nil {
+			h[key] = append(vs, vals[i]) // a repeated field (RFC 7230 §3.2.2)
+		} else {
+			h[key] = vals[i : i+1 : i+1]
+		}
+		start = sp.end
 	}
 }
 
@@ -265,15 +332,17 @@ const (
 	hPseudoProtocol = ":protocol"
 )
 
-// canonicalKey is textproto.CanonicalMIMEHeaderKey for a byte slice, with
-// the handshake's own fields interned to save an allocation each.
-func canonicalKey(name []byte) string {
+// canonicalKey is textproto.CanonicalMIMEHeaderKey, with the handshake's
+// own fields interned: a name in another case ("Sec-WebSocket-Key", as
+// RFC 6455 spells it) costs no allocation, and neither does one that is
+// canonical already (CanonicalMIMEHeaderKey returns it as is).
+func canonicalKey(name string) string {
 	for _, k := range [...]string{hHost, hUpgrade, hConnection, hOrigin, hKey, hVersion, hProtocol, hExtensions, hAccept} {
-		if len(k) == len(name) && strings.EqualFold(k, string(name)) {
+		if len(k) == len(name) && strings.EqualFold(k, name) {
 			return k
 		}
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(name))
+	return textproto.CanonicalMIMEHeaderKey(name)
 }
 
 // isTokenChar reports whether c is a tchar (RFC 7230 §3.2.6), the character

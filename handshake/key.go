@@ -15,18 +15,26 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 //
 //	AcceptKey("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 func AcceptKey(key string) string {
-	var buf [24 + len(GUID)]byte
-	h := sha1.New()
-	if len(key) == 24 {
-		n := copy(buf[:], key)
-		copy(buf[n:], GUID)
-		h.Write(buf[:])
-	} else {
-		h.Write([]byte(key))
-		h.Write([]byte(GUID))
-	}
+	var a [acceptLen]byte
+	return string(appendAccept(a[:0], key))
+}
+
+// acceptLen is the length of a Sec-WebSocket-Accept value: the base64 of
+// a 20-byte SHA-1 sum.
+const acceptLen = 28
+
+// appendAccept appends AcceptKey(key) to dst, without allocating when the
+// key has the usual 24 characters and dst has room.
+func appendAccept(dst []byte, key string) []byte {
 	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	if len(key) == 24 {
+		var buf [24 + len(GUID)]byte
+		copy(buf[copy(buf[:], key):], GUID)
+		sum = sha1.Sum(buf[:])
+	} else {
+		sum = sha1.Sum([]byte(key + GUID))
+	}
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // NewKey returns a fresh Sec-WebSocket-Key: 16 bytes from crypto/rand,

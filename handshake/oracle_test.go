@@ -135,7 +135,7 @@ func TestOracle_RequestParsing_RFC6455_4_2_1(t *testing.T) {
 			OnRequest: func(uri []byte) error { gURI = string(uri); return nil },
 			OnHost:    func(h []byte) error { gHost = string(h); return nil },
 			OnHeader: func(k, v []byte) error {
-				ck := canonicalKey(k)
+				ck := canonicalKey(string(k))
 				gHeaders[ck] = append(gHeaders[ck], string(v))
 				return nil
 			},

@@ -2,7 +2,6 @@ package handshake
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/textproto"
@@ -83,6 +82,8 @@ type Request struct {
 	// Extensions are the offers in Sec-WebSocket-Extensions, in order
 	// (§4.2.1 item 9, §9.1), or nil.
 	Extensions []Extension
+
+	url url.URL // what URL points to: no allocation of its own
 }
 
 // ReadRequest reads an HTTP/1.1 request line and header block from br
@@ -116,14 +117,19 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 			break
 		}
 	}
-	method, target, proto, ok := parseRequestLine(line)
+	// One string holds the request line; method, target and proto are
+	// substrings of it.
+	method, target, proto, ok := parseRequestLine(string(line))
 	if !ok {
 		return nil, readErr(&parseError{status: 400, msg: "malformed request line"})
 	}
-	h := make(textproto.MIMEHeader, 10)
-	if err := hr.readFields(h); err != nil {
+	b := getFieldBlock()
+	defer b.put()
+	if b.text, b.spans, err = hr.readBlock(b.text, b.spans); err != nil {
 		return nil, readErr(err)
 	}
+	h := make(textproto.MIMEHeader, len(b.spans))
+	addFields(h, string(b.text), b.spans)
 	req := &Request{Method: method, Target: target, Proto: proto, Header: h}
 	if hosts := h[hHost]; len(hosts) > 0 {
 		req.Host = hosts[0]
@@ -150,29 +156,21 @@ func readErr(err error) error {
 
 // parseRequestLine splits "METHOD SP request-target SP HTTP-version"
 // (RFC 7230 §3.1.1). It checks syntax only; Validate judges the values.
-func parseRequestLine(line []byte) (method, target, proto string, ok bool) {
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
+func parseRequestLine(line string) (method, target, proto string, ok bool) {
+	m, rest, ok1 := strings.Cut(line, " ")
+	t, p, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !isToken(m) || t == "" {
 		return "", "", "", false
 	}
-	rest := line[sp1+1:]
-	sp2 := bytes.IndexByte(rest, ' ')
-	if sp2 <= 0 {
-		return "", "", "", false
-	}
-	m, t, p := line[:sp1], rest[:sp2], rest[sp2+1:]
-	if !isTokenBytes(m) {
-		return "", "", "", false
-	}
-	for _, c := range t {
-		if c <= ' ' || c == 0x7f {
+	for i := range len(t) {
+		if c := t[i]; c <= ' ' || c == 0x7f {
 			return "", "", "", false
 		}
 	}
-	if _, _, ok := parseProto(string(p)); !ok {
+	if _, _, ok := parseProto(p); !ok {
 		return "", "", "", false
 	}
-	return string(m), string(t), string(p), true
+	return m, t, p, true
 }
 
 // parseProto parses "HTTP/" DIGIT "." DIGIT (RFC 7230 §2.6).
@@ -232,7 +230,7 @@ func NewRequestFromHeader(method, target, proto, host string, header map[string]
 //     (with "Allow: CONNECT") if an HTTP/2 Method is not CONNECT (RFC 8441
 //     §4);
 //   - 400 if Target is not a /resource name/ or absolute http(s)/ws(s) URI
-//     (item 1), if Host is missing or malformed (item 2), if Upgrade lacks
+//     (item 1) or has a fragment (§3: "MUST NOT be used"), if Host is missing or malformed (item 2), if Upgrade lacks
 //     "websocket" (item 3) or Connection lacks "Upgrade" (item 4), both as
 //     case-insensitive tokens in comma lists spread over any number of
 //     lines, if Sec-WebSocket-Key is missing, repeated (§11.3.1) or not the
@@ -277,11 +275,10 @@ func (r *Request) Validate() error {
 		e.Header = map[string][]string{"Allow": {"GET"}}
 		return e
 	}
-	u, err := parseTarget(r.Target)
-	if err != nil {
-		return reqErr(400, "bad request-target %q", r.Target)
+	if err := parseTarget(r.Target, &r.url); err != nil {
+		return reqErr(400, "bad request-target %q: %v", r.Target, err)
 	}
-	r.URL = u
+	r.URL = &r.url
 	if len(h[hHost]) > 1 {
 		return reqErr(400, "repeated Host header")
 	}
@@ -405,32 +402,81 @@ func versionErr(reason string) *RequestError {
 	return e
 }
 
-// parseTarget accepts the request-target forms RFC 6455 §4.1 item 3
-// allows: an absolute path with optional query (the /resource name/), or an
-// absolute http, https, ws or wss URI with a host.
-func parseTarget(t string) (*url.URL, error) {
+// parseTarget parses the request-target t into u. RFC 6455 §4.1 item 3
+// allows two forms: the /resource name/ of §3 (an absolute path with an
+// optional query: HTTP's origin-form), or an absolute http, https, ws or
+// wss URI with a host. A fragment is refused in both: §3 says fragment
+// identifiers "MUST NOT be used" on WebSocket URIs, and an HTTP
+// request-target has none (RFC 7230 §5.3).
+//
+// The usual target, a path of plain characters with a query, is split
+// here; anything else (escapes, an absolute URI) goes to
+// url.ParseRequestURI. Both give the same URL (TestParseTarget_FastPath
+// and FuzzParseTarget check it against url.ParseRequestURI).
+func parseTarget(t string, u *url.URL) error {
 	if t == "" || t == "*" {
-		return nil, errors.New("not a resource name")
+		return errors.New("not a resource name")
 	}
-	u, err := url.ParseRequestURI(t)
+	if strings.IndexByte(t, '#') >= 0 {
+		return errors.New("a fragment in the request-target")
+	}
+	if path, query, hasQuery := strings.Cut(t, "?"); plainPath(path) && !hasCTL(query) {
+		*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+		return nil
+	}
+	p, err := url.ParseRequestURI(t)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if u.Scheme == "" {
+	if p.Scheme == "" {
 		if !strings.HasPrefix(t, "/") {
-			return nil, errors.New("not a resource name")
+			return errors.New("not a resource name")
 		}
-		return u, nil
+		*u = *p
+		return nil
 	}
-	switch strings.ToLower(u.Scheme) {
+	switch strings.ToLower(p.Scheme) {
 	case "http", "https", "ws", "wss":
 	default:
-		return nil, errors.New("unexpected scheme")
+		return errors.New("unexpected scheme")
 	}
-	if u.Host == "" || u.Fragment != "" {
-		return nil, errors.New("not a resource name")
+	if p.Host == "" {
+		return errors.New("not a resource name")
 	}
-	return u, nil
+	*u = *p
+	return nil
+}
+
+// plainPath reports whether path is an absolute path whose characters
+// url.URL keeps as they are: unreserved ones and those sub-delimiters the
+// path escaping leaves alone (RFC 3986 §3.3), no percent escapes. Such a
+// path is its own URL.Path, with no RawPath.
+func plainPath(path string) bool {
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	for i := range len(path) {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~/$&+,:;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hasCTL reports whether s has an ASCII control character, which
+// url.Parse refuses anywhere in a URL (the request line refuses them too,
+// but a Request built by hand has not been through it).
+func hasCTL(s string) bool {
+	for i := range len(s) {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // validHost checks the characters of a Host value: reg-name, IPv4, an

@@ -3,6 +3,7 @@ package handshake
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -111,6 +112,43 @@ func TestReadRequest_RFC6455_1_3_Example(t *testing.T) {
 	}
 }
 
+// TestReadRequest_HeaderBlock_RFC7230_3_2_2: ReadRequest keeps every
+// field, a repeated one's values in the order received (RFC 7230 §3.2.2),
+// under canonical keys; the value slices of different fields are
+// independent (they share one array, so an append must copy); and a block
+// larger than the parser's stack buffers (1 KiB of text, 32 fields) reads
+// the same as a small one.
+func TestReadRequest_HeaderBlock_RFC7230_3_2_2(t *testing.T) {
+	for _, n := range []int{0, 40} {
+		var extra []string
+		for i := range n {
+			extra = append(extra, fmt.Sprintf("X-Filler-%d: %s", i, strings.Repeat("v", 40)))
+		}
+		extra = append(extra, "x-list: 1", "Accept: a", "X-LIST:2 ", "Sec-WebSocket-Protocol: chat", "sec-websocket-protocol: superchat")
+		req, err := ReadRequest(bufio.NewReader(strings.NewReader(mkReq(getChat, nil, extra...))), Limits{})
+		if err != nil {
+			t.Fatalf("%d fillers: %v", n, err)
+		}
+		h := req.Header
+		if !slices.Equal(h["X-List"], []string{"1", "2"}) || !slices.Equal(h["Accept"], []string{"a"}) {
+			t.Errorf("%d fillers: X-List %q, Accept %q; want [1 2], [a]", n, h["X-List"], h["Accept"])
+		}
+		if !slices.Equal(req.Protocols, []string{"chat", "superchat"}) {
+			t.Errorf("%d fillers: Protocols %q", n, req.Protocols)
+		}
+		for i := range n {
+			if got := h.Get(fmt.Sprintf("X-Filler-%d", i)); got != strings.Repeat("v", 40) {
+				t.Fatalf("%d fillers: X-Filler-%d = %q", n, i, got)
+			}
+		}
+		h["Accept"] = append(h["Accept"], "b")
+		h["Upgrade"] = append(h["Upgrade"], "other")
+		if h.Get("Connection") != "Upgrade" || !slices.Equal(h["X-List"], []string{"1", "2"}) || h.Get("Host") != "server.example.com" {
+			t.Errorf("%d fillers: an append changed another field: %v", n, h)
+		}
+	}
+}
+
 // TestReadRequest_RFC6455_4_2_1 walks every requirement of §4.2.1 (and the
 // HTTP framing under it) with the status the server must answer.
 func TestReadRequest_RFC6455_4_2_1(t *testing.T) {
@@ -146,6 +184,12 @@ func TestReadRequest_RFC6455_4_2_1(t *testing.T) {
 		{"item1 relative path", mkReq("GET chat HTTP/1.1", nil), 400},
 		{"item1 ftp URI", mkReq("GET ftp://server.example.com/chat HTTP/1.1", nil), 400},
 		{"item1 control char in target", mkReq("GET /ch\x01at HTTP/1.1", nil), 400},
+		{"item1 escaped path", mkReq("GET /a%20b HTTP/1.1", nil), 0},
+		{"item1 bad escape", mkReq("GET /a%2 HTTP/1.1", nil), 400},
+		// §3: fragment identifiers "MUST NOT be used" on WebSocket URIs.
+		{"item1 fragment", mkReq("GET /chat#top HTTP/1.1", nil), 400},
+		{"item1 fragment after query", mkReq("GET /chat?a=1#top HTTP/1.1", nil), 400},
+		{"item1 fragment in absolute URI", mkReq("GET ws://server.example.com/chat#top HTTP/1.1", nil), 400},
 
 		// Item 2: Host.
 		{"item2 no Host", mkReq(getChat, []string{"Host"}), 400},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ws6455/ws6455/frame"
 )
@@ -74,12 +75,12 @@ func SameOrigin(r *Request) bool {
 	if r.Origin == "" {
 		return true
 	}
-	u, err := url.Parse(r.Origin)
-	if err != nil || u.Host == "" {
+	scheme, host, ok := originHost(r.Origin)
+	if !ok {
 		return false
 	}
 	defPort := ""
-	switch strings.ToLower(u.Scheme) {
+	switch strings.ToLower(scheme) {
 	case "http", "ws":
 		defPort = ":80"
 	case "https", "wss":
@@ -91,7 +92,54 @@ func SameOrigin(r *Request) bool {
 		}
 		return h
 	}
-	return strings.EqualFold(strip(u.Host), strip(r.Host))
+	return strings.EqualFold(strip(host), strip(r.Host))
+}
+
+// originHost returns the scheme and host (with its port, if any) of an
+// Origin value, as url.Parse finds them; ok is false if url.Parse fails or
+// finds no host ("null", RFC 6454 §7.3). A browser's origin, scheme "://"
+// host [":" port] with a plain host name or IPv4 address (RFC 6454 §6.2),
+// is split here without url.Parse's allocation (FuzzOriginHost checks
+// that both agree).
+func originHost(origin string) (scheme, host string, ok bool) {
+	if s, h, found := strings.Cut(origin, "://"); found && isLetters(s) && plainHostPort(h) {
+		return s, h, true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return "", "", false
+	}
+	return u.Scheme, u.Host, true
+}
+
+func isLetters(s string) bool {
+	for i := range len(s) {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// plainHostPort reports whether hp is a host name or IPv4 address
+// (letters, digits, dots, hyphens) with an optional port of one or more
+// digits.
+func plainHostPort(hp string) bool {
+	h, port, hasPort := strings.Cut(hp, ":")
+	if h == "" || (hasPort && port == "") {
+		return false
+	}
+	for i := range len(h) {
+		if c := h[i]; !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	for i := range len(port) {
+		if c := port[i]; c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Upgrade reads the client's opening handshake from br, checks it (RFC 6455
@@ -136,11 +184,25 @@ func (u *Upgrader) UpgradeRequest(req *Request, w io.Writer) (*Result, error) {
 		writeRequestError(w, err)
 		return nil, err
 	}
-	if _, err := w.Write(res.AppendResponse(nil)); err != nil {
+	bp := responseBufPool.Get().(*[]byte)
+	*bp = res.AppendResponse((*bp)[:0])
+	_, err = w.Write(*bp)
+	if cap(*bp) <= maxPooledResponse {
+		responseBufPool.Put(bp)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("handshake: write response: %w", err)
 	}
 	return res, nil
 }
+
+// responseBufPool holds the buffers the 101 responses are formatted in
+// (about 130 bytes, more with a subprotocol, an extension or
+// ExtraHeaders); larger than maxPooledResponse, one is left to the
+// garbage collector.
+var responseBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+const maxPooledResponse = 4 << 10
 
 func writeRequestError(w io.Writer, err error) {
 	var re *RequestError
@@ -175,7 +237,14 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 	if !check(req) {
 		return nil, reqErr(403, "origin %q not allowed", req.Origin)
 	}
-	res := &Result{Request: req}
+	// One allocation holds the Result and the values of the response
+	// fields the handshake sets: each is a one-element slice of vals.
+	a := new(struct {
+		res  Result
+		vals [5]string
+	})
+	res := &a.res
+	res.Request = req
 	if u.SelectProtocol != nil {
 		p := u.SelectProtocol(req)
 		if p != "" && !slices.Contains(req.Protocols, p) {
@@ -198,17 +267,23 @@ func (u *Upgrader) Negotiate(req *Request) (*Result, error) {
 		ext, res.Deflate = resp, params
 	}
 
-	h := textproto.MIMEHeader{}
+	h := make(textproto.MIMEHeader, 5+len(u.ExtraHeaders))
+	field := func(i int, k, v string) {
+		a.vals[i] = v
+		h[k] = a.vals[i : i+1 : i+1] // full slice: an append copies
+	}
 	if !req.HTTP2 {
-		h[hUpgrade] = []string{"websocket"}
-		h[hConnection] = []string{"Upgrade"}
-		h[hAccept] = []string{AcceptKey(req.Key)}
+		// RFC 6455 §4.2.2 step 5: the 101's Upgrade, Connection and
+		// Sec-WebSocket-Accept fields.
+		field(0, hUpgrade, "websocket")
+		field(1, hConnection, "Upgrade")
+		field(2, hAccept, AcceptKey(req.Key))
 	}
 	if res.Subprotocol != "" {
-		h[hProtocol] = []string{res.Subprotocol}
+		field(3, hProtocol, res.Subprotocol)
 	}
 	if res.Deflate != nil {
-		h[hExtensions] = []string{ext.String()}
+		field(4, hExtensions, ext.String())
 	}
 	for k, vs := range u.ExtraHeaders {
 		ck := textproto.CanonicalMIMEHeaderKey(k)
@@ -292,8 +367,12 @@ func wireName(ck string) string {
 // ResponseHeader on the request's stream.
 func (r *Result) AppendResponse(dst []byte) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"...)
-	return appendHeaderBlock(dst, r.ResponseHeader, []string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions})
+	return appendHeaderBlock(dst, r.ResponseHeader, responseFieldsFirst[:])
 }
+
+// responseFieldsFirst are the 101's fields of RFC 6455 §4.2.2 step 5, in
+// the order AppendResponse writes them.
+var responseFieldsFirst = [...]string{hUpgrade, hConnection, hAccept, hProtocol, hExtensions}
 
 // appendHeaderBlock writes h's fields, those in first first and in that
 // order, the rest sorted, then the empty line.
@@ -309,7 +388,8 @@ func appendHeaderBlock(dst []byte, h map[string][]string, first []string) []byte
 	for _, k := range first {
 		field(k)
 	}
-	rest := make([]string, 0, len(h))
+	var restBuf [8]string // the usual few other fields: no allocation
+	rest := restBuf[:0]
 	for k := range h {
 		if !slices.Contains(first, k) {
 			rest = append(rest, k)

@@ -268,32 +268,3 @@ func TestRequestError_Error(t *testing.T) {
 		t.Fatal("HTTPStatus")
 	}
 }
-
-func BenchmarkUpgrade_RFC6455_1_3_Example(b *testing.B) {
-	u := &Upgrader{CheckOrigin: allowAll, Protocols: []string{"chat"}}
-	sr := strings.NewReader(rfcRequest)
-	br := bufio.NewReader(sr)
-	var out bytes.Buffer
-	b.ReportAllocs()
-	for b.Loop() {
-		sr.Reset(rfcRequest)
-		br.Reset(sr)
-		out.Reset()
-		if _, err := u.Upgrade(br, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkReadRequest(b *testing.B) {
-	sr := strings.NewReader(rfcRequest)
-	br := bufio.NewReader(sr)
-	b.ReportAllocs()
-	for b.Loop() {
-		sr.Reset(rfcRequest)
-		br.Reset(sr)
-		if _, err := ReadRequest(br, Limits{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

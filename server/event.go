@@ -92,10 +92,11 @@ var msgBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return 
 // collector empties it of the rest.
 const maxPooledMsgBuf = 4 << 20
 
-// serveEvents serves c in event mode; it runs in the handshake goroutine
-// and returns when c is idle (registered with the poller) or closed.
-func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked) {
-	e := &evConn{t: t, h: s.Events, fd: -1}
+// serveEvents serves c, tracked as t, in event mode with e, a zero
+// evConn; it runs in the handshake goroutine and returns when c is idle
+// (registered with the poller) or closed.
+func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked, e *evConn) {
+	e.t, e.h, e.fd = t, s.Events, -1
 	t.ev = e
 	e.state.Store(evRunning)
 	if !s.callback(e, func() { e.h.OnOpen(c, res) }) {

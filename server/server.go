@@ -367,13 +367,26 @@ func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
 	// Serve starts the keepalive loop; a Server used only through
 	// ServeHTTP needs it too.
 	s.startKeepalive()
-	t := &tracked{c: c, lastAct: frame.PlumbingOf(c).Activity(), lastSeen: time.Now()}
+	var t *tracked
+	var e *evConn
+	if s.Events != nil {
+		// An event-mode connection needs both for its whole life: one
+		// allocation.
+		te := new(struct {
+			t tracked
+			e evConn
+		})
+		t, e = &te.t, &te.e
+	} else {
+		t = new(tracked)
+	}
+	t.c, t.lastAct, t.lastSeen = c, frame.PlumbingOf(c).Activity(), time.Now()
 	if !s.addConn(t) {
 		c.CloseWith(frame.CloseGoingAway, "server shutting down")
 		return
 	}
-	if s.Events != nil {
-		s.serveEvents(c, res, t)
+	if e != nil {
+		s.serveEvents(c, res, t, e)
 		return
 	}
 	defer func() {
