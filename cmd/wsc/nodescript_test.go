@@ -94,7 +94,8 @@ func (s *nodeScript[E]) snapshot() []E {
 }
 
 // wait waits up to 20 s for an event matching match, and returns the
-// first one; the test fails, naming what, if none comes.
+// first one; the test fails, naming what, if none comes. match sees each
+// event once, in order, so it may count.
 func (s *nodeScript[E]) wait(t *testing.T, what string, match func(E) bool) E {
 	t.Helper()
 	deadline := time.After(20 * time.Second)

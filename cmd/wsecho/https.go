@@ -114,7 +114,14 @@ type connLog struct {
 	m     map[string]connInfo
 	order []string // ring of ids, oldest at next
 	next  int
+	added chan struct{} // closed and replaced on every add
 }
+
+// connInfoWait is how long GET /conninfo waits for an id it does not know
+// yet. On the plain path the id is recorded by Server.TraceHandshake,
+// which runs just after the 101 has gone out, so a page that asks as soon
+// as its socket opens can be a moment early.
+const connInfoWait = 2 * time.Second
 
 // connLogSize bounds connLog.
 const connLogSize = 1024
@@ -128,7 +135,7 @@ type connInfo struct {
 }
 
 func newConnLog(n int) *connLog {
-	return &connLog{m: make(map[string]connInfo, n), order: make([]string, n)}
+	return &connLog{m: make(map[string]connInfo, n), order: make([]string, n), added: make(chan struct{})}
 }
 
 // validID: 1 to 64 characters of [A-Za-z0-9_-].
@@ -159,6 +166,8 @@ func (l *connLog) add(id string, info connInfo) {
 		l.next = (l.next + 1) % len(l.order)
 	}
 	l.m[id] = info
+	close(l.added)
+	l.added = make(chan struct{})
 }
 
 func (l *connLog) get(id string) (connInfo, bool) {
@@ -168,8 +177,30 @@ func (l *connLog) get(id string) (connInfo, bool) {
 	return info, ok
 }
 
+// wait is get, waiting up to max (or until ctx ends) for id to be added.
+func (l *connLog) wait(ctx context.Context, id string, max time.Duration) (connInfo, bool) {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		info, ok := l.m[id]
+		added := l.added
+		l.mu.Unlock()
+		if ok {
+			return info, true
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			return connInfo{}, false
+		case <-ctx.Done():
+			return connInfo{}, false
+		}
+	}
+}
+
 // serveHTTP answers GET /conninfo?id=ID with the connInfo as JSON, or
-// 404 if no WebSocket with that id is remembered.
+// 404 if no WebSocket with that id is remembered within connInfoWait.
 func (l *connLog) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -182,7 +213,7 @@ func (l *connLog) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "400 want /conninfo?id=ID, the id given in the WebSocket's URL (1 to 64 of A-Z a-z 0-9 _ -)", http.StatusBadRequest)
 		return
 	}
-	info, ok := l.get(id)
+	info, ok := l.wait(r.Context(), id, connInfoWait)
 	if !ok {
 		http.Error(w, "404 no WebSocket with this id (yet, or any more)", http.StatusNotFound)
 		return
