@@ -234,19 +234,11 @@ func Cycle(ctx context.Context, cfg CycleConfig) (CycleResult, error) {
 		if cfg.Rate > 0 {
 			interval = time.Duration(float64(cfg.Cyclers) / cfg.Rate * float64(time.Second))
 		}
-		next := time.Now().Add(interval * time.Duration(i) / time.Duration(cfg.Cyclers))
+		pace := newPacer(interval, interval*time.Duration(i)/time.Duration(cfg.Cyclers))
 		wg.Go(func() {
 			var buf []byte
 			for {
-				if interval > 0 {
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
-					}
-					if floor := time.Now().Add(-interval); next.Before(floor) {
-						next = floor
-					}
-					next = next.Add(interval)
-				}
+				pace.wait()
 				ph := phase.Load()
 				if ph == phaseStop {
 					return

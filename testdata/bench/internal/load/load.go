@@ -361,21 +361,37 @@ func checkEcho(n int64, got, want []byte) error {
 	return nil
 }
 
+// pacer spaces a loop's turns interval apart, starting offset from now
+// (interval 0: no pacing). A late loop does not burst to catch up.
+type pacer struct {
+	interval time.Duration
+	next     time.Time
+}
+
+func newPacer(interval, offset time.Duration) *pacer {
+	return &pacer{interval: interval, next: time.Now().Add(offset)}
+}
+
+// wait sleeps until the next turn.
+func (p *pacer) wait() {
+	if p.interval <= 0 {
+		return
+	}
+	if d := time.Until(p.next); d > 0 {
+		time.Sleep(d)
+	}
+	if floor := time.Now().Add(-p.interval); p.next.Before(floor) {
+		p.next = floor
+	}
+	p.next = p.next.Add(p.interval)
+}
+
 func pingPong(c *frame.Conn, id int, payload []byte, interval, offset time.Duration, phase *atomic.Int32, st *connState, hist *Histogram, fail func(error)) {
 	var buf []byte
 	var n int64
-	next := time.Now().Add(offset)
+	pace := newPacer(interval, offset)
 	for phase.Load() != phaseStop {
-		if interval > 0 {
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			}
-			// A late connection does not burst to catch up.
-			if floor := time.Now().Add(-interval); next.Before(floor) {
-				next = floor
-			}
-			next = next.Add(interval)
-		}
+		pace.wait()
 		t := time.Now()
 		if err := c.WriteMessage(frame.OpBinary, payload); err != nil {
 			fail(fmt.Errorf("load: conn %d: write: %w", id, err))
