@@ -268,6 +268,17 @@ func (d *deflater) streamWrite(w *messageWriter, p []byte) (int, error) {
 	return total, nil
 }
 
+// dropStream gives back the compressor of a NextWriter message that a write
+// error ended. Its state is mid-message; the connection is failed, so no
+// history is kept.
+func (d *deflater) dropStream() {
+	if d.c != nil {
+		d.c.Reset()
+		compPools[d.level][d.bits].Put(d.c)
+		d.c = nil
+	}
+}
+
 // streamClose finishes a NextWriter message.
 func (d *deflater) streamClose(w *messageWriter) error {
 	out := d.c.AppendCompressPart((*w.bufp)[:w.n], nil, true)

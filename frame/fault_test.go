@@ -394,3 +394,67 @@ func TestProgress_AbandonedReaderUnlisted(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestNextWriter_FailedWriteReleasesWriter_RFC6455_7_1_7: a streamed
+// message whose Write fails (here the peer is gone, so the connection is
+// failed) releases the writer by itself. A goroutine that returns on the
+// error without calling Close must not leave every other writer of the
+// Conn blocked for good: they get the error at once. A later Close returns
+// that error, and a later NextWriter refuses, so a stale Close cannot end
+// another goroutine's message. Before, WriteMessage here waited forever
+// (CI saw TestConcurrentWriters hang this way).
+func TestNextWriter_FailedWriteReleasesWriter_RFC6455_7_1_7(t *testing.T) {
+	for _, deflate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deflate=%v", deflate), func(t *testing.T) {
+			var c *Conn
+			var peer net.Conn
+			if deflate {
+				p := DeflateParams{}
+				var cli *Conn
+				c, cli = deflatePair(t, p, 0)
+				peer = cli.NetConn()
+			} else {
+				srv, cli := connPair(t, transports[0], Config{WriteBufferSize: 512}, Config{})
+				c, peer = srv, cli.NetConn()
+			}
+			w, err := c.NextWriter(OpBinary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer.Close()
+			// Write until the failure shows: the first frames may still
+			// go into the socket buffer before the reset comes back.
+			r := rand.New(rand.NewPCG(3, 4))
+			chunk := make([]byte, 16<<10)
+			var werr error
+			for range 10_000 {
+				for i := range chunk {
+					chunk[i] = byte(r.Uint32()) // incompressible
+				}
+				if _, werr = w.Write(chunk); werr != nil {
+					break
+				}
+			}
+			if werr == nil {
+				t.Fatal("writing 160 MB to a closed peer never failed")
+			}
+			// This goroutine "returns" here without Close.
+			done := make(chan error, 1)
+			go func() { done <- c.WriteMessage(OpText, []byte("next")) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("WriteMessage on a failed connection succeeded")
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("WriteMessage still waits for the failed message writer")
+			}
+			if _, err := c.NextWriter(OpText); err == nil {
+				t.Fatal("NextWriter on a failed connection succeeded")
+			}
+			if err := w.Close(); !errors.Is(err, werr) {
+				t.Fatalf("Close after the failed Write: %v, want %v", err, werr)
+			}
+		})
+	}
+}

@@ -318,13 +318,23 @@ func (c *Conn) writeFragments(op Opcode, rsv byte, p []byte, size int) error {
 // be known in advance: data is sent in frames of up to the write buffer
 // size as the buffer fills, and Close sends the final frame. Other data
 // messages wait until Close; control frames do not. The writer must be
-// closed.
+// closed, unless a Write failed: a failed write ends the connection
+// (every later write fails the same way), so the writer releases itself
+// then, and Close only returns the error again. Other writers are never
+// left waiting for a Close that an error path forgot.
 func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
 	if op != OpText && op != OpBinary {
 		return nil, ErrBadOpcode
 	}
 	c.dataMu.Lock()
 	w := &c.mw
+	if w.err != nil {
+		// A message writer failed before: the connection cannot send
+		// data again. Refusing here also keeps a late Close on that
+		// writer from closing a new message of another goroutine.
+		c.dataMu.Unlock()
+		return nil, w.err
+	}
 	w.op, w.rsv, w.n, w.open = op, 0, 0, true
 	w.bufp = getBuf(c.wbufSize)
 	if c.defl != nil {
@@ -342,6 +352,7 @@ type messageWriter struct {
 	bufp *[]byte
 	n    int
 	open bool
+	err  error // the write error that released the writer (see fail)
 }
 
 var errWriterClosed = errors.New("frame: message writer already closed")
@@ -351,13 +362,18 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		return 0, errWriterClosed
 	}
 	if w.c.defl != nil {
-		return w.c.defl.streamWrite(w, p)
+		n, err := w.c.defl.streamWrite(w, p)
+		if err != nil {
+			w.fail(err)
+		}
+		return n, err
 	}
 	total := len(p)
 	buf := *w.bufp
 	for len(p) > 0 {
 		if w.n == len(buf) {
 			if err := w.flush(false); err != nil {
+				w.fail(err)
 				return total - len(p), err
 			}
 		}
@@ -375,9 +391,25 @@ func (w *messageWriter) flush(fin bool) error {
 	return err
 }
 
+// fail releases the writer after a write failed. The error is sticky (the
+// connection was failed, or a close frame was sent), so the message can
+// never be finished: holding dataMu until the caller's Close would only
+// make every other writer wait on an error path that may not call it.
+func (w *messageWriter) fail(err error) {
+	if w.c.defl != nil {
+		w.c.defl.dropStream()
+	}
+	putBuf(w.bufp)
+	w.bufp, w.open, w.n, w.err = nil, false, 0, err
+	w.c.dataMu.Unlock()
+}
+
 // Close sends the final frame of the message and releases the writer.
 func (w *messageWriter) Close() error {
 	if !w.open {
+		if w.err != nil {
+			return w.err
+		}
 		return errWriterClosed
 	}
 	var err error
@@ -387,7 +419,7 @@ func (w *messageWriter) Close() error {
 		err = w.flush(true)
 	}
 	putBuf(w.bufp)
-	w.bufp, w.open = nil, false
+	w.bufp, w.open, w.err = nil, false, err
 	w.c.dataMu.Unlock()
 	return err
 }
