@@ -90,6 +90,7 @@ func RunClientCase(ctx context.Context, d *Def, t Target, opts Options, agent st
 	p.deflate = hs.deflate
 	p.traffic.PreopenOutgoingOctetsWire = int64(len(hs.request))
 	p.traffic.PreopenIncomingOctetsWire = int64(len(hs.response))
+	p.stream = t.HTTP2
 	p.runOpen(nc, hs.buffered)
 	return buildResult(r, agent, started, hs.request, hs.response), nil
 }
@@ -99,7 +100,7 @@ func RunClientCase(ctx context.Context, d *Def, t Target, opts Options, agent st
 // opening handshake.
 func (p *Peer) runOpen(nc net.Conn, buffered []byte) {
 	p.nc = nc
-	p.w = newWriter(nc)
+	p.w = newWriter(nc, p.stream)
 	p.state = StateOpen
 	p.connectionWasOpen = true
 	p.caseStart = time.Now()

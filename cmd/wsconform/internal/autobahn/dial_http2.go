@@ -27,7 +27,10 @@ import (
 // RFC 8441 §5 maps TCP to the stream: the server's END_STREAM is the end
 // of the TCP connection the cases wait for ("the server drops TCP"), and
 // the fuzzer's drop is the end of its side of the stream followed by
-// RST_STREAM(CANCEL) if the server has not ended its side. Chopped writes
+// RST_STREAM(CANCEL) if the server has not ended its side. A write that
+// fails because the server reset the stream after its response does not
+// end the case as a TCP write error does: what the server sent before
+// stays readable (see writer.run). Chopped writes
 // become DATA frames of the chop size. Nothing in the cases depends on
 // HTTP/1.1 or on TCP itself, so they all apply: the opening handshake
 // carries the same Sec-WebSocket-Extensions field over both, the

@@ -108,10 +108,13 @@ type writer struct {
 	closed   atomic.Bool  // the endpoint is in STATE_CLOSED: skip queued items
 	done     chan struct{}
 	flushCap time.Duration
+	// stream: nc is an HTTP/2 stream (RFC 8441), where a failed write
+	// does not mean that the connection is gone (see run).
+	stream bool
 }
 
-func newWriter(nc net.Conn) *writer {
-	w := &writer{nc: nc, done: make(chan struct{}), flushCap: 5 * time.Second}
+func newWriter(nc net.Conn, stream bool) *writer {
+	w := &writer{nc: nc, done: make(chan struct{}), flushCap: 5 * time.Second, stream: stream}
 	w.cond = sync.NewCond(&w.mu)
 	go w.run()
 	return w
@@ -158,10 +161,27 @@ func (w *writer) run() {
 			continue
 		}
 		if _, err := w.nc.Write(it.data); err != nil {
+			broken = true
+			if w.stream {
+				// On an HTTP/2 stream a write fails at once when the
+				// server has finished its response and reset the
+				// stream to stop our sending (RST_STREAM NO_ERROR,
+				// RFC 9113 §8.1, which net/http's server sends when a
+				// handler returns before reading the whole request
+				// body). What the server sent before stays readable,
+				// up to its END_STREAM -- the TCP close of RFC 8441 §5
+				// -- or the reset. Closing here would throw that away,
+				// an echo that arrived just before a violation's close
+				// frame among it. So the stream is left to the reader,
+				// which ends the case at its end (bounded by the
+				// case's own timeouts, as a TCP read is).
+				continue
+			}
 			// Twisted loses the connection on a write error; the reader
 			// sees the closed socket and reports the loss to the loop.
+			// (Over TCP the error comes from a reset that arrived after
+			// the peer's data, which the reader has read by then.)
 			w.nc.Close()
-			broken = true
 		}
 	}
 }

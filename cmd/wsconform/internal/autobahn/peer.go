@@ -51,8 +51,10 @@ type Peer struct {
 	run  *Run
 	nc   net.Conn
 	w    *writer
-	q    *queue
-	rnd  *rand.ChaCha8
+	// stream: nc is an HTTP/2 stream (RFC 8441), not a TCP connection.
+	stream bool
+	q      *queue
+	rnd    *rand.ChaCha8
 
 	state             State
 	connectionWasOpen bool

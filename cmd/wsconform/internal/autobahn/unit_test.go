@@ -2,10 +2,12 @@ package autobahn
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -152,5 +154,43 @@ func TestHandshake_BadAcceptFailsCase_RFC6455_4_1(t *testing.T) {
 	_, err = RunClientCase(context.Background(), Lookup("1.1.1"), tg, DefaultOptions(RoleClient), "x")
 	if !IsConnectError(err) {
 		t.Errorf("unreachable server: err %v", err)
+	}
+}
+
+// failingConn is a connection whose writes all fail, as an HTTP/2 stream's
+// do once the server has reset it; it counts writes and records Close.
+type failingConn struct {
+	net.Conn
+	writes atomic.Int32
+	closed atomic.Bool
+}
+
+func (c *failingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return 0, errors.New("stream error: stream ID 1; NO_ERROR; received from peer")
+}
+
+func (c *failingConn) Close() error { c.closed.Store(true); return nil }
+
+// RFC 8441 §5: on an HTTP/2 stream a failed write (the server reset the
+// stream after its response, RFC 9113 §8.1) leaves the stream open for
+// the reader, which still has the server's last frames to read: an echo
+// before a violation's close frame was lost this way, now and then, when
+// the runner's write of the case's next frame lost the race with the
+// reset (case 3.4 or 4.1.5 NON-STRICT). Over TCP a write error closes
+// the connection, as Twisted does. Either way nothing more is written.
+func TestWriter_WriteErrorOnStreamKeepsReading_RFC8441_5(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		c := &failingConn{}
+		w := newWriter(c, stream)
+		w.push(writeItem{data: []byte("text frame")})
+		w.push(writeItem{data: []byte("ping frame")})
+		w.stop()
+		if got, want := c.closed.Load(), !stream; got != want {
+			t.Errorf("stream=%v: closed after the failed write: %v, want %v", stream, got, want)
+		}
+		if n := c.writes.Load(); n != 1 {
+			t.Errorf("stream=%v: %d writes, want 1 (nothing after the failure)", stream, n)
+		}
 	}
 }
