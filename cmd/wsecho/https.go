@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/server"
 )
 
@@ -27,39 +28,18 @@ const (
 	http2Request = "CONNECT :protocol=websocket" // RFC 8441 §4
 )
 
-// newHTTPSServer is the net/http server of -tls: HTTP/1.1, and HTTP/2 if
-// h2 (serve.HTTP2 decided it may), both chosen by ALPN.
+// newHTTPSServer is the net/http server of -tls (serve.HTTPSServer) with
+// wsecho's handler, HTTP/2 if h2 (serve.HTTP2 decided it may).
 func newHTTPSServer(ws *server.Server, cfg *tls.Config, h2 bool, conns *connLog, log *slog.Logger) *http.Server {
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	protos.SetHTTP2(h2)
+	hs := serve.HTTPSServer(ws, &httpsHandler{ws: ws, pages: ws.HTTP, conns: conns, log: log}, cfg, h2, log)
+	// Each TLS connection gets a number, which the request log and
+	// /conninfo show: WebSockets with the same number share one
+	// connection (HTTP/2 streams, RFC 8441).
 	var seq atomic.Uint64
-	return &http.Server{
-		Handler:   &httpsHandler{ws: ws, pages: ws.HTTP, conns: conns, log: log},
-		TLSConfig: cfg,
-		Protocols: &protos,
-		// Each TLS connection gets a number, which the request log and
-		// /conninfo show: WebSockets with the same number share one
-		// connection (HTTP/2 streams, RFC 8441).
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connNumKey{}, seq.Add(1))
-		},
-		// No ReadTimeout or WriteTimeout: they would end WebSockets
-		// (a stream's deadlines are the WebSocket server's business).
-		ReadHeaderTimeout: durationOr(ws.HandshakeTimeout, server.DefaultHandshakeTimeout),
-		IdleTimeout:       durationOr(ws.IdleTimeout, server.DefaultIdleTimeout),
-		MaxHeaderBytes:    ws.Upgrader.Limits.MaxHeaderBlock(),
-		// TLS handshake errors (a browser refusing the self-signed
-		// certificate, say) are normal here: debug level.
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	hs.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connNumKey{}, seq.Add(1))
 	}
-}
-
-func durationOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
+	return hs
 }
 
 type connNumKey struct{}
