@@ -3,12 +3,12 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/cmd/internal/serve"
 )
 
@@ -21,7 +21,7 @@ import (
 // decision happens at process start; WS6455_WSECHO_BIN names one, else the
 // test builds it.
 func TestBinary_HTTP2Reexec_RFC8441_3(t *testing.T) {
-	bin := wsechoBinary(t)
+	bin := interop.Binary(t, "wsecho", "WS6455_WSECHO_BIN")
 	for _, tc := range []struct {
 		name     string
 		env      []string
@@ -38,7 +38,7 @@ func TestBinary_HTTP2Reexec_RFC8441_3(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stderr := &syncBuffer{}
 			cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-tls", "auto"}, tc.args...)...)
-			cmd.Env = append(cleanEnv(), tc.env...)
+			cmd.Env = append(interop.CleanEnv(), tc.env...)
 			cmd.Stdout, cmd.Stderr = stderr, stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -74,38 +74,4 @@ func TestBinary_HTTP2Reexec_RFC8441_3(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cleanEnv is the environment without GODEBUG and the re-execution marker.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "GODEBUG" && k != serve.ReexecEnv {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// wsechoBinary is $WS6455_WSECHO_BIN, or wsecho built into a temporary
-// directory.
-func wsechoBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("WS6455_WSECHO_BIN"); bin != "" {
-		return bin
-	}
-	if testing.Short() {
-		t.Skip("builds the wsecho binary; skipped in -short mode")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build wsecho: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "wsecho")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	cmd.Env = cleanEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
