@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	wschat [-addr :8080] [-queue 256] [-stuck-timeout 10s] [-max-message 65536] ...
+//	wschat [-addr :8080] [-queue 256] [-stuck-timeout 10s] [-max-message 65536] [-tls CERT,KEY|auto] [-http2] ...
 //
 // The address defaults to :8080, or :$PORT when PORT is set. Open
 // http://localhost:8080/ in two browser tabs, paste one tab's id into the
@@ -21,6 +21,18 @@
 //
 // It logs with log/slog and shuts down gracefully on SIGINT or SIGTERM:
 // every connection gets a 1001 "going away" close frame.
+//
+// With -tls CERT,KEY (or -tls auto: a self-signed certificate for
+// localhost made at start, for local use only; its SHA-256 fingerprint is
+// logged) it serves HTTPS through net/http instead of its own listener,
+// with HTTP/1.1 and HTTP/2 offered by ALPN, as wsecho does: the page at /
+// (and /healthz) as before, and the relay at wss://host:port/ws (any
+// path), reached by an HTTP/1.1 upgrade (RFC 6455 §4.1) or, from a
+// browser that loaded the page over HTTP/2, as a stream of that same
+// connection (RFC 8441 extended CONNECT). For that, net/http needs
+// GODEBUG=http2xconnect=1 at start, so wschat re-executes itself once
+// with it (serve.HTTP2 in cmd/internal/serve explains why this is safe
+// and what happens when it cannot); -http2=false serves HTTP/1.1 only.
 //
 // Several wschat processes make one relay when they share a NATS server or
 // cluster: start each with -nats nats://HOST:4222 (and -nats-creds,
@@ -38,6 +50,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -45,6 +58,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -90,13 +104,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsKey := fl.String("nats-tls-key", "", "client key `file` for NATS TLS (with -nats and -nats-tls-cert)")
 	natsName := fl.String("nats-name", "", "this node's `name` in NATS and in logs (with -nats; default: the host name)")
 	logLevel := fl.String("log", "info", "log `level`: debug (joins and leaves), info, warn, error")
+	tlsSpec := fl.String("tls", "", serve.TLSFlagHelp)
+	h2 := fl.Bool("http2", true, "with -tls, offer HTTP/2 (ALPN h2), over which browsers carry WebSockets as streams of one connection (RFC 8441); "+
+		"needs GODEBUG=http2xconnect=1, which wschat adds by re-executing itself once at start; false: HTTP/1.1 only")
 	fl.Usage = func() {
 		w := fl.Output()
 		fmt.Fprintf(w, "wschat: a 1-to-1 chat relay over WebSockets (RFC 6455) with a chat page at /\n\n")
 		fmt.Fprintf(w, "Usage: wschat [flags]\n\nFlags:\n")
 		fl.PrintDefaults()
 		fmt.Fprint(w, usageProtocol)
-		fmt.Fprintf(w, "\nExamples:\n  wschat                        listen on :8080; open http://localhost:8080/ in two tabs\n  wschat -addr 127.0.0.1:9002   WebSocket clients connect to ws://127.0.0.1:9002/ws\n")
+		fmt.Fprintf(w, "\nExamples:\n  wschat                        listen on :8080; open http://localhost:8080/ in two tabs\n  wschat -addr 127.0.0.1:9002   WebSocket clients connect to ws://127.0.0.1:9002/ws\n"+
+			"  wschat -tls auto              HTTPS and HTTP/2 with a self-signed certificate (local use only): open https://localhost:8080/\n")
 	}
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -121,6 +139,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := serve.Logger(stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	// With -tls, decide about HTTP/2 first: serve.HTTP2 may re-execute
+	// the process (its doc says why), which must happen before anything
+	// is started (NATS, the listener).
+	var tlsConfig *tls.Config
+	var fingerprint string
+	if *tlsSpec != "" {
+		if tlsConfig, fingerprint, err = serve.TLSConfig(*tlsSpec); err != nil {
+			return err
+		}
+		*h2 = serve.HTTP2(log, *h2, func() error { return reexec(log) })
 	}
 
 	sub, err := fs.Sub(static, "static")
@@ -182,13 +211,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/",
-		"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate, "nats", *natsURL != "")
+	serveUntil := func(ctx context.Context) error { return serve.Run(ctx, log, srv, ln) }
+	if tlsConfig == nil {
+		log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/",
+			"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate, "nats", *natsURL != "")
+	} else {
+		hs := serve.HTTPSServer(srv, webSockets(srv, srv.HTTP, log), tlsConfig, *h2, log)
+		serveUntil = func(ctx context.Context) error { return serve.RunTLS(ctx, log, srv, hs, ln) }
+		log.Info("listening", "addr", ln.Addr().String(), "page", "https://"+ln.Addr().String()+"/", "tls", *tlsSpec, "cert-sha256", fingerprint, "http2", *h2,
+			"queue", *queue, "stuck_timeout", *stuck, "max_message", *maxMsg, "deflate", *deflate, "nats", *natsURL != "")
+	}
 	if node == nil {
-		return serve.Run(ctx, log, srv, ln)
+		return serveUntil(ctx)
 	}
 	// On shutdown the node leaves presence first (the other nodes drop
-	// its clients at once), then serve.Run closes the clients with 1001.
+	// its clients at once), then serve.Run (serve.RunTLS with -tls)
+	// closes the clients with 1001.
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ran := make(chan struct{})
@@ -211,7 +249,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return
 		}
 	}()
-	return serve.Run(runCtx, log, srv, ln)
+	return serveUntil(runCtx)
+}
+
+// reexec is serve.Reexec; tests, which run run in the test process,
+// replace it.
+var reexec = serve.Reexec
+
+// webSockets is the handler of wschat's net/http server (-tls): every
+// WebSocket opening handshake, on any path as on the plain listener, goes
+// to the relay's server ws, which answers both kinds (server.Server.ServeHTTP):
+// the HTTP/1.1 upgrade (RFC 6455 §4.1) and every CONNECT, the extended
+// CONNECT of RFC 8441 §4 among them (one that is not a WebSocket's is
+// refused by the handshake). That no other handler ever receives an
+// extended CONNECT is what makes advertising
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) safe: see serve.HTTP2.
+// The rest goes to pages (the chat page, /healthz).
+func webSockets(ws *server.Server, pages http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && !server.IsWebSocketUpgrade(r) {
+			pages.ServeHTTP(w, r)
+			return
+		}
+		log.Debug("websocket request", "method", r.Method, "proto", r.Proto, "path", r.URL.Path, "remote", r.RemoteAddr)
+		ws.ServeHTTP(w, r)
+	})
 }
 
 // healthz answers GET /healthz: 200 while the node is connected to NATS,
