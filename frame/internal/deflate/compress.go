@@ -246,7 +246,12 @@ func (c *Compressor) AppendCompressPart(dst, p []byte, final bool) []byte {
 			n := copy(c.buf[c.end:], p)
 			c.end += n
 			p = p[n:]
-			c.deflate(false)
+			if len(p) > 0 || !final {
+				c.deflate(false)
+			}
+			// Otherwise the message's last bytes are buffered: flush
+			// tokenizes them in one pass, with no maxMatch bytes held
+			// back to form a short block of their own.
 		}
 	}
 	if final {
