@@ -428,17 +428,20 @@ func (c *Compressor) emitMatch(p, length, dist int) {
 }
 
 // deflateFast is level 1: one candidate per position from a hash table of
-// the most recent position per 4-byte hash, greedy matches, and an
-// increasing stride through stretches without matches (after 32 misses the
-// step grows to 2 bytes, after 64 to 3, ...), which makes incompressible
-// data cheap. It is the same idea as Snappy and as compress/flate's level 1.
+// the most recent position per 4-byte hash, greedy matches, and a stride
+// that grows with the stretch without matches: 1 + (bytes since the last
+// match)/32, so the first 32 bytes after a match are all probed and the
+// probes then thin out geometrically (about 32·ln(n/32) probes for n bytes
+// that never match, 280 for 64 KiB, where a step growing by one every 32
+// misses took 2,000). That makes incompressible data cheap; compressible
+// data, where matches come every few bytes, never gets far into the
+// stretch. compress/flate's level 1 grows its stride the same way.
 func (c *Compressor) deflateFast(limit int) {
 	const skipLog = 5
 	buf, head := c.buf, c.head
 	hashEnd := min(limit, c.end-3) // positions with four bytes to hash
 	lit := c.pos                   // first byte not yet emitted
 	s := c.pos
-	skip := 1 << skipLog
 	for s < hashEnd {
 		cur := load32(buf, s)
 		h := c.hash(cur)
@@ -450,10 +453,20 @@ func (c *Compressor) deflateFast(limit int) {
 			maxLen := min(maxMatch, c.end-s)
 			l := 4 + matchLen(buf[s+4:s+maxLen], buf[cand+4:])
 			c.emitRun(lit, s)
-			c.emitMatch(s, l, s-cand)
+			c.emitMatch(s, l, dist)
 			s += l
+			// A match that goes on at the same distance past maxMatch
+			// bytes (a repeat of a long stretch, such as an earlier
+			// message sent again under context takeover) is followed
+			// here, not left to the hash table, which holds few
+			// positions of a stretch the stride went through quickly.
+			for l == maxMatch && s < hashEnd && load32(buf, s) == load32(buf, s-dist) {
+				maxLen := min(maxMatch, c.end-s)
+				l = 4 + matchLen(buf[s+4:s+maxLen], buf[s-dist+4:])
+				c.emitMatch(s, l, dist)
+				s += l
+			}
 			lit = s
-			skip = 1 << skipLog
 			// Index the last two positions of the match so that the
 			// data that follows can refer to it.
 			if s+3 <= c.end {
@@ -462,8 +475,7 @@ func (c *Compressor) deflateFast(limit int) {
 			}
 			continue
 		}
-		s += skip >> skipLog
-		skip++
+		s += 1 + (s-lit)>>skipLog
 	}
 	if lit < limit {
 		c.emitRun(lit, limit)
