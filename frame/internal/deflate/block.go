@@ -2,6 +2,7 @@ package deflate
 
 import (
 	"encoding/binary"
+	"math"
 	"unsafe"
 )
 
@@ -123,6 +124,22 @@ func (c *Compressor) writeBlock(blockEnd int) {
 		fixedBits += int(f) * 5
 	}
 
+	// Stored cost: the first header is padded to a byte boundary, each
+	// further one takes a byte; LEN and NLEN take 4 bytes per block.
+	nstored := max(1, (len(raw)+maxStored-1)/maxStored)
+	pad := (8 - (c.bw.pendingBits()+3)&7) & 7
+	storedBits := 3 + int(pad) + (nstored-1)*8 + nstored*32 + 8*len(raw)
+
+	if storedBits <= fixedBits && len(toks) == len(raw) && len(toks)+1 < len(xlog2x) && b.dynamicAtLeast() >= storedBits {
+		// A short block of literals that no code can shrink (random
+		// bytes, a short message): stored, the choice the exact costs
+		// below would make, without building a dynamic code that
+		// costs more than the rest of the block's work together.
+		c.writeStoredBlocks(raw)
+		c.tokens = c.tokens[:0]
+		return
+	}
+
 	// Dynamic code cost: header plus data.
 	dynBits := 3 + extra + b.buildDynamic()
 	for sym, f := range b.litFreq[:] {
@@ -131,12 +148,6 @@ func (c *Compressor) writeBlock(blockEnd int) {
 	for sym, f := range b.distFreq[:] {
 		dynBits += int(f) * int(b.distLens[sym])
 	}
-
-	// Stored cost: the first header is padded to a byte boundary, each
-	// further one takes a byte; LEN and NLEN take 4 bytes per block.
-	nstored := max(1, (len(raw)+maxStored-1)/maxStored)
-	pad := (8 - (c.bw.pendingBits()+3)&7) & 7
-	storedBits := 3 + int(pad) + (nstored-1)*8 + nstored*32 + 8*len(raw)
 
 	switch {
 	case storedBits <= fixedBits && storedBits <= dynBits:
@@ -180,6 +191,63 @@ func flat(freq []uint32, n int) bool {
 		}
 	}
 	return true
+}
+
+// xlog2x[f] is f·log2(f) in units of 2^-16 bits, rounded down, for the
+// entropy bound of dynamicAtLeast.
+var xlog2x [2048]uint32
+
+func initEntropyTable() {
+	for f := 2; f < len(xlog2x); f++ {
+		xlog2x[f] = uint32(float64(f) * math.Log2(float64(f)) * (1 << 16))
+	}
+}
+
+// dynamicAtLeast returns a lower bound on the size in bits of a block of
+// literals only (no matches; fewer than len(xlog2x)-1 of them) sent with a
+// dynamic Huffman code (RFC 1951 §3.2.7), from the counted frequencies,
+// without building the code:
+//
+//   - 3 bits of block header, HLIT, HDIST and HCLEN (14 bits), and at
+//     least four 3-bit code length code lengths;
+//   - the data: no prefix code takes fewer bits than the entropy of the
+//     symbol counts, N·log2(N) - Σ f·log2(f) for N symbols (Shannon);
+//   - the code lengths of the literal bytes and the end-of-block symbol,
+//     run-length coded with code length symbols of at least one bit each:
+//     a run of L used symbols (nonzero lengths) costs at least
+//     min over k of max(1, L-6k) + 3k bits (lengths, and k "repeat"
+//     symbols 16 with 2 extra bits covering up to 6 entries each), and
+//     a run of L unused ones at least min(L, 4) bits (L zero symbols, or
+//     a 17 or 18 with 3 or 7 extra bits).
+//
+// Lengths are nonzero exactly for the used symbols here: the end-of-block
+// symbol and at least one literal are used, so lengths adds no dummy.
+func (b *blockWriter) dynamicAtLeast() int {
+	freq := &b.litFreq
+	n := 0
+	var sum uint64
+	for _, f := range freq[:endOfBlock+1] {
+		n += int(f)
+		sum += uint64(xlog2x[f])
+	}
+	bits := 3 + 14 + 3*4 - 1 // -1: for the rounding of the table
+	bits += int((uint64(xlog2x[n]) - sum) >> 16)
+	for i := 0; i <= endOfBlock; {
+		used := freq[i] != 0
+		j := i + 1
+		for j <= endOfBlock && (freq[j] != 0) == used {
+			j++
+		}
+		l := j - i
+		if used {
+			k := (l - 1) / 6 // the most repeats that leave one length
+			bits += min(l, max(1, l-6*k)+3*k, max(1, l-6*(k+1))+3*(k+1))
+		} else {
+			bits += min(l, 4)
+		}
+		i = j
+	}
+	return bits
 }
 
 // buildDynamic builds the dynamic codes for the counted frequencies and the

@@ -47,6 +47,7 @@ func init() {
 	initCodeTables()
 	initFixedCodes()
 	initFixedTables()
+	initEntropyTable()
 }
 
 func initCodeTables() {
