@@ -496,16 +496,23 @@ func (c *Compressor) emitRun(from, to int) {
 	if to-from >= minRun && len(c.tokens) == 0 && c.blockStart == from {
 		// The block's literal counts are free until writeBlock (no
 		// tokens are pending): use them, not 1 KiB of stack.
-		hist := c.blk.litFreq[:256]
-		clear(hist)
+		hist := (*[256]uint32)(c.blk.litFreq[:256])
+		clear(hist[:])
 		run := c.buf[from:to]
 		stride := len(run) / minRun
 		n := 0
-		for i := 0; i < len(run); i += stride {
-			hist[run[i]]++
-			n++
+		if stride == 1 {
+			for _, b := range run {
+				hist[b]++
+			}
+			n = len(run)
+		} else {
+			for i := 0; i < len(run); i += stride {
+				hist[run[i]]++
+				n++
+			}
 		}
-		if flat(hist, n) {
+		if flat(hist[:], n) {
 			c.writeStoredBlocks(run)
 			c.blockStart = to
 			return
