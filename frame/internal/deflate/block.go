@@ -214,40 +214,42 @@ func initEntropyTable() {
 //     symbol counts, N·log2(N) - Σ f·log2(f) for N symbols (Shannon);
 //   - the code lengths of the literal bytes and the end-of-block symbol,
 //     run-length coded with code length symbols of at least one bit each:
-//     a run of L used symbols (nonzero lengths) costs at least
-//     min over k of max(1, L-6k) + 3k bits (lengths, and k "repeat"
-//     symbols 16 with 2 extra bits covering up to 6 entries each), and
-//     a run of L unused ones at least min(L, 4) bits (L zero symbols, or
-//     a 17 or 18 with 3 or 7 extra bits).
+//     see runBits.
 //
 // Lengths are nonzero exactly for the used symbols here: the end-of-block
 // symbol and at least one literal are used, so lengths adds no dummy.
 func (b *blockWriter) dynamicAtLeast() int {
-	freq := &b.litFreq
+	const mask = uint32(len(xlog2x) - 1) // counts are below len(xlog2x): no bounds check
+	bits := 3 + 14 + 3*4 - 1             // -1: for the rounding of the table
 	n := 0
 	var sum uint64
-	for _, f := range freq[:endOfBlock+1] {
+	run, used := 0, b.litFreq[0] != 0
+	for _, f := range b.litFreq[:endOfBlock+1] {
 		n += int(f)
-		sum += uint64(xlog2x[f])
-	}
-	bits := 3 + 14 + 3*4 - 1 // -1: for the rounding of the table
-	bits += int((uint64(xlog2x[n]) - sum) >> 16)
-	for i := 0; i <= endOfBlock; {
-		used := freq[i] != 0
-		j := i + 1
-		for j <= endOfBlock && (freq[j] != 0) == used {
-			j++
+		sum += uint64(xlog2x[f&mask])
+		if (f != 0) != used {
+			bits += runBits(run, used)
+			run, used = 0, !used
 		}
-		l := j - i
-		if used {
-			k := (l - 1) / 6 // the most repeats that leave one length
-			bits += min(l, max(1, l-6*k)+3*k, max(1, l-6*(k+1))+3*(k+1))
-		} else {
-			bits += min(l, 4)
-		}
-		i = j
+		run++
 	}
-	return bits
+	bits += runBits(run, used)
+	return bits + int((uint64(xlog2x[uint32(n)&mask])-sum)>>16)
+}
+
+// runBits is the fewest bits that the code lengths of a run of l symbols,
+// all used (nonzero lengths) or all unused (zero), can take in a dynamic
+// block's header (RFC 1951 §3.2.7), each code length symbol taking at
+// least one bit. Zeros: l symbols 0, or a 17 or 18 with 3 or 7 extra
+// bits, so min(l, 4). Nonzero lengths: with k repeat symbols 16 (2 extra
+// bits, up to 6 entries each) and lengths for the rest,
+// max(1, l-6k) + 3k, which is min(l, 4) up to l = 7 and at least (l+1)/2
+// beyond.
+func runBits(l int, used bool) int {
+	if used && l > 7 {
+		return (l + 1) / 2
+	}
+	return min(l, 4)
 }
 
 // buildDynamic builds the dynamic codes for the counted frequencies and the
