@@ -226,21 +226,45 @@ func (d *deflater) put() {
 
 // writeMessage compresses p whole and sends it, in frames of fragment bytes
 // of compressed payload if fragment > 0. dataMu is held.
+//
+// RFC 7692 §6.1 lets an endpoint send any message uncompressed, RSV1
+// clear, while the extension is in use: a message that does not get
+// smaller (random or already compressed data, which level 1 stores) is
+// sent as it is, which saves the stored blocks' framing on the wire and
+// the peer an inflate. The peer's decompressor does not see such a
+// message, so under context takeover (§7.1.1) it must not enter our
+// compressor's window either: the window kept in hist stays as it was
+// before the message, and both ends go on from the same history.
 func (d *deflater) writeMessage(c *Conn, op Opcode, p []byte, fragment int) error {
 	d.get()
 	bp := getBuf(len(p) + len(p)>>8 + 64)
-	out := d.c.AppendCompress((*bp)[:0], p)
-	d.put()
+	enc := d.c.AppendCompress((*bp)[:0], p)
+	rsv, out := RSV1, enc
+	if len(enc) >= len(p) {
+		rsv, out = 0, p
+		d.drop()
+	} else {
+		d.put()
+	}
 	var err error
 	if fragment > 0 {
-		err = c.writeFragments(op, RSV1, out, fragment)
+		err = c.writeFragments(op, rsv, out, fragment)
 	} else {
-		err = c.writeFrame(true, RSV1, op, out)
+		err = c.writeFrame(true, rsv, op, out)
 	}
-	if cap(out) == cap(*bp) {
+	if cap(enc) == cap(*bp) {
 		putBuf(bp)
 	}
 	return err
+}
+
+// drop returns the compressor to the pool after a message that is sent
+// uncompressed, forgetting that message: hist keeps the window from before
+// it.
+func (d *deflater) drop() {
+	d.c.Reset()
+	compPools[d.level][d.bits].Put(d.c)
+	d.c = nil
 }
 
 // beginStream prepares the compressor for a NextWriter message.
@@ -273,9 +297,7 @@ func (d *deflater) streamWrite(w *messageWriter, p []byte) (int, error) {
 // history is kept.
 func (d *deflater) dropStream() {
 	if d.c != nil {
-		d.c.Reset()
-		compPools[d.level][d.bits].Put(d.c)
-		d.c = nil
+		d.drop()
 	}
 }
 
