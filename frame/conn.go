@@ -113,6 +113,9 @@ type Config struct {
 	// CompressMinSize: outgoing messages shorter than this are sent
 	// uncompressed even when the extension is on (RFC 7692 §6 lets a sender
 	// choose per message). 0 means DefaultCompressMinSize; -1 compresses all.
+	// A WriteMessage or WriteFragmented message that compressing does not
+	// make smaller (random or already compressed data) is sent uncompressed
+	// too, whatever its size (RFC 7692 §6.1).
 	CompressMinSize int
 
 	// OnPing and OnPong, if set, are called from the reading goroutine with

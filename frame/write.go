@@ -265,8 +265,9 @@ func (c *Conn) writeHeld(h Header, p []byte, total int) error {
 }
 
 // WriteMessage writes p as one message of type op (OpText or OpBinary) in a
-// single frame, compressed when permessage-deflate is on and p is not
-// tiny. Text must be valid UTF-8 (RFC 6455 §5.6); it is not checked here.
+// single frame, compressed when permessage-deflate is on, p is not tiny
+// and compressing makes it smaller (RFC 7692 §6.1). Text must be valid
+// UTF-8 (RFC 6455 §5.6); it is not checked here.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	if op != OpText && op != OpBinary {
 		return ErrBadOpcode
