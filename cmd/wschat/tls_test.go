@@ -23,7 +23,6 @@ import (
 	"github.com/ws6455/ws6455/cmd/internal/serve"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
-	"github.com/ws6455/ws6455/server"
 )
 
 // TestMain re-executes the test binary with GODEBUG=http2xconnect=1, as
@@ -32,10 +31,7 @@ import (
 // server to advertise extended CONNECT (RFC 8441 §3). run, called in this
 // process by the tests, must never re-execute: reexec is replaced.
 func TestMain(m *testing.M) {
-	if !server.ExtendedConnectEnabled() {
-		err := serve.Reexec(slog.New(slog.NewTextHandler(io.Discard, nil)))
-		fmt.Fprintf(os.Stderr, "wschat tests: no re-execution with GODEBUG=http2xconnect=1 (%v): the HTTP/2 tests will fail\n", err)
-	}
+	interop.EnsureXConnect("wschat")
 	reexec = func(*slog.Logger) error {
 		return errors.New("wschat's tests run it in the test process: no re-execution")
 	}
@@ -229,27 +225,7 @@ func TestBinary_TLS_RFC8441_3(t *testing.T) {
 	})
 
 	t.Run("plain start re-executes", func(t *testing.T) {
-		stderr := &interop.Buffer{}
-		cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-tls", "auto")
-		cmd.Env = interop.CleanEnv()
-		cmd.Stdout, cmd.Stderr = stderr, stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		defer func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("wschat: %v\n%s", err, stderr)
-				}
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Errorf("wschat still running 30s after SIGINT\n%s", stderr)
-			}
-		}()
+		stderr := interop.StartBinary(t, "wschat", bin, interop.CleanEnv(), "-addr", "127.0.0.1:0", "-tls", "auto")
 		m := stderr.WaitFor(t, regexp.MustCompile(`msg=listening addr=(\S+) page=(\S+) tls=(\S+) cert-sha256=(\S+) http2=(\S+) `), "listening line")
 		addr, fingerprint := m[1], m[4]
 		if m[2] != "https://"+addr+"/" || m[3] != "auto" || !regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(fingerprint) || m[5] != "true" {

@@ -19,10 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ws6455/ws6455/cmd/internal/serve"
+	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/frame"
 	"github.com/ws6455/ws6455/handshake"
-	"github.com/ws6455/ws6455/server"
 )
 
 // TestMain re-executes the test binary with GODEBUG=http2xconnect=1, as
@@ -31,10 +30,7 @@ import (
 // server to advertise extended CONNECT (RFC 8441 §3). run, called in this
 // process by the tests, must never re-execute: reexec is replaced.
 func TestMain(m *testing.M) {
-	if !server.ExtendedConnectEnabled() {
-		err := serve.Reexec(slog.New(slog.NewTextHandler(io.Discard, nil)))
-		fmt.Fprintf(os.Stderr, "wsecho tests: no re-execution with GODEBUG=http2xconnect=1 (%v): the HTTP/2 tests will fail\n", err)
-	}
+	interop.EnsureXConnect("wsecho")
 	reexec = func(*slog.Logger) error {
 		return errors.New("wsecho's tests run it in the test process: no re-execution")
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ws6455/ws6455/cmd/internal/interop"
 	"github.com/ws6455/ws6455/cmd/internal/serve"
@@ -36,27 +33,8 @@ func TestBinary_HTTP2Reexec_RFC8441_3(t *testing.T) {
 		{"-http2=false", nil, []string{"-http2=false"}, "http/1.1", false, `HTTP/2 off \(-http2=false\)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stderr := &syncBuffer{}
-			cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-tls", "auto"}, tc.args...)...)
-			cmd.Env = append(interop.CleanEnv(), tc.env...)
-			cmd.Stdout, cmd.Stderr = stderr, stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			defer func() {
-				cmd.Process.Signal(os.Interrupt)
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Errorf("wsecho: %v\n%s", err, stderr)
-					}
-				case <-time.After(30 * time.Second):
-					cmd.Process.Kill()
-					t.Errorf("wsecho still running 30s after SIGINT\n%s", stderr)
-				}
-			}()
+			stderr := interop.StartBinary(t, "wsecho", bin, append(interop.CleanEnv(), tc.env...),
+				append([]string{"-addr", "127.0.0.1:0", "-tls", "auto"}, tc.args...)...)
 			m := waitFor(t, stderr, regexp.MustCompile(`msg=listening addr=(\S+)`), "listening line")
 			alpn, settings := serverSettings(t, m[1])
 			if alpn != tc.alpn {
