@@ -92,13 +92,11 @@ var msgBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return 
 // collector empties it of the rest.
 const maxPooledMsgBuf = 4 << 20
 
-// serveEvents serves c, tracked as t, in event mode with e, a zero
-// evConn; it runs in the handshake goroutine and returns when c is idle
+// serveEvents serves c, tracked as t, in event mode with e, t's evConn,
+// running; it runs in the handshake goroutine and returns when c is idle
 // (registered with the poller) or closed.
 func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked, e *evConn) {
-	e.t, e.h, e.fd = t, s.Events, -1
-	t.ev = e
-	e.state.Store(evRunning)
+	e.t, e.h = t, s.Events // t.ev, e.fd and e.state are set (serveConn)
 	if !s.callback(e, func() { e.h.OnOpen(c, res) }) {
 		return
 	}

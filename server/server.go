@@ -381,6 +381,13 @@ func (s *Server) serveConn(c *frame.Conn, res *handshake.Result) {
 		t = new(tracked)
 	}
 	t.c, t.lastAct, t.lastSeen = c, frame.PlumbingOf(c).Activity(), time.Now()
+	if e != nil {
+		// Running from the start (the zero state is idle), so that no
+		// one who finds t among the connections takes it for idle before
+		// serveEvents has registered it with a loop.
+		t.ev, e.fd = e, -1
+		e.state.Store(evRunning)
+	}
 	if !s.addConn(t) {
 		c.CloseWith(frame.CloseGoingAway, "server shutting down")
 		return
