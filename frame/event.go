@@ -74,6 +74,13 @@ func (c *Conn) tryReadMessage(dst []byte, readable bool) (Opcode, []byte, error)
 	}
 }
 
+// hasInput is Plumbing.HasInput.
+func (c *Conn) hasInput() bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.readErr == nil && (c.r < c.w || c.mayHaveMore)
+}
+
 // tryFill makes one non-blocking read into a pooled buffer. It returns
 // ErrWouldBlock, with the buffer released, if nothing was pending.
 func (c *Conn) tryFill() error {

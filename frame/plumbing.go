@@ -53,6 +53,13 @@ func (p Plumbing) TryReadMessage(dst []byte, readable bool) (Opcode, []byte, err
 	return p.c.tryReadMessage(dst, readable)
 }
 
+// HasInput reports whether TryReadMessage, called without a new readiness
+// event (readable false), would find input: bytes are buffered, or the
+// last read filled the buffer so the socket may hold more. An event loop
+// that ends a connection's turn early asks it to know whether the
+// connection needs another turn.
+func (p Plumbing) HasInput() bool { return p.c.hasInput() }
+
 // Flush sends the frames that writes held back (see TryReadMessage) and
 // stops holding. A Conn read only with ReadMessage never holds.
 func (p Plumbing) Flush() error { return p.c.flush() }

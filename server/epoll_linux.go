@@ -28,7 +28,10 @@ import (
 //
 // Run to completion: a loop's goroutine reads the connections that became
 // readable itself, calls OnMessage and writes the answers inline, with no
-// hand-off to another goroutine. One rule keeps a connection from holding
+// hand-off to another goroutine. It serves each for one turn (turnBytes);
+// a connection with input left at the end of its turn is carried over to
+// the loop's next round, ahead of the new events, and the loop does not
+// wait while one is carried. One rule keeps a connection from holding
 // up the others of its loop (a callback that blocks, a write to a peer
 // that does not read, a message that arrives slowly): a connection that
 // keeps its loop busy for longer than loopBudget is moved off the loop.
@@ -61,6 +64,7 @@ type poller struct {
 	loops    []*loop
 	next     atomic.Uint32 // round robin of add
 	stopping atomic.Bool
+	budget   time.Duration // loopBudget, unless a test changed it
 
 	// The watchdog (inline loops only): it runs while some loop is busy,
 	// and parks otherwise (watching false), so an idle server does not
@@ -103,12 +107,21 @@ type run struct {
 	waitFn func(fd uintptr) bool
 	done   chan struct{}
 
-	// The connections of the current epoll_wait that became readable;
-	// next claims them one at a time, so that a run that takes over
-	// serves those its stuck predecessor had not reached.
-	batch []*evConn
-	n     int32
-	next  atomic.Int32
+	// The connections of the current turn of the loop: first nCarried
+	// connections whose previous turn ended with input left (carried
+	// over), then those the current epoll_wait found readable. next
+	// claims them one at a time, so that a run that takes over serves
+	// those its stuck predecessor had not reached.
+	batch    []*evConn
+	n        int32
+	nCarried int32
+	next     atomic.Int32
+
+	// carry collects the connections of this turn that end it with
+	// input left (turnMessages); they start the next turn's batch. Only
+	// the run appends to it, and only while it owns the loop (between
+	// connections), so a run that takes over can read it.
+	carry []*evConn
 
 	// busy is the sequence number of the connection the run is serving
 	// (odd), or 0 between connections; the watchdog swaps it to
@@ -134,7 +147,11 @@ func newPoller(s *Server) (*poller, error) {
 			n = runtime.GOMAXPROCS(0)
 		}
 	}
-	p := &poller{s: s, inline: inline, kick: make(chan struct{}, 1), stopWD: make(chan struct{}), wdDone: make(chan struct{})}
+	budget := loopBudget
+	if s.testLoopBudget > 0 {
+		budget = s.testLoopBudget
+	}
+	p := &poller{s: s, inline: inline, budget: budget, kick: make(chan struct{}, 1), stopWD: make(chan struct{}), wdDone: make(chan struct{})}
 	for range n {
 		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
@@ -181,6 +198,7 @@ func (l *loop) newRun() (*run, error) {
 	}
 	r := &run{l: l, file: f, rc: rc, events: make([]syscall.EpollEvent, 128), done: make(chan struct{})}
 	r.batch = make([]*evConn, 0, len(r.events))
+	r.carry = make([]*evConn, 0, len(r.events))
 	r.waitFn = r.collect
 	return r, nil
 }
@@ -272,8 +290,20 @@ func (r *run) serve() {
 			if i >= p.n {
 				break
 			}
-			if !r.serveOne(p.batch[i]) {
+			if !r.serveOne(p.batch[i], i < p.nCarried) {
 				r.file.Close() // taken over: the successor goes on from r.prev
+				return
+			}
+		}
+		// What p carried over to its next turn, which it will not have.
+		// The entries are claimed by clearing them, for the same reason.
+		for i, e := range p.carry {
+			if e == nil {
+				continue
+			}
+			p.carry[i] = nil
+			if !r.serveOne(e, true) {
+				r.file.Close()
 				return
 			}
 		}
@@ -314,6 +344,12 @@ func (r *run) collect(epfd uintptr) bool {
 			l.p.s.logger().Error("epoll_wait failed; event mode stops", "err", err)
 			return true
 		}
+		// The connections carried over from the previous turn go first:
+		// they have waited one turn already.
+		r.batch = append(r.batch, r.carry...)
+		r.nCarried = int32(len(r.carry))
+		clear(r.carry)
+		r.carry = r.carry[:0]
 		l.mu.Lock()
 		for _, ev := range r.events[:n] {
 			if e := l.conns[ev.Fd]; e != nil {
@@ -328,21 +364,25 @@ func (r *run) collect(epfd uintptr) bool {
 			if i >= r.n {
 				break
 			}
-			if !r.serveOne(r.batch[i]) {
+			if !r.serveOne(r.batch[i], i < r.nCarried) {
 				return true // taken over: the batch belongs to the new run
 			}
 		}
 		clear(r.batch)
 		r.batch = r.batch[:0]
-		if n < len(r.events) {
+		if n < len(r.events) && len(r.carry) == 0 {
 			return false
 		}
 	}
 }
 
-// serveOne serves e, which has input: inline, or through a worker. It
-// reports false if the run was taken over meanwhile.
-func (r *run) serveOne(e *evConn) bool {
+// serveOne serves e, which has input: inline, or through a worker.
+// carried says e's previous turn ended with input left (e is still
+// running); otherwise its socket became readable. A turn that ends with
+// input left again puts e in r.carry for the next turn. serveOne reports
+// false if the run was taken over meanwhile; then e is served to the end
+// of its input here, as a worker would, since r has no next turn.
+func (r *run) serveOne(e *evConn, carried bool) bool {
 	s := r.l.p.s
 	if !r.l.p.inline {
 		s.wake(e, false)
@@ -356,8 +396,22 @@ func (r *run) serveOne(e *evConn) bool {
 		default:
 		}
 	}
-	s.wake(e, true)
-	return r.busy.CompareAndSwap(r.seq|1, 0)
+	var more bool
+	if carried {
+		more = s.runEvents(e, false, true)
+	} else {
+		more = s.wake(e, true)
+	}
+	if !r.busy.CompareAndSwap(r.seq|1, 0) {
+		if more {
+			s.runEvents(e, false, false)
+		}
+		return false
+	}
+	if more {
+		r.carry = append(r.carry, e)
+	}
+	return true
 }
 
 // watch is the watchdog of the inline loops. While some loop is busy it
@@ -366,7 +420,7 @@ func (r *run) serveOne(e *evConn) bool {
 // parks when two looks in a row found every loop between connections.
 func (p *poller) watch() {
 	defer close(p.wdDone)
-	t := time.NewTimer(loopBudget)
+	t := time.NewTimer(p.budget)
 	t.Stop()
 	for {
 		select {
@@ -375,7 +429,7 @@ func (p *poller) watch() {
 			return
 		}
 		for quiet := 0; quiet < 2; {
-			t.Reset(loopBudget)
+			t.Reset(p.budget)
 			select {
 			case <-t.C:
 			case <-p.stopWD:
@@ -425,7 +479,7 @@ func (p *poller) takeOver(l *loop, r *run, busy uint64) {
 		p.s.logger().Error("event loop: cannot take over a busy loop", "err", err)
 		return
 	}
-	p.s.logger().Debug("event loop: a connection kept its loop busy; a new goroutine takes the loop over", "budget", loopBudget)
+	p.s.logger().Debug("event loop: a connection kept its loop busy; a new goroutine takes the loop over", "budget", p.budget)
 	nr.prev.Store(r)
 	l.cur.Store(nr)
 	go nr.serve()

@@ -40,11 +40,12 @@ import (
 // callbacks block often pays for a goroutine start each time; for it,
 // Server.EventLoops < 0 hands every wakeup to a worker goroutine instead.
 //
-// Fairness: a loop serves its ready connections in turn, each until the
-// complete messages already in its socket are answered, so a peer that
-// pipelines a deep burst delays the others of its loop by that burst
-// (testdata/bench/RESULTS.md measures it: Jain's index 0.98 for 100
-// connections x 16 in flight, against 0.996 in goroutine mode).
+// Fairness: a loop serves its ready connections in turns of about one
+// read buffer each (4 KiB of payload, or 64 messages), so a peer that
+// pipelines a deep burst, or keeps writing while it reads its echoes,
+// shares its loop with the others instead of holding it until its socket
+// is empty; the answers to a turn's messages still leave in one write.
+// testdata/bench/RESULTS.md measures it ("Pipelined fairness").
 //
 // Calls for one connection never overlap: OnOpen comes first, then
 // OnMessage for each message in order, then OnClose once. Calls for
@@ -104,12 +105,12 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked, e
 	if p == nil || !frame.PlumbingOf(c).CanTryRead() {
 		// No poller here (not Linux), or no file descriptor (TLS, an
 		// HTTP/2 stream): a goroutine per connection, the same callbacks.
-		s.runEvents(e, false)
+		s.runEvents(e, false, false)
 		return
 	}
 	if err := p.add(e); err != nil {
 		s.logger().Debug("event poller: falling back to a goroutine", "err", err)
-		s.runEvents(e, false)
+		s.runEvents(e, false, false)
 		return
 	}
 	// A closed socket leaves the epoll set without an event: when c ends
@@ -123,43 +124,64 @@ func (s *Server) serveEvents(c *frame.Conn, res *handshake.Result, t *tracked, e
 	})
 	// Bytes may have come with the handshake, or arrived before the
 	// registration: read once now.
-	s.runEvents(e, true)
+	s.runEvents(e, true, false)
 }
 
 // wake is called by the poller when e's socket became readable: it
-// serves e in this goroutine (inline) or hands it to a worker, unless a
-// goroutine is serving e already.
-func (s *Server) wake(e *evConn, inline bool) {
+// serves e in this goroutine (inline, for one turn) or hands it to a
+// worker, unless a goroutine is serving e already. It reports whether e's
+// turn ended with input left: then e stays running, and the loop must
+// serve it again (runEvents with readable false, turn true).
+func (s *Server) wake(e *evConn, inline bool) (more bool) {
 	for {
 		switch e.state.Load() {
 		case evIdle:
 			if e.state.CompareAndSwap(evIdle, evRunning) {
 				if inline {
-					s.runEvents(e, true)
-				} else {
-					s.dispatch(e)
+					return s.runEvents(e, true, true)
 				}
-				return
+				s.dispatch(e)
+				return false
 			}
 		case evRunning:
 			if e.state.CompareAndSwap(evRunning, evPending) {
-				return
+				return false
 			}
 		default: // evPending: already noted
-			return
+			return false
 		}
 	}
 }
 
+// A turn is what an event loop serves of one connection before it goes on
+// with the other connections that are ready: messages until their
+// payloads add up to turnBytes, or turnMessages messages, whichever comes
+// first. A connection with input left is served again after the others,
+// before the loop waits. So a client that pipelines a deep burst, or keeps
+// writing while its echoes are read, does not hold its loop; and the
+// answers to a turn's messages still leave in one write
+// (frame.Plumbing.TryReadMessage holds them). About one read buffer
+// (frame.DefaultBufferSize) per turn, as a goroutine per connection
+// would read: 4 messages of 1 KiB, 64 of 16 bytes. Measured in
+// testdata/bench/RESULTS.md, "Pipelined fairness".
+const (
+	turnBytes    = 4 << 10
+	turnMessages = 64
+)
+
 // runEvents reads the messages that have arrived on e and calls OnMessage
 // for each, then returns with e idle, or finishes e when it has ended. With
-// blocking (no poller) it reads until the connection ends.
-func (s *Server) runEvents(e *evConn, readable bool) {
+// blocking (no poller) it reads until the connection ends. With turn, it
+// stops at the end of a turn (see turnBytes) and reports more if e has
+// input left: e is still running, the answers held back are sent, and the
+// caller serves it again later (with readable false).
+func (s *Server) runEvents(e *evConn, readable, turn bool) (more bool) {
 	bp := msgBufPool.Get().(*[]byte)
-	s.readEvents(e, readable, bp)
+	more = s.readEvents(e, readable, turn, bp)
 	if cap(*bp) <= maxPooledMsgBuf {
 		msgBufPool.Put(bp)
 	}
+	return more
 }
 
 // maxIdleWorkers bounds the event workers kept waiting for work; more run
@@ -185,7 +207,7 @@ func (s *Server) worker(e *evConn) {
 		// The message buffer goes back to the pool between connections,
 		// so that a waiting worker holds none, and a large one is reused
 		// by the next worker instead of regrown message after message.
-		s.runEvents(e, true)
+		s.runEvents(e, true, false)
 		if s.idleWorkers.Add(1) > maxIdleWorkers {
 			s.idleWorkers.Add(-1)
 			return
@@ -202,10 +224,23 @@ func (s *Server) worker(e *evConn) {
 
 // readEvents is runEvents with its message buffer, which it may grow
 // (*bp is the grown buffer when it returns).
-func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
+func (s *Server) readEvents(e *evConn, readable, turn bool, bp *[]byte) (more bool) {
 	c := e.t.c
 	poll := e.fd >= 0
+	turn = turn && poll
+	msgs, bytes := 0, 0
 	for {
+		if turn && (msgs == turnMessages || bytes >= turnBytes) {
+			if e.state.Load() == evPending || frame.PlumbingOf(c).HasInput() {
+				// End of the turn, with input left. The answers held
+				// back for the rest of the burst go now, not at the next
+				// turn; a write that fails has failed c, which the next
+				// turn finds.
+				_ = frame.PlumbingOf(c).Flush()
+				return true
+			}
+			msgs, bytes = 0, 0 // nothing left: the read below goes idle
+		}
 		var op frame.Opcode
 		var msg []byte
 		var err error
@@ -226,7 +261,7 @@ func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
 					}
 				default:
 				}
-				return
+				return false
 			}
 			// An event came while we read: the socket may have more.
 			e.state.Store(evRunning)
@@ -235,11 +270,13 @@ func (s *Server) readEvents(e *evConn, readable bool, bp *[]byte) {
 		}
 		if err != nil {
 			s.finishEvents(e, err)
-			return
+			return false
 		}
 		*bp = msg[:0]
+		msgs++
+		bytes += len(msg)
 		if !s.callback(e, func() { e.h.OnMessage(c, op, msg) }) {
-			return
+			return false
 		}
 	}
 }

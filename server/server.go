@@ -179,6 +179,10 @@ type Server struct {
 	work        chan *evConn  // event mode: to idle workers
 	workStop    chan struct{} // closed when the poller stops
 	idleWorkers atomic.Int32
+
+	// testLoopBudget replaces loopBudget (the event loops' watchdog) in
+	// tests that must hold a loop still for a while.
+	testLoopBudget time.Duration
 }
 
 // tracked is a connection in the Handler phase.
