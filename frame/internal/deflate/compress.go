@@ -3,6 +3,7 @@ package deflate
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -479,11 +480,115 @@ func (c *Compressor) deflateFast(limit int) {
 		s += 1 + (s-lit)>>skipLog
 	}
 	if lit < limit {
-		c.emitRun(lit, limit)
+		if limit == c.end && c.storeShortRun(lit, limit) {
+			// Flushing: the run is the whole block (see storeShortRun).
+		} else {
+			c.emitRun(lit, limit)
+		}
 		lit = limit
 	}
 	c.pos = lit
 }
+
+// storeShortRun handles a run of literals buf[from:to], shorter than
+// emitRun's minimum, that is a whole block: the block starts with it and
+// ends with it, because the message (or the flush) ends there. That is
+// what a short message of random bytes becomes. If the block's costs,
+// bounded from one pass over the bytes, show that writeBlock would store
+// it, it is written as a stored block at once, without a token per byte,
+// and storeShortRun reports true; otherwise it does nothing. The output is
+// the same either way: stored only when stored costs no more than the
+// fixed code (computed exactly) and than a lower bound on the dynamic
+// code (RFC 1951 §3.2.4, §3.2.6, §3.2.7).
+func (c *Compressor) storeShortRun(from, to int) bool {
+	run := c.buf[from:to]
+	if len(run) >= emitRunMin || len(c.tokens) != 0 || c.blockStart != from {
+		return false
+	}
+	b := c.blk
+	// The literal counts are free until writeBlock, which clears them.
+	hist := (*[256]uint32)(b.litFreq[:256])
+	clear(hist[:])
+	var used [5]uint64 // symbols 0..256 with a nonzero count
+	used[endOfBlock>>6] = 1 << (endOfBlock & 63)
+	pairs := 0
+	for _, v := range run {
+		f := hist[v]
+		hist[v] = f + 1
+		pairs += int(f) // Σ f² = 2·Σ(counts before each increment) + n
+		used[v>>6] |= 1 << (v & 63)
+	}
+	high := 0 // literals 144..255: 9 bits in the fixed code
+	for i := 144; i < 256; i += 4 {
+		high += int(hist[i] + hist[i+1] + hist[i+2] + hist[i+3])
+	}
+	n := len(run)
+	pad := (8 - (c.bw.pendingBits()+3)&7) & 7
+	storedBits := 3 + int(pad) + 32 + 8*n
+	// The fixed code (RFC 1951 §3.2.6): 8 bits for literals 0..143, 9 for
+	// 144..255, 7 for the end of block.
+	if fixedBits := 3 + 8*n + high + 7; storedBits > fixedBits {
+		return false
+	}
+	if literalsAtLeast(n, 2*pairs+n, &used) < storedBits {
+		return false
+	}
+	c.writeStoredBlocks(run)
+	c.blockStart = to
+	return true
+}
+
+// literalsAtLeast returns a lower bound on the size in bits of a dynamic
+// block (RFC 1951 §3.2.7) of n literals whose counts f have Σ f² = sq and
+// use the symbols in used (bit s for symbol s, the end-of-block symbol 256
+// included), computed in constant time, a cheaper and looser cousin of
+// dynamicAtLeast:
+//
+//   - 3 bits of block header, 14 of HLIT, HDIST and HCLEN, and at least
+//     four 3-bit code length code lengths;
+//   - the data: a prefix code takes at least N·H bits for N symbols of
+//     Shannon entropy H, and H is at least the collision entropy
+//     log2(N²/Σ f²) (Jensen's inequality), which needs only Σ f²;
+//   - the code lengths of symbols 0..256, at least min(l, 4) bits for a
+//     run of l used or l unused symbols (see runBits).
+func literalsAtLeast(n, sq int, used *[5]uint64) int {
+	N := float64(n + 1) // the end-of-block symbol, used once
+	data := N * math.Log2(N*N/float64(sq+1))
+	// -1: math.Log2 is not exact to the last bit.
+	return 3 + 14 + 3*4 + runsAtLeast(used) + int(data) - 1
+}
+
+// runsAtLeast returns Σ min(l, 4) over the runs of used and of unused
+// symbols among 0..256 in used, with word operations: a run of length l
+// counts once for each j = 1..min(l, 4), at its start s if symbols s+1 to
+// s+j-1 continue it.
+func runsAtLeast(used *[5]uint64) int {
+	// same bit s: symbol s is of the same kind (used or not) as s-1.
+	var same [6]uint64
+	carry := uint64(0)
+	for i, u := range used {
+		same[i] = ^(u ^ (u<<1 | carry))
+		carry = u >> 63
+	}
+	same[0] &^= 1 // symbol 0 starts a run
+	same[4] &= 1  // symbol 256 is the last
+	total := 0
+	for i := range 5 {
+		starts := ^same[i]
+		if i == 4 {
+			starts &= 1
+		}
+		s1 := same[i]>>1 | same[i+1]<<63
+		s2 := same[i]>>2 | same[i+1]<<62
+		s3 := same[i]>>3 | same[i+1]<<61
+		total += bits.OnesCount64(starts) + bits.OnesCount64(starts&s1) +
+			bits.OnesCount64(starts&s1&s2) + bits.OnesCount64(starts&s1&s2&s3)
+	}
+	return total
+}
+
+// emitRunMin is the shortest run emitRun may store at once.
+const emitRunMin = 1024
 
 // emitRun adds the literals buf[from:to] for deflateFast. A long run that
 // starts a block and looks incompressible (a flat byte histogram on a
@@ -493,7 +598,7 @@ func (c *Compressor) deflateFast(limit int) {
 // (see flat). This is what makes BestSpeed cheap on data that does not
 // compress. The sample is about 1,024 bytes, spread over the run.
 func (c *Compressor) emitRun(from, to int) {
-	const minRun = 1024
+	const minRun = emitRunMin
 	if to-from >= minRun && len(c.tokens) == 0 && c.blockStart == from {
 		// The block's literal counts are free until writeBlock (no
 		// tokens are pending): use them, not 1 KiB of stack.
