@@ -378,7 +378,11 @@ func (c *Compressor) deflate(flush bool) {
 
 func load32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
 
-func (c *Compressor) hash(u uint32) uint32 { return (u * 0x1e35a7bd) >> c.hashShift }
+// hashMul is the multiplier of the 4-byte hash (Knuth's multiplicative
+// hashing; the top bits of the product are the hash).
+const hashMul = 0x1e35a7bd
+
+func (c *Compressor) hash(u uint32) uint32 { return (u * hashMul) >> c.hashShift }
 
 // matchLen returns the length of the common prefix of a and b,
 // len(a) <= len(b), comparing eight bytes at a time.
@@ -438,20 +442,26 @@ func (c *Compressor) emitMatch(p, length, dist int) {
 // data, where matches come every few bytes, never gets far into the
 // stretch. compress/flate's level 1 grows its stride the same way, by
 // 1/32 of the distance; 1/64 finds more of the matches in short text.
+//
+// A probe that finds nothing is the hot path on data that does not
+// compress: the fields it reads are copied to locals (the stores to head
+// could alias them otherwise, so the compiler would load them from c at
+// every probe), and the hash's shift is masked to compile to a bare shift.
 func (c *Compressor) deflateFast(limit int) {
 	const skipLog = 6
 	buf, head := c.buf, c.head
 	hashEnd := min(limit, c.end-3) // positions with four bytes to hash
 	lit := c.pos                   // first byte not yet emitted
 	s := c.pos
+	base, wsize, validStart := c.base, c.wsize, c.validStart
+	shift := c.hashShift & 31 // hashShift < 32
 	for s < hashEnd {
-		cur := load32(buf, s)
-		h := c.hash(cur)
-		abs := uint16(s + c.base)
+		cur := binary.LittleEndian.Uint32(buf[s : s+4])
+		h := (cur * hashMul) >> shift
+		abs := uint16(s + base)
 		dist := int(abs - head[h])
 		head[h] = abs
-		cand := s - dist
-		if dist > 0 && dist <= c.wsize && cand >= c.validStart && load32(buf, cand) == cur {
+		if cand := s - dist; uint(dist-1) < uint(wsize) && cand >= validStart && binary.LittleEndian.Uint32(buf[cand:cand+4]) == cur {
 			maxLen := min(maxMatch, c.end-s)
 			l := 4 + matchLen(buf[s+4:s+maxLen], buf[cand+4:])
 			c.emitRun(lit, s)
