@@ -214,6 +214,11 @@ func (d *Decompressor) DecompressTo(p, in []byte, last bool, limit int64) (n, co
 	if d.eof {
 		d.resetStream()
 	}
+	if last && d.msgIn == 0 && d.tailFed == 0 && d.state == stHeader && d.nbits == 0 && d.rpos == d.wpos {
+		if n, ok := d.storedMessage(p, in, limit); ok {
+			return n, len(in), io.EOF
+		}
+	}
 	for {
 		k := copy(p[n:], d.win[d.rpos:d.wpos])
 		d.rpos += k
@@ -235,6 +240,35 @@ func (d *Decompressor) DecompressTo(p, in []byte, last bool, limit int64) (n, co
 			return n, consumed, nil
 		}
 	}
+}
+
+// storedMessage is DecompressTo's shortcut for a whole message, given in
+// one call, that is one stored block (RFC 1951 §3.2.4) and the sync flush
+// that ends every message (RFC 7692 §7.2.1), of which only the first byte
+// is left: [BFINAL=0 BTYPE=00, padding] [LEN] [NLEN] [LEN bytes] [BFINAL=0
+// BTYPE=00, padding]. That is how zlib and our level 1 send a message
+// that does not compress. If in is exactly that and the bytes fit in p,
+// the limit and the window (without wrapping), they are copied to p and to
+// the window, the Decompressor is left as the state machine would leave
+// it, and storedMessage reports true; otherwise it does nothing, and the
+// state machine decodes the message, reporting any error.
+func (d *Decompressor) storedMessage(p, in []byte, limit int64) (int, bool) {
+	if len(in) < 6 || in[0]&7 != 0 {
+		return 0, false
+	}
+	n := int(binary.LittleEndian.Uint16(in[1:3]))
+	if binary.LittleEndian.Uint16(in[3:5]) != ^uint16(n) || len(in) != 5+n+1 || in[5+n]&7 != 0 ||
+		n > len(p) || limit >= 0 && int64(n) > limit || d.wpos+n >= len(d.win) {
+		return 0, false
+	}
+	data := in[5 : 5+n]
+	copy(d.win[d.wpos:], data) // the history a later message may refer to
+	d.wpos += n
+	d.rpos = d.wpos
+	copy(p, data)
+	d.msgIn, d.msgOut, d.tailFed = int64(len(in)), int64(n), len(syncTail)
+	d.ended, d.eof = true, true
+	return n, true
 }
 
 // pump inflates into the window until the window is full of undelivered
