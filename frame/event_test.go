@@ -120,6 +120,55 @@ func TestTryReadMessage_BurstAfterOneEvent(t *testing.T) {
 	}
 }
 
+// HasInput tells an event loop that ends a connection's turn early whether
+// the connection needs another turn: true while messages of a burst are
+// still buffered or the last read filled the buffer (the socket may hold
+// more), false once TryReadMessage found nothing. A false with input left
+// would strand the rest of the burst: an edge-triggered loop gets no new
+// event for bytes that were already there.
+func TestPlumbing_HasInput_BurstInTurns(t *testing.T) {
+	srv, cli, _ := eventPair(t, Config{ReadBufferSize: 256})
+	if !srv.canTryRead() {
+		t.Skip("no file descriptor on this platform")
+	}
+	p := PlumbingOf(srv)
+	if _, err := tryReadAll(t, srv); err != ErrWouldBlock {
+		t.Fatal(err)
+	}
+	if p.HasInput() {
+		t.Fatal("HasInput is true on an idle connection")
+	}
+	// 64-byte frames: four fill the buffer, so reads end on message
+	// boundaries, where only the full read tells that more is pending.
+	const n = 20
+	for i := range n {
+		if err := cli.WriteMessage(OpText, []byte(fmt.Sprintf("%02d:%s", i, bytes.Repeat([]byte{'x'}, 55)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitArrived(t, srv, n*64)
+	readable := true
+	for i := range n {
+		_, m, err := srv.tryReadMessage(nil, readable)
+		readable = false
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%02d:", i); !bytes.HasPrefix(m, []byte(want)) {
+			t.Fatalf("message %d: got %q", i, trunc(m))
+		}
+		if i < n-1 && !p.HasInput() {
+			t.Fatalf("HasInput is false after message %d of %d: the rest of the burst would be stranded", i+1, n)
+		}
+	}
+	if _, _, err := srv.tryReadMessage(nil, false); err != ErrWouldBlock {
+		t.Fatalf("after the burst: %v, want ErrWouldBlock", err)
+	}
+	if p.HasInput() {
+		t.Fatal("HasInput is true after TryReadMessage found nothing")
+	}
+}
+
 // Once a message has begun, TryReadMessage reads all of it, waiting for
 // the rest as ReadMessage does (§5.4: a fragmented message, and a frame
 // split across TCP segments).
