@@ -208,13 +208,29 @@ func durationOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// ListenAndServe listens on the TCP address addr and calls Serve.
+// ListenAndServe listens on the TCP address addr (see Listen) and calls
+// Serve.
 func (s *Server) ListenAndServe(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := s.Listen(addr)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	return s.Serve(ln)
+}
+
+// Listen announces on the local TCP address addr, for Serve. Unless both
+// PingInterval and IdleTimeout are disabled, the connections it accepts
+// have no TCP keep-alive: the server's own pings (RFC 6455 §5.5.2) and
+// idle timeout find dead peers already, and TCP's probes (Go turns them on
+// for every accepted connection, every 15 s) would only add work: four
+// setsockopt calls per accepted connection, and probes on every idle one.
+// Serve accepts from any listener; this is the one ListenAndServe uses.
+func (s *Server) Listen(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	if s.PingInterval >= 0 || s.IdleTimeout >= 0 {
+		lc.KeepAlive = -1
+	}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // Serve accepts connections on l, each served in its own goroutine, until l

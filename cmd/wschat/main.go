@@ -207,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *deflate {
 		srv.Upgrader.Compression = handshake.DefaultDeflateConfig()
 	}
-	ln, err := serve.Listen(*addr)
+	ln, err := serve.Listen(srv, *addr)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		t = &tracer{w: stdout}
 		srv.Config.Trace = t.frame
 	}
-	ln, err := serve.Listen(*addr)
+	ln, err := serve.Listen(srv, *addr)
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,10 @@ func Logger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// Listen listens on addr, with an error that says what to do.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+// Listen listens on addr for srv (server.Server.Listen: no TCP keep-alive
+// under the server's own pings), with an error that says what to do.
+func Listen(srv *server.Server, addr string) (net.Listener, error) {
+	ln, err := srv.Listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w (is another process using the port? try -addr 127.0.0.1:0)", err)
 	}
