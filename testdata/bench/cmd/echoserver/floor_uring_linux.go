@@ -140,23 +140,23 @@ func newUring() (*uring, error) {
 		fd, err = uringSetup(&p)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("floor-uring: io_uring_setup: %w (is io_uring allowed? see /proc/sys/kernel/io_uring_disabled)", err)
+		return nil, fmt.Errorf("io_uring_setup: %w (is io_uring allowed? see /proc/sys/kernel/io_uring_disabled)", err)
 	}
 	if p.features&ioringFeatSingleMmap == 0 {
 		syscall.Close(fd)
-		return nil, fmt.Errorf("floor-uring: no IORING_FEAT_SINGLE_MMAP (Linux 5.4)")
+		return nil, fmt.Errorf("no IORING_FEAT_SINGLE_MMAP (Linux 5.4)")
 	}
 	ringsLen := max(p.sqOff.array+4*p.sqEntries, p.cqOff.cqes+uint32(unsafe.Sizeof(uringCQE{}))*p.cqEntries)
 	rings, err := syscall.Mmap(fd, ioringOffSQRing, int(ringsLen), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		syscall.Close(fd)
-		return nil, fmt.Errorf("floor-uring: mmap: %w", err)
+		return nil, fmt.Errorf("io_uring mmap: %w", err)
 	}
 	sqes, err := syscall.Mmap(fd, ioringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(uringSQE{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		syscall.Munmap(rings)
 		syscall.Close(fd)
-		return nil, fmt.Errorf("floor-uring: mmap: %w", err)
+		return nil, fmt.Errorf("io_uring mmap: %w", err)
 	}
 	at := func(off uint32) unsafe.Pointer { return unsafe.Pointer(&rings[off]) }
 	r := &uring{
@@ -215,13 +215,62 @@ func (r *uring) enter(minComplete uint32) syscall.Errno {
 	return errno
 }
 
+// wait is a loop's round trip: it submits what the last completions queued
+// and waits for one completion at least.
+func (r *uring) wait(who string) {
+	switch errno := r.enter(1); errno {
+	case 0, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY: // the last two: handle completions first
+	default:
+		panic(who + ": io_uring_enter: " + errno.Error())
+	}
+}
+
+// next takes the next CQE off the CQ; ok is false when the CQ is empty.
+func (r *uring) next() (c uringCQE, ok bool) {
+	head := atomic.LoadUint32(r.cqHead)
+	if head == atomic.LoadUint32(r.cqTail) {
+		return c, false
+	}
+	c = r.cqes[head&r.cqMask]
+	atomic.StoreUint32(r.cqHead, head+1) // the slot is the kernel's again
+	return c, true
+}
+
+// uringWake is how connections reach a loop blocked in io_uring_enter: an
+// eventfd that always has an IORING_OP_READ pending in the loop's ring. A
+// write to the eventfd completes that read, and so wakes the loop.
+type uringWake struct {
+	fd  int
+	buf [8]byte // where the pending read lands
+}
+
+// open makes the eventfd and queues its first read in r.
+func (w *uringWake) open(r *uring, who string) error {
+	fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC, 0)
+	if errno != 0 {
+		return fmt.Errorf("%s: eventfd: %w", who, errno)
+	}
+	w.fd = int(fd)
+	w.rearm(r)
+	return nil
+}
+
+// rearm queues the next read of the eventfd, after a completion of the last.
+func (w *uringWake) rearm(r *uring) { r.push(ioringOpRead, w.fd, w.buf[:], 0) }
+
+// signal completes the loop's pending read.
+func (w *uringWake) signal() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	syscall.Write(w.fd, one[:])
+}
+
 // uringLoop is one loop: its ring, its connections by descriptor, and the
 // connections handed to it and not yet taken.
 type uringLoop struct {
 	r     *uring
 	conns map[int]*floorConn
-	wake  int     // the eventfd
-	wbuf  [8]byte // where the pending read of wake lands
+	wake  uringWake
 	mu    sync.Mutex
 	added []*floorConn
 }
@@ -255,9 +304,7 @@ func (l *uringLoop) add(f *floorConn) {
 	l.mu.Lock()
 	l.added = append(l.added, f)
 	l.mu.Unlock()
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	syscall.Write(l.wake, one[:])
+	l.wake.signal()
 }
 
 // run sets up the ring, reports on ready, and loops: one io_uring_enter
@@ -267,28 +314,18 @@ func (l *uringLoop) run(ready chan<- error) {
 	runtime.LockOSThread() // the ring's one submitter, for good
 	r, err := newUring()
 	if err == nil {
-		wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC, 0)
-		if errno != 0 {
-			err = fmt.Errorf("floor-uring: eventfd: %w", errno)
-		}
-		l.r, l.wake = r, int(wake)
+		l.r = r
+		err = l.wake.open(r, "floor-uring")
+	} else {
+		err = fmt.Errorf("floor-uring: %w", err)
 	}
 	ready <- err
 	if err != nil {
 		return
 	}
-	r.push(ioringOpRead, l.wake, l.wbuf[:], 0)
 	for {
-		switch errno := r.enter(1); errno {
-		case 0, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY: // the last two: handle completions first
-		default:
-			panic("floor-uring: io_uring_enter: " + errno.Error())
-		}
-		head := atomic.LoadUint32(r.cqHead)
-		for head != atomic.LoadUint32(r.cqTail) {
-			c := r.cqes[head&r.cqMask]
-			head++
-			atomic.StoreUint32(r.cqHead, head) // the slot is the kernel's again
+		r.wait("floor-uring")
+		for c, ok := r.next(); ok; c, ok = r.next() {
 			l.complete(c)
 		}
 	}
@@ -298,7 +335,7 @@ func (l *uringLoop) run(ready chan<- error) {
 func (l *uringLoop) complete(c uringCQE) {
 	fd, op := int(c.userData>>8), uint8(c.userData)
 	if op == ioringOpRead { // the eventfd: new connections
-		l.r.push(ioringOpRead, l.wake, l.wbuf[:], 0)
+		l.wake.rearm(l.r)
 		l.mu.Lock()
 		added := l.added
 		l.added = nil
