@@ -15,12 +15,19 @@ import (
 )
 
 // TestWS6455Uring checks the ws6455-uring experiment (cmd/echoserver,
-// ws6455uring_linux.go) with frame.Conn clients: ping-pong and pipelined
+// ws6455uring_linux.go) and its epoll control, ws6455-epollmem, with
+// frame.Conn clients: ping-pong and pipelined
 // echoes of 16 B, 1 KiB and 70 KiB, whole and fragmented, a ping between
 // fragments, a frame trickled a byte at a time (headers split across
 // RECVs), and the close handshake.
 func TestWS6455Uring(t *testing.T) {
-	srv := start(t, "ws6455-uring")
+	for _, impl := range []string{"ws6455-uring", "ws6455-epollmem"} {
+		t.Run(impl, func(t *testing.T) { testMemEcho(t, impl) })
+	}
+}
+
+func testMemEcho(t *testing.T, impl string) {
+	srv := start(t, impl)
 	defer srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

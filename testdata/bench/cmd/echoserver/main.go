@@ -39,7 +39,7 @@ import (
 var deflate bool
 
 // noDeflate lists the impls that cannot serve with -deflate.
-var noDeflate = map[string]bool{"gobwas": true, "ws6455-lean": true, "ws6455-nobuf": true, "ws6455-prewait": true, "ws6455-cork": true, "ws6455-uring": true, "floor-goroutine": true, "floor-epoll": true, "floor-uring": true}
+var noDeflate = map[string]bool{"gobwas": true, "ws6455-lean": true, "ws6455-nobuf": true, "ws6455-prewait": true, "ws6455-cork": true, "ws6455-uring": true, "ws6455-epollmem": true, "floor-goroutine": true, "floor-epoll": true, "floor-uring": true}
 
 // impls maps -impl names to servers. Each serve function runs the accept
 // loop on ln until it fails.

@@ -244,6 +244,38 @@ type wsUringConn struct {
 	points int    // ReadMessage calls that the buffered input can answer
 	msg    []byte // ReadMessage's buffer, reused
 	ending bool   // ReadMessage failed: send what is left, then close
+	fresh  int    // ws6455-epollmem: bytes from behind the handshake, not consumed yet
+}
+
+// consume takes n bytes that were put at the end of f's input, reads
+// every message they complete and writes its echo into f's output.
+func (f *wsUringConn) consume(n int) {
+	f.points += f.scan.feed(f.rc.received(n))
+	for f.points > 0 && !f.ending {
+		f.points--
+		op, msg, err := f.c.ReadMessage(f.msg)
+		if err == nil {
+			f.msg = msg
+			err = f.c.WriteMessage(op, msg)
+		}
+		if err != nil {
+			// The peer's close (answered into the output), a protocol
+			// error (its close frame is in the output too), or a write
+			// after the Conn ended.
+			f.ending = true
+		}
+	}
+}
+
+// newWSUringConn makes the connection of a socket after its handshake:
+// fd is a duplicate of nc's descriptor; rest is what came behind the
+// handshake, left in the input for the loop's first consume.
+func newWSUringConn(fd int, nc net.Conn, rest []byte) *wsUringConn {
+	f := &wsUringConn{fd: fd}
+	f.rc = ringConn{in: make([]byte, 0, wsRecvBuf), local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	f.rc.in = append(f.rc.in, rest...)
+	f.c = frame.NewConn(&f.rc, nil, wsUringConfig)
+	return f
 }
 
 // wsUringLoop is floor-uring's uringLoop for wsUringConns.
@@ -280,11 +312,7 @@ func serveWS6455Uring(ln net.Listener) error {
 		if err != nil {
 			return
 		}
-		f := &wsUringConn{fd: fd}
-		f.rc = ringConn{in: make([]byte, 0, wsRecvBuf), local: nc.LocalAddr(), remote: nc.RemoteAddr()}
-		f.rc.in = append(f.rc.in, rest...) // frames sent right behind the handshake
-		f.c = frame.NewConn(&f.rc, nil, wsUringConfig)
-		loops[next%len(loops)].add(f)
+		loops[next%len(loops)].add(newWSUringConn(fd, nc, rest))
 	})
 }
 
@@ -351,21 +379,7 @@ func (l *wsUringLoop) complete(c uringCQE) {
 // reads every message they complete and writes its echo (into f's
 // output), and queues what comes next.
 func (l *wsUringLoop) received(f *wsUringConn, n int) {
-	f.points += f.scan.feed(f.rc.received(n))
-	for f.points > 0 && !f.ending {
-		f.points--
-		op, msg, err := f.c.ReadMessage(f.msg)
-		if err == nil {
-			f.msg = msg
-			err = f.c.WriteMessage(op, msg)
-		}
-		if err != nil {
-			// The peer's close (answered into the output), a protocol
-			// error (its close frame is in the output too), or a write
-			// after the Conn ended.
-			f.ending = true
-		}
-	}
+	f.consume(n)
 	l.next(f)
 }
 

@@ -43,7 +43,7 @@ func IsFloor(impl string) bool { return slices.Contains(Floors, impl) }
 
 // Experiments are ws6455 variants served by cmd/echoserver for profiling
 // the server layer; they are not peers and not in All.
-var Experiments = []string{"ws6455-lean", "ws6455-nobuf", "ws6455-prewait", "ws6455-cork", "ws6455-uring"}
+var Experiments = []string{"ws6455-lean", "ws6455-nobuf", "ws6455-prewait", "ws6455-cork", "ws6455-uring", "ws6455-epollmem"}
 
 // Options says how to start servers.
 type Options struct {
