@@ -31,16 +31,17 @@ import (
 //     for each. ReadMessage's reads take bytes from the input and never
 //     find it short, so they never block the loop.
 //   - the echo's WriteMessage appends its frames to ringConn's output.
-//     When the connection's input is used up, the loop queues one SEND of
-//     all of it (again for the rest after a short send); when it is out,
-//     the next RECV.
+//     Once the messages complete in the input are read (a message's
+//     beginning may stay), the loop queues one SEND of all the output
+//     (again for the rest after a short send); when it is out, the next
+//     RECV.
 //
 // As in floor-uring, a connection has one operation in flight, and a
 // completion's user_data is fd<<8 | IORING_OP_*. ReadMessage failing (the
 // peer's close frame, answered by frame.Conn into the output; a protocol
-// error), a recv of 0 bytes or an I/O error end the connection: what
-// output there is goes out, then the socket is closed and the connection
-// dropped.
+// error, whose close frame is there too) ends the connection once the
+// output is out; a recv of 0 bytes or a failed operation ends it at once.
+// Ending it closes the Conn and the socket and forgets the connection.
 //
 // The price of the in-memory net.Conn, next to the library's event mode:
 // a copy of every received byte from ringConn's input into frame.Conn's
@@ -50,8 +51,8 @@ func init() {
 	impls["ws6455-uring"] = serveWS6455Uring
 }
 
-// wsRecvBuf is the room a RECV gets at least: as for the floors, a whole
-// message of the benchmark's sizes arrives in one.
+// wsRecvBuf is the input's first size (a RECV gets half of it at least):
+// as for the floors, a burst of the benchmark's messages arrives in one.
 const wsRecvBuf = floorBuf
 
 // wsUringConfig is the ws6455 impl's frame.Config (server.Server's
