@@ -632,10 +632,8 @@ func (c *Compressor) emitRun(from, to int) {
 			countBytes(hist, run)
 			n = len(run)
 		} else {
-			for i := 0; i < len(run); i += stride {
-				hist[run[i]]++
-				n++
-			}
+			countSampled(hist, run, stride)
+			n = (len(run) + stride - 1) / stride
 		}
 		if flatCounts(hist, n) {
 			c.writeStoredBlocks(run)
@@ -674,6 +672,22 @@ func countBytes(hist *[256]uint32, p []byte) {
 	}
 	for _, b := range p {
 		hist[b]++
+	}
+}
+
+// countSampled adds one to hist[p[i]] for every i that is a multiple of
+// stride (stride >= 1): (len(p)+stride-1)/stride bytes, four a step.
+func countSampled(hist *[256]uint32, p []byte, stride int) {
+	s1, s2, s3 := stride, 2*stride, 3*stride
+	i := 0
+	for ; i+s3 < len(p); i += 4 * stride {
+		hist[p[i]]++
+		hist[p[i+s1]]++
+		hist[p[i+s2]]++
+		hist[p[i+s3]]++
+	}
+	for ; i < len(p); i += stride {
+		hist[p[i]]++
 	}
 }
 

@@ -69,3 +69,37 @@ func TestFlatCounts_AgreesWithFlat(t *testing.T) {
 		t.Fatal("no histogram crossed flat's limit: the test does not reach it")
 	}
 }
+
+// countSampled counts the bytes at every stride-th position from the
+// first, as a strided byte loop does, for every stride and length around
+// its four-a-step loop's bound; emitRun's sample size
+// (len+stride-1)/stride is the number of bytes it counts.
+func TestCountSampled_AgreesWithStridedLoop(t *testing.T) {
+	r := newRand(63)
+	data := randomBytes(r, 200)
+	for stride := 1; stride <= 9; stride++ {
+		for n := 0; n <= len(data); n++ {
+			var got, want [256]uint32
+			countSampled(&got, data[:n], stride)
+			count := 0
+			for i := 0; i < n; i += stride {
+				want[data[i]]++
+				count++
+			}
+			if got != want {
+				t.Fatalf("stride %d, %d bytes: counts differ", stride, n)
+			}
+			if sum, size := sumCounts(&got), (n+stride-1)/stride; sum != count || size != count {
+				t.Fatalf("stride %d, %d bytes: %d counted, sample size %d, want %d", stride, n, sum, size, count)
+			}
+		}
+	}
+}
+
+func sumCounts(hist *[256]uint32) int {
+	n := 0
+	for _, f := range hist {
+		n += int(f)
+	}
+	return n
+}
