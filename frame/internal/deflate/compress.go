@@ -98,11 +98,13 @@ type Compressor struct {
 
 	// buf[:end] is the window: bytes before pos are already tokenized
 	// (the history matches refer to), bytes from pos on wait for
-	// tokenizing. Reset empties the buffer, so every byte in it may be
-	// referred to. The current block covers buf[blockStart:pos].
+	// tokenizing. Bytes before validStart must not be referred to (they
+	// precede the last Reset). The current block covers
+	// buf[blockStart:pos].
 	buf        []byte
 	pos, end   int
 	blockStart int
+	validStart int
 
 	// Hash chains: head[h] is the most recent position whose next four
 	// bytes hash to h; prev[p&wmask] is the position before p with the
@@ -111,7 +113,7 @@ type Compressor struct {
 	// from position s back to an entry e is uint16(s+base-e), exact for
 	// every entry less than 64 KiB old, so sliding the buffer never
 	// rewrites the tables. Entries are only hints: a candidate is used
-	// only if it lies in the window, in the buffer, and its bytes
+	// only if it lies in the window, after validStart, and its bytes
 	// match, so older entries (or ones left from before a Reset) cost
 	// nothing but a comparison.
 	head      []uint16
@@ -206,7 +208,7 @@ func (c *Compressor) MemorySize() int {
 // be called in the middle of a message. It is O(1): the hash tables keep
 // their stale hints, which are checked against the data before use.
 func (c *Compressor) Reset() {
-	c.pos, c.end, c.blockStart = 0, 0, 0
+	c.pos, c.end, c.blockStart, c.validStart = 0, 0, 0, 0
 	c.tokens = c.tokens[:0]
 	c.bw.bits, c.bw.nbits = 0, 0
 }
@@ -344,6 +346,7 @@ func (c *Compressor) slide() {
 	c.pos -= delta
 	c.end -= delta
 	c.blockStart -= delta
+	c.validStart = max(c.validStart-delta, 0)
 	c.base = (c.base + delta) & 0xffff
 }
 
@@ -450,30 +453,15 @@ func (c *Compressor) deflateFast(limit int) {
 	hashEnd := min(limit, c.end-3) // positions with four bytes to hash
 	lit := c.pos                   // first byte not yet emitted
 	s := c.pos
-	base, wsize := c.base, c.wsize
+	base, wsize, validStart := c.base, c.wsize, c.validStart
 	shift := c.hashShift & 31 // hashShift < 32
 	for s < hashEnd {
-		// The search: probe until a candidate's four bytes match.
-		var cand, dist int
-		for {
-			cur := binary.LittleEndian.Uint32(buf[s : s+4])
-			h := (cur * hashMul) >> shift
-			abs := uint16(s + base)
-			dist = int(abs - head[h])
-			head[h] = abs
-			cand = s - dist
-			if uint(dist-1) < uint(wsize) && cand >= 0 && binary.LittleEndian.Uint32(buf[cand:cand+4]) == cur {
-				break
-			}
-			s += 1 + (s-lit)>>skipLog
-			if s >= hashEnd {
-				break
-			}
-		}
-		if s >= hashEnd {
-			break
-		}
-		{
+		cur := binary.LittleEndian.Uint32(buf[s : s+4])
+		h := (cur * hashMul) >> shift
+		abs := uint16(s + base)
+		dist := int(abs - head[h])
+		head[h] = abs
+		if cand := s - dist; uint(dist-1) < uint(wsize) && cand >= validStart && binary.LittleEndian.Uint32(buf[cand:cand+4]) == cur {
 			maxLen := min(maxMatch, c.end-s)
 			l := 4 + matchLen(buf[s+4:s+maxLen], buf[cand+4:])
 			c.emitRun(lit, s)
@@ -497,7 +485,9 @@ func (c *Compressor) deflateFast(limit int) {
 				head[c.hash(load32(buf, s-2))] = uint16(s - 2 + c.base)
 				head[c.hash(load32(buf, s-1))] = uint16(s - 1 + c.base)
 			}
+			continue
 		}
+		s += 1 + (s-lit)>>skipLog
 	}
 	if lit < limit {
 		if limit == c.end && c.storeShortRun(lit, limit) {
@@ -732,7 +722,7 @@ func (c *Compressor) findMatch(s, cand, best, chain int) (length, dist int) {
 		return 0, 0
 	}
 	nice := min(c.cfg.nice, maxLen)
-	minCand := max(s-c.wsize, 0)
+	minCand := max(s-c.wsize, c.validStart)
 	win := buf[s : s+maxLen]
 	sAbs := uint16(s + c.base)
 	for cand >= minCand && cand < s {
@@ -848,7 +838,7 @@ func (c *Compressor) HistoryLen() int {
 	if c.cfg.mode == modeStored || c.cfg.mode == modeHuffman {
 		return 0
 	}
-	return min(c.pos, c.wsize)
+	return c.pos - max(c.validStart, c.pos-c.wsize)
 }
 
 // AppendHistory appends the history (see HistoryLen) to dst. Between
