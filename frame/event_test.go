@@ -396,7 +396,15 @@ func readEchoes(t *testing.T, nc net.Conn, n int) []string {
 		if _, err := io.ReadFull(nc, hdr[:]); err != nil {
 			t.Fatalf("after %q: %v", got, err)
 		}
-		p := make([]byte, hdr[1]&0x7f)
+		n := int(hdr[1] & 0x7f)
+		if n == 126 { // §5.2: a 16-bit extended length follows
+			var ext [2]byte
+			if _, err := io.ReadFull(nc, ext[:]); err != nil {
+				t.Fatal(err)
+			}
+			n = int(ext[0])<<8 | int(ext[1])
+		}
+		p := make([]byte, n)
 		if _, err := io.ReadFull(nc, p); err != nil {
 			t.Fatal(err)
 		}
@@ -502,6 +510,22 @@ func TestTryReadMessage_HoldsWritesDuringABurst(t *testing.T) {
 		case <-time.After(testTimeout):
 			t.Fatal("no second message")
 		}
+	})
+	// Only small answers are held, up to maxHeld bytes in all: an answer
+	// larger than that goes out at once (held ones first), since one
+	// more write costs it little and holding it delays it.
+	t.Run("large answer not held", func(t *testing.T) {
+		srv, cn := heldAnswer(t)               // "A" held, "b" still buffered
+		big := bytes.Repeat([]byte{'B'}, 1100) // over 1 KiB
+		if err := srv.WriteMessage(OpText, big); err != nil {
+			t.Fatal(err)
+		}
+		got := readEchoes(t, cn, 2)
+		if got[0] != "A" || got[1] != string(big) {
+			t.Fatalf("got %d answers of %d and %d bytes; want \"A\", then the %d-byte answer at once", len(got), len(got[0]), len(got[1]), len(big))
+		}
+		srv.WriteMessage(OpText, []byte("C")) // small, and "b" is still buffered: held
+		expectNothing(t, cn, "C")
 	})
 	t.Run("pong not held", func(t *testing.T) {
 		srv, cn := heldAnswer(t)

@@ -42,10 +42,11 @@ func (p Plumbing) CanTryRead() bool { return p.c.canTryRead() }
 // arrives after that short read makes a new readiness event.
 //
 // When it returns a message and more input is already buffered, writes
-// are held: small frames written before the next call (by anyone) are
-// kept and sent in one system call as soon as the buffered input is used
-// up, before TryReadMessage reads the socket or returns ErrWouldBlock, or
-// at Flush. So the echoes of a burst of pipelined requests leave together.
+// are held: small frames written before the next call (by anyone), up to
+// 1 KiB in all, are kept and sent in one system call as soon as the
+// buffered input is used up, before TryReadMessage reads the socket or
+// returns ErrWouldBlock, or at Flush. So the small echoes of a burst of
+// pipelined requests leave together.
 // The caller must therefore come back (or call Flush) promptly.
 //
 // TryReadMessage needs CanTryRead; on other Conns it is ReadMessage.

@@ -186,14 +186,21 @@ func (c *Conn) writeNow(h Header, p []byte, total int) error {
 }
 
 // maxHeld bounds the bytes of frames held by holdWrites before they are
-// sent anyway.
-const maxHeld = 16 << 10
+// sent anyway; a frame larger than that is never held. Small answers are
+// where one system call per answer costs most (64 echoes of 16 bytes in
+// one write), and holding larger ones bought little CPU but cost
+// latency and fairness: with 16 KiB, 100 connections x 16 pipelined 1 KiB
+// echoes had a p99 of 16-19 ms against 8-9 ms with 1 KiB, and the smallest
+// connection's share was 0.79-0.84 of the largest's against 0.98-0.99
+// (testdata/bench/RESULTS.md, "Turns in the event loops").
+const maxHeld = 1 << 10
 
 // holdWrites makes writes hold small frames in a buffer instead of sending
 // each in a system call of its own, until flushHeld. TryReadMessage holds
-// when it returns a message and more input is already buffered: the echoes
-// of a burst of pipelined messages then leave in one write, sent when the
-// burst has been read (see flushHeld's callers).
+// when it returns a message and more input is already buffered: small
+// echoes of a burst of pipelined messages then leave in one write (up to
+// maxHeld bytes each), sent when the burst has been read (see flushHeld's
+// callers).
 func (c *Conn) holdWrites() { c.holding.Store(true) }
 
 // flushHeld sends the held frames and stops holding. The reader calls it

@@ -44,8 +44,9 @@ import (
 // read buffer each (4 KiB of payload, or 64 messages), so a peer that
 // pipelines a deep burst, or keeps writing while it reads its echoes,
 // shares its loop with the others instead of holding it until its socket
-// is empty; the answers to a turn's messages still leave in one write.
-// testdata/bench/RESULTS.md measures it ("Pipelined fairness").
+// is empty; small answers to a turn's messages (up to 1 KiB in all) still
+// leave in one write. testdata/bench/RESULTS.md measures it ("Pipelined
+// fairness").
 //
 // Calls for one connection never overlap: OnOpen comes first, then
 // OnMessage for each message in order, then OnClose once. Calls for
@@ -158,9 +159,9 @@ func (s *Server) wake(e *evConn, inline bool) (more bool) {
 // payloads add up to turnBytes, or turnMessages messages, whichever comes
 // first. A connection with input left is served again after the others,
 // before the loop waits. So a client that pipelines a deep burst, or keeps
-// writing while its echoes are read, does not hold its loop; and the
+// writing while its echoes are read, does not hold its loop; and small
 // answers to a turn's messages still leave in one write
-// (frame.Plumbing.TryReadMessage holds them). About one read buffer
+// (frame.Plumbing.TryReadMessage holds them, up to 1 KiB). About one read buffer
 // (frame.DefaultBufferSize) per turn, as a goroutine per connection
 // would read: 4 messages of 1 KiB, 64 of 16 bytes. Measured in
 // testdata/bench/RESULTS.md, "Pipelined fairness".

@@ -21,8 +21,8 @@
 //     callbacks. On Linux an idle connection has no goroutine: event loops
 //     (one per P, each an edge-triggered epoll set) read a connection only
 //     while its bytes are there (frame.Plumbing.TryReadMessage), call
-//     OnMessage and write the answer inline, coalescing the answers to a
-//     burst of pipelined messages into one write. A connection that keeps
+//     OnMessage and write the answer inline, coalescing small answers to
+//     a burst of pipelined messages (up to 1 KiB) into one write. A connection that keeps
 //     its loop busy for more than 10 ms is moved off the loop, so a
 //     callback that blocks delays only its own connection. About 2.5 KB
 //     per idle connection. cmd/wsecho uses it.
