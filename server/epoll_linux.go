@@ -118,7 +118,7 @@ type run struct {
 	next     atomic.Int32
 
 	// carry collects the connections of this turn that end it with
-	// input left (turnMessages); they start the next turn's batch. Only
+	// input left (see turnBytes); they start the next turn's batch. Only
 	// the run appends to it, and only while it owns the loop (between
 	// connections), so a run that takes over can read it.
 	carry []*evConn

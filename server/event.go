@@ -161,9 +161,9 @@ func (s *Server) wake(e *evConn, inline bool) (more bool) {
 // before the loop waits. So a client that pipelines a deep burst, or keeps
 // writing while its echoes are read, does not hold its loop; and small
 // answers to a turn's messages still leave in one write
-// (frame.Plumbing.TryReadMessage holds them, up to 1 KiB). About one read buffer
-// (frame.DefaultBufferSize) per turn, as a goroutine per connection
-// would read: 4 messages of 1 KiB, 64 of 16 bytes. Measured in
+// (frame.Plumbing.TryReadMessage holds them, up to 1 KiB). About one
+// read buffer (frame.DefaultBufferSize) per turn, as a goroutine per
+// connection would read: 4 messages of 1 KiB, 64 of 16 bytes. Measured in
 // testdata/bench/RESULTS.md, "Pipelined fairness".
 const (
 	turnBytes    = 4 << 10

@@ -668,11 +668,7 @@ func TestEvents_BlockedConnDelaysOnlyItself(t *testing.T) {
 			switch how {
 			case "a callback that blocks":
 				busy.Write(wstest.ClientFrame(true, frame.OpText, []byte("block")))
-				select {
-				case <-entered:
-				case <-time.After(wstest.Timeout):
-					t.Fatal("OnMessage was not called for the blocking message")
-				}
+				waitEntered(t, entered, "the blocking message")
 				unblock = func() { close(release); busy.ExpectFrame(frame.OpText) }
 			case "a message that arrives slowly":
 				f := wstest.ClientFrame(true, frame.OpText, []byte("slow message"))
@@ -681,11 +677,7 @@ func TestEvents_BlockedConnDelaysOnlyItself(t *testing.T) {
 			case "a peer that does not read":
 				f := wstest.ClientFrame(true, frame.OpBinary, make([]byte, 1<<20))
 				go busy.Conn.Write(f) // ends with an error when busy is closed
-				select {
-				case <-entered:
-				case <-time.After(wstest.Timeout):
-					t.Fatal("OnMessage was not called for the 1 MiB message")
-				}
+				waitEntered(t, entered, "the 1 MiB message")
 				unblock = func() { busy.Conn.Close() }
 			}
 			c := wstest.Dial(t, addr, "/", frame.Config{})
@@ -746,11 +738,7 @@ func TestEvents_TakeoversInARow(t *testing.T) {
 	if err := g.WriteMessage(frame.OpText, []byte("gate")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-entered:
-	case <-time.After(wstest.Timeout):
-		t.Fatal("OnMessage was not called for the gate message")
-	}
+	waitEntered(t, entered, "the gate message")
 	for i, c := range cs {
 		if err := c.WriteMessage(frame.OpText, []byte(fmt.Sprintf("slow %d", i))); err != nil {
 			t.Fatal(err)
@@ -770,6 +758,18 @@ func TestEvents_TakeoversInARow(t *testing.T) {
 		c.Close()
 	}
 	rec.check(t, false)
+}
+
+// waitEntered waits for a callback to signal on entered that it has
+// begun (and is holding its connection's loop), failing after
+// wstest.Timeout with what was awaited.
+func waitEntered(t testing.TB, entered <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-entered:
+	case <-time.After(wstest.Timeout):
+		t.Fatalf("OnMessage was not called for %s (waited %v)", what, wstest.Timeout)
+	}
 }
 
 // waitAllIdle waits until every event-mode connection of s is idle: no

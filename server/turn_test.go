@@ -63,11 +63,7 @@ func TestEvents_TurnsShareTheLoop(t *testing.T) {
 			if err := g.WriteMessage(frame.OpText, []byte("gate")); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-entered:
-			case <-time.After(wstest.Timeout):
-				t.Fatal("OnMessage was not called for the gate message")
-			}
+			waitEntered(t, entered, "the gate message")
 			// A's burst, then B's message; the gate opens once all of it
 			// is in the server's sockets (a returned write may still sit
 			// in the client's send queue), A readable first.
@@ -144,11 +140,7 @@ func TestEvents_CarriedConnSurvivesTakeover(t *testing.T) {
 		expectEcho(t, a, msgA, fmt.Sprintf("A's echo %d of %d, while X's callback blocks (was A's carried turn lost when the loop was taken over?)", i+1, burst))
 	}
 	close(aDone)
-	select {
-	case <-entered:
-	case <-time.After(wstest.Timeout):
-		t.Fatal("OnMessage was not called for X's message")
-	}
+	waitEntered(t, entered, "X's message")
 	expectEcho(t, x, []byte("block"), "X's echo after its callback returned")
 	a.Close()
 	x.Close()
