@@ -373,6 +373,13 @@ func (r *run) collect(epfd uintptr) bool {
 		if n < len(r.events) && len(r.carry) == 0 {
 			return false
 		}
+		// Another round without parking. Yield first: a run that never
+		// parks never reaches the scheduler, and the runtime's sysmon
+		// then preempts it every 10 ms and takes its P away in the
+		// middle of a system call (a signal, a hand-off to another
+		// thread and back, and sysmon polling every 20 µs after). One
+		// Gosched per round is a scheduler pass per 128 ready events.
+		runtime.Gosched()
 	}
 }
 
