@@ -156,18 +156,27 @@ func (s *Server) wake(e *evConn, inline bool) (more bool) {
 
 // A turn is what an event loop serves of one connection before it goes on
 // with the other connections that are ready: messages until their
-// payloads add up to turnBytes, or turnMessages messages, whichever comes
-// first. A connection with input left is served again after the others,
+// payloads add up to turnBytes (but at least turnMinMessages messages), or
+// turnMessages messages, whichever comes first. A connection with input
+// left is served again after the others,
 // before the loop waits. So a client that pipelines a deep burst, or keeps
 // writing while its echoes are read, does not hold its loop; and small
 // answers to a turn's messages still leave in one write
 // (frame.Plumbing.TryReadMessage holds them, up to 1 KiB). About one
 // read buffer (frame.DefaultBufferSize) per turn, as a goroutine per
-// connection would read: 4 messages of 1 KiB, 64 of 16 bytes. Measured in
-// testdata/bench/RESULTS.md, "Pipelined fairness".
+// connection would read: 4 messages of 1 KiB, 64 of 16 bytes.
+//
+// Large messages get turnMinMessages a turn: 4 of 16 KiB, not one. With a
+// single large message a turn, a loop under pipelined load wrote each
+// connection one echo per round, and the server's system time per 16 KiB
+// echo rose 1.8x: the writes went to a different socket each time and
+// woke the peer's reader for each one (in the kernel, most of the extra
+// time was in the wake-up path, _raw_spin_unlock_irqrestore). Measured in
+// testdata/bench/RESULTS.md, "Pipelined fairness" and "Turns".
 const (
-	turnBytes    = 4 << 10
-	turnMessages = 64
+	turnBytes       = 4 << 10
+	turnMinMessages = 4
+	turnMessages    = 64
 )
 
 // runEvents reads the messages that have arrived on e and calls OnMessage
@@ -231,7 +240,7 @@ func (s *Server) readEvents(e *evConn, readable, turn bool, bp *[]byte) (more bo
 	turn = turn && poll
 	msgs, bytes := 0, 0
 	for {
-		if turn && (msgs == turnMessages || bytes >= turnBytes) {
+		if turn && (msgs == turnMessages || bytes >= turnBytes && msgs >= turnMinMessages) {
 			if e.state.Load() == evPending || frame.PlumbingOf(c).HasInput() {
 				// End of the turn, with input left. The answers held
 				// back for the rest of the burst go now, not at the next

@@ -30,6 +30,9 @@ func TestEvents_TurnsShareTheLoop(t *testing.T) {
 	}{
 		{size: 1024, burst: 32, want: turnBytes / 1024},
 		{size: 16, burst: 200, want: turnMessages},
+		// Large messages: turnBytes is passed by the first, but a turn
+		// still takes turnMinMessages of them.
+		{size: 8 << 10, burst: 8, want: turnMinMessages},
 	} {
 		t.Run(fmt.Sprintf("%dx%dB", tc.burst, tc.size), func(t *testing.T) {
 			gate := make(chan struct{})
