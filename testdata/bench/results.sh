@@ -1,6 +1,6 @@
 #!/bin/bash
 # results.sh: every measurement behind RESULTS.md, in one session, in the
-# order RESULTS.md shows them. Servers on CPU 0, load on CPU 1. About 45
+# order RESULTS.md shows them. Servers on CPU 0, load on CPU 1. About 25
 # minutes on the project's 2-core VM; keep the machine otherwise idle.
 #
 #   cd testdata/bench && ./results.sh [OUTDIR]      (default /tmp/ws6455-results)
