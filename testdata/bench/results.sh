@@ -8,7 +8,8 @@
 # Each step writes OUTDIR/STEP.md (compare's report: tables and the command
 # line), STEP.err (progress) and STEP.json (every raw measurement); OUTDIR/log
 # has each step's start and end. The last step counts the servers' system
-# calls with perf (skipped without perf or without permission to trace).
+# calls with perf (skipped without perf or without permission to trace):
+# syscalls.txt (the counts), syscalls.md (per message, as in RESULTS.md).
 set -u
 out=${1:-/tmp/ws6455-results}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,6 +77,29 @@ syscalls() {
 	kill "$pid"
 	wait "$pid" 2> /dev/null
 }
+# per_message turns syscalls.txt's counts (over 3 s) into RESULTS.md's table:
+# each count divided by wsload's msg/s x 3. Reads include recvfrom; epoll
+# is epoll_pwait (Go's netpoller) plus epoll_wait (event loops, floor-epoll).
+per_message() {
+	echo '| impl | load | write | read | epoll | io_uring_enter | futex | nanosleep | context switches | ns/msg |'
+	echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'
+	awk '
+	function row() {
+		if (impl == "") return
+		n = rate * 3
+		load = inflight == 1 ? size " B ping-pong, " conns " conns" : size " pipelined, " conns " conns x " inflight
+		sub(/KiB B/, "KiB", load)
+		printf "| %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n", impl, load,
+			c["write"] / n, (c["read"] + c["recvfrom"]) / n, (c["epoll_pwait"] + c["epoll_wait"]) / n,
+			c["io_uring_enter"] / n, c["futex"] / n, c["nanosleep"] / n, c["context-switches"] / n, ns
+		split("", c)
+	}
+	/^## / { row(); impl = $2; size = $4; conns = $6; inflight = $8 }
+	/^syscalls:|^context-switches/ { k = $1; sub(/^syscalls:sys_enter_/, "", k); c[k] = $2 }
+	/^rate/ { rate = $2 }
+	/^server cpu/ { ns = $3 }
+	END { row() }'
+}
 if command -v perf > /dev/null && perf stat -e syscalls:sys_enter_write -- true > /dev/null 2>&1; then
 	echo "$(date -u +%T) start syscalls" >> log
 	for impl in ws6455 ws6455-uring ws6455-goroutine gobwas gws gorilla floor-epoll; do
@@ -83,6 +107,7 @@ if command -v perf > /dev/null && perf stat -e syscalls:sys_enter_write -- true 
 		syscalls $impl 1KiB 100 16
 	done > syscalls.txt 2>&1
 	rm -f load.tmp
+	per_message < syscalls.txt > syscalls.md
 	echo "$(date -u +%T) end syscalls" >> log
 else
 	echo "$(date -u +%T) syscalls skipped: perf cannot trace here" >> log
